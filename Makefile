@@ -1,0 +1,69 @@
+# TinyPolicy — one entry point. `make demo` and `make test` set everything up themselves.
+PYTHON_SYS ?= python3
+VENV       ?= .venv
+PY         := $(VENV)/bin/python
+TP         := $(VENV)/bin/tinypolicy
+export MICROPYTHON ?= $(abspath $(VENV)/bin/micropython)
+PORT       ?=
+BOARD      ?= unix
+OUT        ?= logs/run.csv
+LOG        ?= logs/demo.csv
+DURATION   ?= 10
+SRC        ?=
+STAMP      := $(VENV)/.setup-stamp
+
+.PHONY: setup demo test test-fast train flash monitor plot bench bench-quick vboard mpy dist lint clean help
+
+help:
+	@echo "make demo | test | setup | train | flash PORT=.. BOARD=.. | monitor PORT=.. OUT=.. | plot LOG=.."
+	@echo "     bench | vboard | mpy | dist | lint | clean"
+
+setup: $(STAMP)
+
+# Re-runs only when the pins or the project metadata change.
+$(STAMP): requirements.txt requirements-stubs.txt pyproject.toml
+	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --upgrade \
+	    --target $(VENV)/stubs/rp2 -r requirements-stubs.txt
+	touch $@
+
+demo: $(STAMP)
+	$(TP) demo --log $(LOG)
+
+test: $(STAMP) mpy lint
+	$(PY) -m pytest
+
+train: $(STAMP)
+	$(TP) train
+
+mpy: $(STAMP)
+	$(TP) mpy
+
+flash: $(STAMP) mpy
+	$(TP) flash --port "$(PORT)" --board $(BOARD) $(if $(SRC),--src,)
+
+monitor: $(STAMP)
+	$(TP) monitor --port "$(PORT)" --out $(OUT) --duration $(DURATION)
+
+plot: $(STAMP)
+	$(TP) plot $(LOG)
+
+vboard: $(STAMP)
+	$(TP) vboard
+
+bench: $(STAMP) mpy
+	$(TP) bench
+
+bench-quick: $(STAMP) mpy
+	$(TP) bench --quick
+
+dist: $(STAMP) mpy
+	$(TP) dist
+
+lint: $(STAMP)
+	$(TP) lint
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,1 @@
+# device: TinyPolicy — quantized MLP control policies for MicroPython.

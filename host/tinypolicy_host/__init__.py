@@ -1,0 +1,1 @@
+"""TinyPolicy host side (CPython): training, export, quantization reference, deploy and analysis tools."""

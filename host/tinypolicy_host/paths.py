@@ -1,0 +1,30 @@
+"""Where things are: the repository root, shipped models, the unix MicroPython binary."""
+import os
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DEVICE = REPO / "device"
+MODELS = REPO / "models"
+BOARDS = REPO / "boards"
+BUILD = REPO / "build"
+LOGS = REPO / "logs"
+PLOTS = REPO / "plots"
+
+
+def micropython_binary() -> str:
+    """The unix-port `micropython` to run device code with.
+
+    `$MICROPYTHON` wins; otherwise the one installed into the running venv, then PATH.
+    """
+    env = os.environ.get("MICROPYTHON")
+    if env:
+        return env
+    beside = Path(sys.executable).with_name("micropython")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("micropython")
+    if not found:
+        raise FileNotFoundError("no micropython binary: run `make setup` or set MICROPYTHON=/path/to/micropython")
+    return found

@@ -1,0 +1,37 @@
+"""Run device code on the unix MicroPython port from pytest (one process per call)."""
+import os
+import subprocess
+from pathlib import Path
+
+from tinypolicy_host.paths import BUILD, DEVICE, REPO, micropython_binary
+
+DEVICE_TESTS = REPO / "tests" / "device"
+MPY_X64 = BUILD / "mpy" / "x64"
+HEAPSIZE = "128K"  # board-sized heap (RP2040 has ~160 KB free): what does not fit there fails here first
+
+
+def device_path(variant: str) -> str:
+    """MICROPYPATH for the device package as source ("src") or as the x64 .mpy build ("mpy")."""
+    if variant == "mpy":
+        if not (MPY_X64 / "tinypolicy").is_dir():
+            raise FileNotFoundError(f"{MPY_X64} is missing: run `make mpy`")
+        return str(MPY_X64)
+    return str(DEVICE)
+
+
+def run_micropython(args, *, variant="src", heapsize=HEAPSIZE, cwd=REPO, extra_path=(), timeout=300,
+                    input_text=None, check=False):
+    """Run `micropython -X heapsize=… args…` with the device package importable; returns CompletedProcess."""
+    env = dict(os.environ)
+    env["MICROPYPATH"] = ":".join([device_path(variant), *map(str, extra_path), ".frozen"])
+    cmd = [micropython_binary(), "-X", f"heapsize={heapsize}", *map(str, args)]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+                          input=input_text, check=check)
+
+
+def test_file_heapsize(path: Path) -> str:
+    """A device test file may ask for a larger heap with a first-lines comment `# heapsize: 512K`."""
+    for line in path.read_text().splitlines()[:5]:
+        if line.startswith("# heapsize:"):
+            return line.split(":", 1)[1].strip()
+    return HEAPSIZE
