@@ -1,0 +1,46 @@
+"""Release folders: per architecture, everything a board needs in the layout it is flashed in.
+
+dist/tinypolicy-<version>-<arch>/ holds tinypolicy/*.mpy, main.py, config.json, models/*.bin and boards/ (copy
+the one for your board to the device as board.py); a .zip of each folder sits beside it."""
+import shutil
+from importlib.metadata import version
+from pathlib import Path
+
+from . import mpy
+from .errors import UserError
+from .paths import BOARDS, BUILD, DEVICE, MODELS, REPO
+
+
+def add_arguments(parser):
+    parser.add_argument("--out", type=Path, default=REPO / "dist")
+
+
+def build(arch: str, out_root: Path) -> Path:
+    """Assemble one release folder from build/mpy/<arch>; returns the zip path."""
+    compiled = BUILD / "mpy" / arch / mpy.PACKAGE
+    if not compiled.is_dir():
+        raise UserError(f"{compiled}: missing; run `make mpy` first")
+    folder = out_root / f"tinypolicy-{version('tinypolicy')}-{arch}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(compiled, folder / mpy.PACKAGE)
+    for name in ("main.py", "config.json"):
+        if (DEVICE / name).exists():
+            shutil.copy2(DEVICE / name, folder / name)
+    (folder / "models").mkdir()
+    for blob in sorted(MODELS.glob("*.bin")):
+        shutil.copy2(blob, folder / "models" / blob.name)
+    for board in sorted(BOARDS.glob("*/board.py")):
+        dst = folder / "boards" / board.parent.name
+        dst.mkdir(parents=True)
+        shutil.copy2(board, dst / "board.py")
+    return Path(shutil.make_archive(str(folder), "zip", folder.parent, folder.name))
+
+
+def run(args) -> int:
+    for arch in mpy.ARCHES:
+        if arch == "x64":
+            continue
+        archive = build(arch, args.out)
+        print(f"{arch:10s} {archive.stat().st_size:7d} bytes  {archive}")
+    return 0
