@@ -1,0 +1,87 @@
+"""`tinypolicy quant-report`: float vs int8 vs Q15 — torque error on a held-out state set and closed-loop return.
+
+Held-out states (never used for calibration: different seed and generator): 20 000 states uniform in the
+operating box θ ∈ [−π, π], θ̇ ∈ [−8, 8]. Errors are |torque_int − torque_float| in N·m, where the float torque is
+the float64 spec and the integer torques come from the bit-exact integer reference on the blobs.
+Closed-loop returns come from the colleague module `tinypolicy_host.evaluate` when it is present.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .paths import MODELS
+
+HELD_OUT_SEED = 987654321
+
+
+def add_arguments(parser):
+    parser.add_argument("--models", type=Path, default=MODELS, help="folder with policy_{f32,int8,q15}.bin")
+    parser.add_argument("--states", type=int, default=20000, help="held-out states for the torque error")
+    parser.add_argument("--episodes", type=int, default=100, help="closed-loop episodes per policy (seeds 0..N-1)")
+    parser.add_argument("--no-returns", action="store_true", help="torque errors only")
+    parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
+
+
+def held_out_states(n: int = 20000, seed: int = HELD_OUT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-np.pi, np.pi, n), rng.uniform(-8.0, 8.0, n)
+
+
+def torque_errors(spec, quantized: dict, n: int = 20000) -> dict:
+    """{dtype: {max_abs_error_Nm, mean_abs_error_Nm, n_states}} of each integer policy vs the float spec."""
+    theta, theta_dot = held_out_states(n)
+    ref = spec.forward(theta, theta_dot)
+    out = {}
+    for dtype, policy in quantized.items():
+        err = np.abs(policy.forward(theta, theta_dot) - ref)
+        out[dtype] = {"max_abs_error_Nm": float(err.max()), "mean_abs_error_Nm": float(err.mean()),
+                      "n_states": int(n)}
+    return out
+
+
+def closed_loop_returns(policies: dict, episodes: int) -> dict | None:
+    """Mean return per policy on Pendulum-v1 through tinypolicy_host.evaluate, or None if it is not available."""
+    try:
+        from . import evaluate  # colleague module; optional
+    except ImportError:
+        return None
+    fn = getattr(evaluate, "mean_return", None) or getattr(evaluate, "evaluate_policy", None)
+    if fn is None:
+        return None
+    out = {}
+    for dtype, policy in policies.items():
+        result = fn(policy.forward, episodes=episodes)
+        out[dtype] = float(result if np.isscalar(result) else np.mean(result))
+    return out
+
+
+def run(args) -> int:
+    from .blob import read_blob
+    from .export import BLOB_NAMES
+
+    policies = {}
+    for dtype, name in BLOB_NAMES.items():
+        path = args.models / name
+        if not path.is_file():
+            raise UserError(f"{path}: missing (run `tinypolicy export` first)")
+        policies[dtype] = read_blob(path)
+    errors = torque_errors(policies["f32"], {d: policies[d] for d in ("int8", "q15")}, args.states)
+    print(f"torque error vs float on {args.states} held-out states (theta in [-pi, pi], theta_dot in [-8, 8]):")
+    print(f"  {'dtype':6s} {'max |err| N*m':>14s} {'mean |err| N*m':>15s}")
+    for dtype, e in errors.items():
+        print(f"  {dtype:6s} {e['max_abs_error_Nm']:14.6f} {e['mean_abs_error_Nm']:15.6f}")
+    returns = None if args.no_returns else closed_loop_returns(policies, args.episodes)
+    if returns is None and not args.no_returns:
+        print("closed-loop returns: tinypolicy_host.evaluate not available, skipped")
+    elif returns:
+        print(f"closed-loop mean return, Pendulum-v1, {args.episodes} episodes (seeds 0..{args.episodes - 1}):")
+        for dtype, r in returns.items():
+            rel = "" if dtype == "f32" else f"  ({100 * (r - returns['f32']) / abs(returns['f32']):+.2f}% vs f32)"
+            print(f"  {dtype:6s} {r:10.2f}{rel}")
+    if args.json:
+        args.json.write_text(json.dumps({"torque_error": errors, "returns": returns}, indent=1) + "\n")
+    return 0
