@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .quant import QLayer, QuantPolicy
+from .quant import TANH_LIMIT_Q12, QLayer, QuantPolicy, int32_bound_violations
 from .spec import DenseSpec, FloatPolicySpec
 
 MAGIC = b"TPOL"
@@ -179,6 +179,10 @@ def decode_blob(data: bytes, name: str = "<blob>") -> FloatPolicySpec | QuantPol
             fail(f"layer {k} pshift/lo/hi", "must be 0 in an f32 blob")
         if dtype != "f32" and lo > hi:
             fail(f"layer {k} lo/hi", f"lo {lo} > hi {hi}")
+        if dtype != "f32" and act == ACTIVATION_CODES["relu"] and lo != 0:
+            fail(f"layer {k} lo", f"{lo}: a relu layer clamps at lo = 0")
+        if dtype != "f32" and act == ACTIVATION_CODES["tanh"] and (lo < -TANH_LIMIT_Q12 or hi > TANH_LIMIT_Q12):
+            fail(f"layer {k} lo/hi", f"{lo}, {hi}: a tanh pre-activation must stay within ±{TANH_LIMIT_Q12}")
         prev = n_out
     if prev != n_outputs:
         fail(f"layer {n_layers - 1} n_out", f"{prev} does not match n_outputs {n_outputs}")
@@ -220,6 +224,11 @@ def decode_blob(data: bytes, name: str = "<blob>") -> FloatPolicySpec | QuantPol
     assert pos == size - CRC_SIZE, (pos, size)
     if dtype == "f32":
         return FloatPolicySpec(float(vel_scale), float(max_torque), layers)
-    return QuantPolicy(dtype, float(vel_scale), float(max_torque),
-                       np.array([f[0] for f in features], np.int64), np.array([f[1] for f in features], np.int64),
-                       layers)
+    policy = QuantPolicy(dtype, float(vel_scale), float(max_torque),
+                         np.array([f[0] for f in features], np.int64), np.array([f[1] for f in features], np.int64),
+                         layers)
+    violations = int32_bound_violations(policy)
+    if violations:
+        fld, _, what = violations[0].partition(": ")
+        fail(fld, what + " (32-bit and 64-bit devices would disagree)")
+    return policy

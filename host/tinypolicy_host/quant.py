@@ -294,6 +294,35 @@ class QuantPolicy:
         return self.forward_q(to_q12(theta), to_q12(theta_dot)) / 4096.0
 
 
+def int32_bound_violations(policy: QuantPolicy) -> list[str]:
+    """Static proof of the 32-bit guarantee: for every possible input (any int32 θ, θ̇), bound each feature
+    product, weight product, accumulator (|b| + Σ|term|, which bounds every partial sum) and requant product
+    from the parameters alone. Returns the violated items as 'field: what' strings (empty when safe)."""
+    bad = []
+    amin, amax = policy.act_range
+    for i, (m, s) in enumerate(zip(policy.fmult.tolist(), policy.fshift.tolist(), strict=True)):
+        src = THETA_DOT_LIMIT_Q12 if i == 2 else Q14_ONE
+        if src * abs(m) + ((1 << s) >> 1) > I32_MAX:
+            bad.append(f"feature {i} fmult: |{src}·{m}| + R({s}) exceeds int32")
+    xmax = max(-amin, amax)
+    for k, layer in enumerate(policy.layers):
+        absw = np.abs(layer.weight)
+        if absw.size and int(absw.max()) * xmax > I32_MAX:
+            bad.append(f"layer {k} weight: |W·x| can exceed int32")
+        acc = np.abs(layer.bias) + (-(-(absw * xmax) // (1 << layer.pshift))).sum(axis=1)
+        if acc.max() > I32_MAX:
+            bad.append(f"layer {k} bias/weight: accumulator bound {int(acc.max())} exceeds int32")
+        req = acc * np.abs(layer.mult) + R(layer.shift)
+        if req.max() > I32_MAX:
+            j = int(req.argmax())
+            bad.append(f"layer {k} mult: |acc|·mult + R(shift) can reach {int(req[j])} (unit {j}), exceeds int32")
+        if layer.activation == "tanh":
+            xmax = 127 if policy.dtype == "int8" else 32767
+        else:
+            xmax = max(abs(layer.lo), abs(layer.hi))
+    return bad
+
+
 # ---- calibration ----
 
 def calibration_states(spec: FloatPolicySpec, seed: int = 0, n_uniform: int = 4096, n_episodes: int = 48):

@@ -3,7 +3,9 @@
 Held-out states (never used for calibration: different seed and generator): 20 000 states uniform in the
 operating box θ ∈ [−π, π], θ̇ ∈ [−8, 8]. Errors are |torque_int − torque_float| in N·m, where the float torque is
 the float64 spec and the integer torques come from the bit-exact integer reference on the blobs.
-Closed-loop returns come from the colleague module `tinypolicy_host.evaluate` when it is present.
+Closed-loop returns come from `tinypolicy_host.evaluate` (gymnasium Pendulum-v1, vectorised) when it is present:
+mean return over seeds 0..N−1 at 50 ms, 20 ms, 10 ms and 50 ms with sensor noise σ = 0.01, for the f32 blob
+(float64 math on its float32 weights) and the int8 / q15 blobs (bit-exact integer reference).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ HELD_OUT_SEED = 987654321
 def add_arguments(parser):
     parser.add_argument("--models", type=Path, default=MODELS, help="folder with policy_{f32,int8,q15}.bin")
     parser.add_argument("--states", type=int, default=20000, help="held-out states for the torque error")
-    parser.add_argument("--episodes", type=int, default=100, help="closed-loop episodes per policy (seeds 0..N-1)")
+    parser.add_argument("--episodes", type=int, default=500, help="closed-loop episodes per policy (seeds 0..N-1)")
     parser.add_argument("--no-returns", action="store_true", help="torque errors only")
     parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
 
@@ -43,20 +45,17 @@ def torque_errors(spec, quantized: dict, n: int = 20000) -> dict:
     return out
 
 
-def closed_loop_returns(policies: dict, episodes: int) -> dict | None:
-    """Mean return per policy on Pendulum-v1 through tinypolicy_host.evaluate, or None if it is not available."""
+def closed_loop_returns(policies: dict, episodes: int, settings=None) -> dict | None:
+    """{dtype: {setting: mean return}} on gymnasium Pendulum-v1 through the colleague module
+    `tinypolicy_host.evaluate` (seeds 0..episodes−1; settings default: all of evaluate.SETTINGS), or None if
+    that module is not available."""
     try:
-        from . import evaluate  # colleague module; optional
+        from . import evaluate  # optional: owned by the training work
     except ImportError:
         return None
-    fn = getattr(evaluate, "mean_return", None) or getattr(evaluate, "evaluate_policy", None)
-    if fn is None:
-        return None
-    out = {}
-    for dtype, policy in policies.items():
-        result = fn(policy.forward, episodes=episodes)
-        out[dtype] = float(result if np.isscalar(result) else np.mean(result))
-    return out
+    settings = evaluate.SETTINGS if settings is None else settings
+    return {dtype: {name: r["mean"] for name, r in evaluate.evaluate(policy.forward, episodes, settings).items()}
+            for dtype, policy in policies.items()}
 
 
 def run(args) -> int:
@@ -78,10 +77,15 @@ def run(args) -> int:
     if returns is None and not args.no_returns:
         print("closed-loop returns: tinypolicy_host.evaluate not available, skipped")
     elif returns:
-        print(f"closed-loop mean return, Pendulum-v1, {args.episodes} episodes (seeds 0..{args.episodes - 1}):")
-        for dtype, r in returns.items():
-            rel = "" if dtype == "f32" else f"  ({100 * (r - returns['f32']) / abs(returns['f32']):+.2f}% vs f32)"
-            print(f"  {dtype:6s} {r:10.2f}{rel}")
+        print(f"closed-loop mean return, gymnasium Pendulum-v1, {args.episodes} episodes (seeds 0.."
+              f"{args.episodes - 1}; other periods normalised to the 50 ms scale):")
+        names = list(returns["f32"])
+        print(f"  {'dtype':6s}" + "".join(f"{n:>14s}" for n in names))
+        for dtype, row in returns.items():
+            print(f"  {dtype:6s}" + "".join(f"{row[n]:14.2f}" for n in names))
+        for dtype in ("int8", "q15"):
+            rel = [100 * (returns[dtype][n] - returns["f32"][n]) / abs(returns["f32"][n]) for n in names]
+            print(f"  {dtype + ' Δ%':6s}" + "".join(f"{r:+13.2f}%" for r in rel))
     if args.json:
         args.json.write_text(json.dumps({"torque_error": errors, "returns": returns}, indent=1) + "\n")
     return 0

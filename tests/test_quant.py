@@ -1,0 +1,171 @@
+"""Sanity of the numpy integer reference (host/tinypolicy_host/quant.py): tables, feature stage, 32-bit bound,
+quantization accuracy and determinism. Measured errors (documented in models/README.md) are asserted here."""
+import math
+
+import numpy as np
+import pytest
+
+from tinypolicy_host import quant as Q
+from tinypolicy_host.blob import read_blob
+from tinypolicy_host.paths import MODELS
+from tinypolicy_host.spec import DenseSpec, FloatPolicySpec
+
+# Stated accuracies (models/README.md): table + interpolation, and the whole θ(Q12) → cos/sin path.
+SIN_TABLE_MAX_ERR = 6.1e-5  # measured 6.03e-5 over all 65536 turn units (≈ 1 LSB of Q14)
+SIN_THETA_MAX_ERR = 3.3e-4  # measured 3.17e-4 for θ ∈ [−π, π] in Q12 (dominated by the turn-unit step)
+TANH_MAX_ERR = 7.5e-5  # measured 7.38e-5 for every Q12 input in [−4, 4]
+
+
+def make_spec(act="relu", seed=0, dims=(3, 16, 16, 1)):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for k in range(len(dims) - 1):
+        w = (rng.normal(size=(dims[k + 1], dims[k])) / np.sqrt(dims[k])).astype(np.float32)
+        b = (0.1 * rng.normal(size=dims[k + 1])).astype(np.float32)
+        layers.append(DenseSpec(w, b, act if k < len(dims) - 2 else "identity"))
+    return FloatPolicySpec(0.125, 2.0, layers)
+
+
+def test_tables():
+    assert Q.SIN_Q14.shape == Q.TANH_Q14.shape == (258,)
+    assert Q.SIN_Q14[0] == 0 and Q.SIN_Q14[256] == 16384 and Q.SIN_Q14[257] == 16384
+    assert Q.TANH_Q14[0] == 0 and Q.TANH_Q14[64] == round(16384 * math.tanh(1.0))
+    assert np.all(np.diff(Q.SIN_Q14[:257]) >= 0) and np.all(np.diff(Q.TANH_Q14) >= 0)
+    for k in range(258):
+        assert Q.SIN_Q14[k] == math.floor(16384 * math.sin(k * math.pi / 512) + 0.5)
+
+
+def test_sin_cos_accuracy():
+    a = np.arange(65536)
+    ref = a * 2 * np.pi / 65536
+    err_s = np.abs(Q.sin_q14(a) / 16384 - np.sin(ref)).max()
+    err_c = np.abs(Q.cos_q14(a) / 16384 - np.cos(ref)).max()
+    assert max(err_s, err_c) <= SIN_TABLE_MAX_ERR, (err_s, err_c)
+    assert Q.sin_q14(a).max() == 16384 and Q.sin_q14(a).min() == -16384
+    theta = np.linspace(-np.pi, np.pi, 100_001)
+    turn = Q.turn_units(Q.reduce_angle_q12(Q.to_q12(theta)))
+    err = max(np.abs(Q.sin_q14(turn) / 16384 - np.sin(theta)).max(),
+              np.abs(Q.cos_q14(turn) / 16384 - np.cos(theta)).max())
+    assert err <= SIN_THETA_MAX_ERR, err
+
+
+def test_tanh_accuracy():
+    z = np.arange(-16384, 16385)
+    t = Q.tanh_q14(z)
+    assert np.abs(t / 16384 - np.tanh(z / 4096)).max() <= TANH_MAX_ERR
+    np.testing.assert_array_equal(t, -Q.tanh_q14(-z))
+    with pytest.raises(ValueError):
+        Q.tanh_q14(np.array([16385]))
+    np.testing.assert_array_equal(Q.tanh_output(np.array([16384, -16384, 100, -100]), "int8"), [127, -127, 0, -1])
+    np.testing.assert_array_equal(Q.tanh_output(np.array([16384, -16384, 100]), "q15"), [32767, -32767, 200])
+
+
+def _loop_reduce(t):
+    while t > 12868:
+        t -= 25736
+    while t < -12868:
+        t += 25736
+    return t
+
+
+def test_reduce_angle_equals_the_contract_loops():
+    rng = np.random.default_rng(0)
+    t = np.concatenate([np.arange(-60000, 60000, 7), rng.integers(-10**7, 10**7, 3000),
+                        [12868, 12869, -12868, -12869, 25736, -25736, 38604, -38604]])
+    got = Q.reduce_angle_q12(t)
+    assert [_loop_reduce(int(v)) for v in t] == got.tolist()
+    big = np.array([2**31 - 1, -(2**31)])
+    assert Q.reduce_angle_q12(big).tolist() == [_loop_reduce(2**31 - 1), _loop_reduce(-(2**31))]
+    assert Q.turn_units(np.array([12868, -12868])).tolist() == [32767, 32769]
+
+
+def test_to_q12_and_rounding_term():
+    assert Q.to_q12([0.5 / 4096, -0.5 / 4096, -1.5 / 4096, 1.0, -np.pi]).tolist() == [1, 0, -1, 4096, -12868]
+    assert Q.R(np.arange(4)).tolist() == [0, 1, 2, 4]
+    with pytest.raises(Q.Int32Overflow):
+        Q.to_q12(1e6)
+
+
+def test_choose_mult_shift():
+    m, s = Q.choose_mult_shift(127 / 16384, 16384)
+    assert (m, s) == (127, 14)
+    m, s = Q.choose_mult_shift(0.001234, 50_000)
+    assert 50_000 * m + ((1 << s) >> 1) < 2**31
+    assert m / 2**s == round(0.001234 * 2**25) / 2**25  # shift 25 is the largest that fits (stored normalised)
+    assert abs(m / 2**s - 0.001234) / 0.001234 < 1e-4
+    with pytest.raises(ValueError):
+        Q.choose_mult_shift(1e6, 2**30)
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh"])
+@pytest.mark.parametrize("dtype", ["int8", "q15"])
+def test_quantized_close_to_float(act, dtype):
+    spec = make_spec(act)
+    policy = Q.quantize(spec, dtype)
+    rng = np.random.default_rng(5)
+    theta, theta_dot = rng.uniform(-np.pi, np.pi, 20000), rng.uniform(-8, 8, 20000)
+    err = np.abs(policy.forward(theta, theta_dot) - spec.forward(theta, theta_dot))
+    max_err, mean_err = {"int8": (0.06, 0.008), "q15": (1e-3, 2e-4)}[dtype]
+    assert err.max() < max_err and err.mean() < mean_err, (err.max(), err.mean())
+    assert not Q.int32_bound_violations(policy)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "q15"])
+def test_quantize_is_deterministic(dtype):
+    spec = make_spec("relu", seed=3)
+    assert Q.quantize(spec, dtype).same_as(Q.quantize(spec, dtype))
+
+
+def test_quantize_rejects_non_identity_output():
+    spec = make_spec("relu")
+    spec.layers[-1].activation = "tanh"
+    with pytest.raises(ValueError, match="last layer"):
+        Q.quantize(spec, "int8")
+
+
+EXTREMES = np.array([0, 1, -1, 12868, -12868, 12869, 2**31 - 1, -(2**31), 2**30, -(2**30)])
+
+
+@pytest.mark.parametrize("dtype", ["int8", "q15"])
+@pytest.mark.parametrize("act", ["relu", "tanh"])
+def test_32_bit_bound_on_extreme_inputs(dtype, act):
+    """Every intermediate of the reference is checked inside forward_q (Int32Overflow otherwise); the static
+    bound proves it for all inputs, also for a net with large weights and 64-unit layers."""
+    for spec in (make_spec(act), make_spec(act, seed=9, dims=(3, 64, 64, 64, 1))):
+        for layer in spec.layers:
+            layer.weight *= 8
+            layer.bias *= 8
+        policy = Q.quantize(spec, dtype)
+        assert not Q.int32_bound_violations(policy)
+        th, thd = np.meshgrid(EXTREMES, EXTREMES)
+        torque = policy.forward_q(th, thd)
+        assert torque.shape == th.shape and np.abs(torque).max() <= 8192
+
+
+@pytest.mark.parametrize("dtype", ["int8", "q15"])
+def test_shipped_blobs_are_safe_and_accurate(dtype):
+    policy = read_blob(MODELS / f"policy_{dtype}.bin")
+    spec = read_blob(MODELS / "policy_f32.bin")
+    assert not Q.int32_bound_violations(policy)
+    rng = np.random.default_rng(11)
+    theta, theta_dot = rng.uniform(-np.pi, np.pi, 5000), rng.uniform(-8, 8, 5000)
+    err = np.abs(policy.forward(theta, theta_dot) - spec.forward(theta, theta_dot))
+    assert err.mean() < {"int8": 0.1, "q15": 0.005}[dtype], err.mean()
+
+
+def test_dense_overflow_is_detected():
+    w = np.array([[32767] * 4], np.int64)
+    with pytest.raises(Q.Int32Overflow):
+        Q.dense_q(np.array([[32767] * 4]), w, np.zeros(1, np.int64), np.ones(1, np.int64), np.zeros(1, np.int64),
+                  0, -(2**31), 2**31 - 1)
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_device_tables_source(as_bytes):
+    src = Q.device_tables_source(as_bytes)
+    assert src.startswith("# device:")
+    ns: dict = {}
+    exec(compile(src, "tables.py", "exec"), ns)
+    for name, ref in (("SIN_Q14", Q.SIN_Q14), ("TANH_Q14", Q.TANH_Q14)):
+        got = np.frombuffer(ns[name], "<u2") if as_bytes else np.array(ns[name])
+        np.testing.assert_array_equal(got, ref)
