@@ -135,7 +135,8 @@ def test_32_bit_bound_on_extreme_inputs(dtype, act):
         for layer in spec.layers:
             layer.weight *= 8
             layer.bias *= 8
-        policy = Q.quantize(spec, dtype)
+        calib = (np.random.default_rng(0).uniform(-4, 4, 3000), np.random.default_rng(1).uniform(-9, 9, 3000))
+        policy = Q.quantize(spec, dtype, calib)
         assert not Q.int32_bound_violations(policy)
         th, thd = np.meshgrid(EXTREMES, EXTREMES)
         torque = policy.forward_q(th, thd)

@@ -22,7 +22,8 @@ Quantization schemes (`quantize`):
   scales (cos, sin at 1/127, θ̇ over its calibrated range) are folded the same way.
   relu layers clamp to [0, 255] (activations travel in int16 buffers; a relu output is never negative, so this
   is the full 8 bits of magnitude, mean error 0.052 → 0.042 N·m); identity hidden layers to ±127; tanh layers
-  hand on clamp(t >> 7, ±127) (scale 1/128) as the contract fixes.
+  hand on clamp(t >> 7, ±127) (scale 1/128) as the contract fixes. Integer biases are then bias-corrected
+  layer by layer on the calibration states (mean float-vs-integer pre-activation difference removed).
 - Q15: power-of-two formats, one per layer (weights Q`fw`, activations Q`fa`), a product shift `p` per layer,
   mult = 1, shift = fw + fa_in − p − fa_out. All three features enter in Q14. Per layer (not per channel)
   because the contract fixes mult = 1 and Q15 is already ~100× more precise than int8 here.
@@ -198,11 +199,23 @@ def dense_q(x, weight, bias, mult, shift, pshift, lo, hi, name="dense"):
     Returns (acc, y), both (N, n_out) int64.
     """
     x = np.asarray(x, np.int64)
-    prod = weight[None, :, :] * x[:, None, :]
-    check_i32(f"{name} product", prod)
-    terms = prod >> int(pshift)
-    check_i32(f"{name} accumulator bound", np.abs(bias)[None, :] + np.abs(terms).sum(axis=-1))
-    acc = bias[None, :] + terms.sum(axis=-1)
+    weight = np.asarray(weight, np.int64)
+    if x.size and weight.size:
+        check_i32(f"{name} product", np.array([np.abs(x).max() * np.abs(weight).max()]))
+    if int(pshift) == 0:
+        # Sums of integer products below 2^53 are exact in float64: use BLAS, then back to int64.
+        acc = bias[None, :] + np.rint(x.astype(np.float64) @ weight.T.astype(np.float64)).astype(np.int64)
+        bound = np.abs(bias)[None, :] + np.rint(np.abs(x).astype(np.float64)
+                                                @ np.abs(weight).T.astype(np.float64)).astype(np.int64)
+    else:
+        acc = np.empty((x.shape[0], weight.shape[0]), np.int64)
+        bound = np.empty_like(acc)
+        step = max(1, (1 << 22) // max(1, weight.size))
+        for i in range(0, x.shape[0], step):
+            terms = (weight[None, :, :] * x[i:i + step, None, :]) >> int(pshift)
+            acc[i:i + step] = bias[None, :] + terms.sum(axis=-1)
+            bound[i:i + step] = np.abs(bias)[None, :] + np.abs(terms).sum(axis=-1)
+    check_i32(f"{name} accumulator bound", bound)
     y = requant(acc, mult[None, :], shift[None, :], lo, hi, f"{name} requant")
     return acc, y
 
@@ -390,14 +403,23 @@ def _f32(x: float) -> float:
     return float(np.float32(x))
 
 
-def quantize(spec: FloatPolicySpec, dtype: str, calib_states=None, theta_dot_margin: float = 1.05) -> QuantPolicy:
+def quantize(spec: FloatPolicySpec, dtype: str, calib_states=None, act_scales: str = "channel",
+             relu_hi: int = RELU_HI_INT8, bias_correction: bool = True) -> QuantPolicy:
     """Quantize the float spec to "int8" or "q15" (see the module docstring for the schemes).
 
     calib_states: (θ, θ̇) float arrays; default `calibration_states(spec)` (uniform operating box + noisy
     closed-loop rollouts). Activation ranges are the maxima over them (no percentile clipping: the uniform box
     already covers the whole operating range, and clipping a hidden unit saturates the controller).
-    int8 θ̇ feature range: theta_dot_margin × max |θ̇| over the calibration states (≈ 8.4 rad/s); faster states
-    saturate the feature (the float policy is never trained there).
+    int8 features: cos, sin at 1/127; the θ̇ feature at 1/127 too when max |θ̇·vel_scale| over the calibration
+    states is ≤ 1.03 (Pendulum-v1 clips θ̇ to ±8 = 1/vel_scale, so it is), else max/127. One scale for all three
+    keeps the first layer's weight grid identical to a per-channel weight fake-quant of the float weights (QAT).
+    Faster states saturate the θ̇ feature at 128/127 (the float policy is never trained there).
+    act_scales (int8): "channel" (default, one scale per hidden unit) or "layer" (one per layer; then every
+    layer's weight grid is exactly a per-channel fake-quant grid of the float weights).
+    relu_hi (int8): clamp of relu layers, 255 (default) or 127.
+    bias_correction (int8, default on): sequential bias correction on the calibration states (see
+    `_correct_biases`); on the provisional policy it cut the mean torque error along closed-loop trajectories from
+    0.065 to 0.028 N·m and the return loss from 1.1-1.4 % to 0.2-0.9 %.
     The last layer must be identity: it writes torque in Q12 N·m clamped to ±round(max_torque·4096).
     Deterministic: same spec and states → same parameters.
     """
@@ -419,9 +441,10 @@ def quantize(spec: FloatPolicySpec, dtype: str, calib_states=None, theta_dot_mar
     src_lsb = np.array([2.0**-14, 2.0**-14, vel_scale * 2.0**-12])
     src_absmax = [Q14_ONE, Q14_ONE, THETA_DOT_LIMIT_Q12]
     if dtype == "int8":
-        vmax = theta_dot_margin * float(np.abs(theta_dot).max())
-        want = np.array([1 / 127, 1 / 127, vel_scale * vmax / 127])  # feature value per int8 step
-        info["theta_dot_range"] = vmax
+        top = float(np.abs(theta_dot).max()) * vel_scale
+        full = 1.0 if top <= 1.03 else top
+        want = np.array([1 / 127, 1 / 127, full / 127])  # feature value per int8 step
+        info["theta_dot_range"] = full / vel_scale * 128 / 127  # where the θ̇ feature saturates (rad/s)
     else:
         want = np.full(3, 2.0**-14)  # Q14 for all three features
         info["theta_dot_range"] = (amax / 2**14) / vel_scale
@@ -436,17 +459,51 @@ def quantize(spec: FloatPolicySpec, dtype: str, calib_states=None, theta_dot_mar
         last = k == len(spec.layers) - 1
         W, b = layer.weight.astype(np.float64), layer.bias.astype(np.float64)
         if dtype == "int8":
-            q = _quantize_int8_layer(W, b, layer.activation, s_in, in_absmax, act, last, torque_lim)
+            q = _quantize_int8_layer(W, b, layer.activation, s_in, in_absmax, act, last, torque_lim, act_scales,
+                                     relu_hi)
             s_in = np.asarray(q.info.pop("out_scale_next"), np.float64)
         else:
             q = _quantize_q15_layer(W, b, layer.activation, fa_in, in_absmax, act, last, torque_lim, k)
             fa_in = q.info.pop("fa_next")
         layers.append(q)
         in_absmax = q.info.pop("out_absmax_next")
-    return QuantPolicy(dtype, vel_scale, max_torque, fmult, fshift, layers, info)
+    policy = QuantPolicy(dtype, vel_scale, max_torque, fmult, fshift, layers, info)
+    if bias_correction and dtype == "int8":
+        _correct_biases(policy, spec, theta, theta_dot)
+    return policy
 
 
-def _quantize_int8_layer(W, b, activation, s_in, in_absmax, act, last, torque_lim) -> QLayer:
+def _correct_biases(policy: QuantPolicy, spec: FloatPolicySpec, theta, theta_dot) -> None:
+    """Sequential bias correction (int8): for each layer in turn, the mean difference between the dequantized
+    accumulator (with the *quantized* inputs of the calibration states) and the float pre-activation is removed
+    from the integer bias (for relu layers averaged where the float unit is active). The accumulator bound and
+    (mult, shift) are re-chosen for the new bias."""
+    tq, tdq = to_q12(theta), to_q12(theta_dot)
+    x = spec.features(theta, theta_dot)
+    for k, (layer, fl) in enumerate(zip(policy.layers, spec.layers, strict=True)):
+        z = x @ fl.weight.astype(np.float64).T + fl.bias.astype(np.float64)
+        _, traces = policy.trace(tq, tdq)
+        sw = np.asarray(layer.info["weight_scale"])
+        diff = traces[k].acc * sw[None, :] - z
+        if layer.activation == "relu":
+            w = (z > 0).astype(np.float64)
+            mean = (diff * w).sum(0) / np.maximum(w.sum(0), 1)
+        else:
+            mean = diff.mean(0)
+        layer.bias = layer.bias - _round_half_away(mean / sw).astype(np.int64)
+        x = np.maximum(z, 0) if fl.activation == "relu" else (np.tanh(z) if fl.activation == "tanh" else z)
+        acc_absmax = np.abs(layer.weight).sum(axis=1) * layer.info["in_absmax"] + np.abs(layer.bias)
+        check_i32("int8 accumulator bound", acc_absmax)
+        s_out = np.asarray(layer.info["out_scale"])
+        ms = [choose_mult_shift(sw[j] / s_out[j], int(acc_absmax[j])) for j in range(layer.n_out)]
+        layer.mult = np.array([m for m, _ in ms], np.int64)
+        layer.shift = np.array([s for _, s in ms], np.int64)
+        layer.info["acc_absmax"] = acc_absmax.tolist()
+        layer.info["bias_correction"] = (mean / sw).tolist()
+
+
+def _quantize_int8_layer(W, b, activation, s_in, in_absmax, act, last, torque_lim, act_scales="channel",
+                         relu_hi=RELU_HI_INT8) -> QLayer:
     """s_in: (n_in,) real value of one integer step of each input (folded into the weight columns)."""
     w_eff = W * s_in[None, :]  # weights acting on the integer inputs
     sw = np.abs(w_eff).max(axis=1) / 127.0
@@ -465,9 +522,9 @@ def _quantize_int8_layer(W, b, activation, s_in, in_absmax, act, last, torque_li
         nxt, nxt_abs = np.full(n_out, 1 / 128), 127
     else:
         # Per-channel output scales (a dead unit gets 1% of the layer's range so it still has a scale).
-        lo, hi = (0, RELU_HI_INT8) if activation == "relu" else (-127, 127)
+        lo, hi = (0, relu_hi) if activation == "relu" else (-127, 127)
         top = float(calib.max()) if calib.size and calib.max() > 0 else 1.0
-        s_out = np.maximum(calib, 0.01 * top) / hi
+        s_out = (np.maximum(calib, 0.01 * top) if act_scales == "channel" else np.full(n_out, top)) / hi
         nxt, nxt_abs = s_out, hi
     acc_absmax = np.abs(wq).sum(axis=1) * in_absmax + np.abs(bq)
     check_i32("int8 accumulator bound", acc_absmax)
@@ -475,6 +532,7 @@ def _quantize_int8_layer(W, b, activation, s_in, in_absmax, act, last, torque_li
     mult = np.array([m for m, _ in ms], np.int64)
     shift = np.array([s for _, s in ms], np.int64)
     info = {"weight_scale": sw.tolist(), "in_scale": np.asarray(s_in).tolist(), "out_scale": s_out.tolist(),
+            "in_absmax": in_absmax,
             "out_scale_next": nxt, "out_absmax_next": nxt_abs, "acc_absmax": acc_absmax.tolist(),
             "calib_absmax": calib.tolist()}
     return QLayer(activation, 0, lo, hi, wq, bq, mult, shift, info)
