@@ -1,0 +1,114 @@
+# device: board module for ESP32 (DevKitC / WROOM-32; also S3 with other pins): pins, timer, rig I/O.
+"""Flashed as /board.py; the app imports only `board`.
+
+Rig (see README.md beside this file):
+- angle: potentiometer or AS5600 magnetic encoder in analog-output mode on GPIO34 (ADC1 channel 6: input
+  only, and ADC1 keeps working with Wi-Fi on). Attenuation 11 dB for a 0..3.3 V swing. theta_dot is the
+  finite difference over the period, low-pass filtered (alpha = 1/4).
+- motor: an H-bridge with a PHASE/ENABLE interface (Pololu DRV8838 / DRV8835 PH/EN mode, Cytron MD10C):
+  PWM (LEDC, 20 kHz) on GPIO25, direction on GPIO26.
+- timer: machine.Timer(0), hardware timer group 0. The ESP32 port does not run Timer callbacks in the IRQ:
+  they are queued with micropython.schedule (queue depth 8) and run soft, between bytecodes of the
+  foreground. The step stays allocation-free anyway, and the app's timer wrapper drops a callback that
+  arrives while a step runs and skips a queued duplicate of a slot already served.
+"""
+import micropython
+from machine import ADC, PWM, Pin, Timer
+
+micropython.alloc_emergency_exception_buf(100)
+
+NAME = "esp32"
+TIMER_ID = 0  # hardware timer group 0, timer 0
+DEFAULT_PERIOD_MS = 10
+TICKER_KIND = "esp32 machine.Timer(0) hardware timer"
+
+PIN_ANGLE_ADC = 34  # ADC1_CH6: potentiometer wiper or AS5600 OUT
+PIN_PWM = 25  # H-bridge ENABLE / PWM
+PIN_DIR = 26  # H-bridge PHASE / DIR
+PWM_FREQ = 20000
+
+ANGLE_ZERO_RAW12 = 2048  # ADC reading (12-bit) with the pendulum upright
+ANGLE_SIGN = 1
+MOTOR_SIGN = 1
+FULL_SCALE_TORQUE_Q12 = 8192  # torque at 100 % duty, Q12 N*m
+
+_TWO_PI_Q12 = 25736
+_PI_Q12 = 12868
+
+_adc = None
+_pwm = None
+_dir = None
+_period_ms = DEFAULT_PERIOD_MS
+_last = 0
+_w = 0
+_primed = False
+
+
+def setup(period_ms):
+    """Create the rig's peripherals (called by the app once, before the loop) and stop the motor."""
+    global _adc, _pwm, _dir, _period_ms
+    _period_ms = period_ms
+    atten = getattr(ADC, "ATTN_11DB", 3)  # esp32 constant (the rp2 type stubs lack it)
+    _adc = ADC(Pin(PIN_ANGLE_ADC), atten=atten)
+    _dir = Pin(PIN_DIR, Pin.OUT, value=0)
+    _pwm = PWM(Pin(PIN_PWM), freq=PWM_FREQ, duty_u16=0)
+
+
+def _angle_q12():
+    assert _adc is not None
+    r = (_adc.read_u16() >> 4) - ANGLE_ZERO_RAW12
+    t = (r * _TWO_PI_Q12) >> 12
+    if ANGLE_SIGN < 0:
+        t = -t
+    if t > _PI_Q12:
+        t -= _TWO_PI_Q12
+    elif t < -_PI_Q12:
+        t += _TWO_PI_Q12
+    return t
+
+
+def read_sensor(inp):
+    """Tick side, allocation-free: inp[0] = theta_q12, inp[1] = theta_dot_q12 (filtered finite difference)."""
+    global _last, _w, _primed
+    t = _angle_q12()
+    d = t - _last
+    if d > _PI_Q12:
+        d -= _TWO_PI_Q12
+    elif d < -_PI_Q12:
+        d += _TWO_PI_Q12
+    _last = t
+    if not _primed:
+        _primed = True
+        d = 0
+    _w += (d * 1000 // _period_ms - _w) >> 2
+    inp[0] = t
+    inp[1] = _w
+
+
+def write_actuator(torque_q12):
+    """Tick side, allocation-free: |torque| -> PWM duty, sign -> direction pin."""
+    assert _pwm is not None and _dir is not None
+    t = torque_q12 if MOTOR_SIGN > 0 else -torque_q12
+    a = -t if t < 0 else t
+    duty = a * 65535 // FULL_SCALE_TORQUE_Q12
+    if duty > 65535:
+        duty = 65535
+    _dir.value(1 if t < 0 else 0)
+    _pwm.duty_u16(duty)
+
+
+def actuator_off():
+    if _pwm is not None:
+        _pwm.duty_u16(0)
+
+
+def make_ticker(alloc_free):
+    """(timer, hard): always soft on esp32 (the port schedules Timer callbacks)."""
+    return Timer(TIMER_ID), False
+
+
+def wait(timer):
+    """Foreground idle between log drains: a short sleep lets scheduled timer callbacks run promptly."""
+    import time
+
+    time.sleep_ms(1)

@@ -1,0 +1,115 @@
+# device: board module for the Raspberry Pi Pico / Pico W (RP2040) and Pico 2 (RP2350): pins, timer, rig I/O.
+"""Flashed as /board.py; the app imports only `board`.
+
+Rig (see README.md beside this file):
+- angle: potentiometer or AS5600 magnetic encoder in analog-output mode (OUT pin, 0..VDD over one turn) on
+  ADC0 = GP26. An ADC read is IRQ-safe (a few us), unlike an I2C transaction, so the whole tick can run in a
+  hard IRQ. theta_dot is the finite difference over the period, low-pass filtered (alpha = 1/4).
+- motor: an H-bridge with a PHASE/ENABLE (direction + PWM) interface, e.g. Pololu DRV8838 / DRV8835 (PH/EN
+  mode) or Cytron MD10C: PWM (20 kHz, inaudible) on GP16, direction on GP17.
+- timer: machine.Timer(-1), a virtual timer on the 1 us hardware alarm (no drift). hard=True (callback in
+  the timer IRQ) on MicroPython >= 1.26 when the policy is allocation-free (int8, q15); otherwise soft.
+"""
+import sys
+
+import micropython
+from machine import ADC, PWM, Pin, Timer, idle
+
+micropython.alloc_emergency_exception_buf(100)
+
+NAME = "rpi_pico"
+TIMER_ID = -1  # virtual timer
+DEFAULT_PERIOD_MS = 10
+TICKER_KIND = "rp2 machine.Timer(-1) virtual timer"
+
+PIN_ANGLE_ADC = 26  # ADC0: potentiometer wiper or AS5600 OUT
+PIN_PWM = 16  # H-bridge ENABLE / PWM
+PIN_DIR = 17  # H-bridge PHASE / DIR
+PWM_FREQ = 20000
+
+# Calibration: ADC reading (12-bit, 0..4095) when the pendulum is upright, and +1/-1 so that theta grows
+# counter-clockwise like the model's. MOTOR_SIGN flips the torque direction if the motor is wired reversed.
+ANGLE_ZERO_RAW12 = 2048
+ANGLE_SIGN = 1
+MOTOR_SIGN = 1
+# Torque (Q12 N*m) that 100 % duty produces on the real rig; the model's range is +-2 N*m = +-8192.
+FULL_SCALE_TORQUE_Q12 = 8192
+
+_TWO_PI_Q12 = 25736
+_PI_Q12 = 12868
+
+_adc = None
+_pwm = None
+_dir = None
+_period_ms = DEFAULT_PERIOD_MS
+_last = 0  # previous theta_q12
+_w = 0  # filtered theta_dot_q12
+_primed = False
+
+
+def setup(period_ms):
+    """Create the rig's peripherals (called by the app once, before the loop) and stop the motor."""
+    global _adc, _pwm, _dir, _period_ms
+    _period_ms = period_ms
+    _adc = ADC(Pin(PIN_ANGLE_ADC))
+    _dir = Pin(PIN_DIR, Pin.OUT, value=0)
+    _pwm = PWM(Pin(PIN_PWM), freq=PWM_FREQ, duty_u16=0)
+
+
+def _angle_q12():
+    assert _adc is not None
+    r = (_adc.read_u16() >> 4) - ANGLE_ZERO_RAW12  # 12 bits: products stay below 2^30
+    t = (r * _TWO_PI_Q12) >> 12
+    if ANGLE_SIGN < 0:
+        t = -t
+    if t > _PI_Q12:
+        t -= _TWO_PI_Q12
+    elif t < -_PI_Q12:
+        t += _TWO_PI_Q12
+    return t
+
+
+def read_sensor(inp):
+    """Tick side, allocation-free: inp[0] = theta_q12, inp[1] = theta_dot_q12 (filtered finite difference)."""
+    global _last, _w, _primed
+    t = _angle_q12()
+    d = t - _last
+    if d > _PI_Q12:  # shortest way round the wrap
+        d -= _TWO_PI_Q12
+    elif d < -_PI_Q12:
+        d += _TWO_PI_Q12
+    _last = t
+    if not _primed:
+        _primed = True
+        d = 0
+    _w += (d * 1000 // _period_ms - _w) >> 2
+    inp[0] = t
+    inp[1] = _w
+
+
+def write_actuator(torque_q12):
+    """Tick side, allocation-free: |torque| -> PWM duty, sign -> direction pin."""
+    assert _pwm is not None and _dir is not None
+    t = torque_q12 if MOTOR_SIGN > 0 else -torque_q12
+    a = -t if t < 0 else t
+    duty = a * 65535 // FULL_SCALE_TORQUE_Q12
+    if duty > 65535:
+        duty = 65535
+    _dir.value(1 if t < 0 else 0)
+    _pwm.duty_u16(duty)
+
+
+def actuator_off():
+    if _pwm is not None:
+        _pwm.duty_u16(0)
+
+
+def make_ticker(alloc_free):
+    """(timer, hard): hard IRQ callbacks need MicroPython >= 1.26 on rp2 and an allocation-free step."""
+    hard = bool(alloc_free) and tuple(sys.implementation.version[:2]) >= (1, 26)
+    return Timer(TIMER_ID), hard
+
+
+def wait(timer):
+    """Foreground idle between log drains: sleep until the next interrupt (timer, USB)."""
+    idle()

@@ -1,0 +1,29 @@
+# device: board module for the unix port (CI, `make demo`): no hardware, software ticker.
+"""The app imports only `board`. On the unix port there is no machine.Timer and no rig: the ticker is
+tinypolicy.ticker.Timer (absolute schedule on time.ticks_us, polled by the foreground via `wait`), the sensor
+is the simulated pendulum, the actuator the simulated torque. An allocation-free policy gets the 'hard'
+callback, which the software ticker emulates by locking the heap around the step."""
+from tinypolicy.ticker import Timer
+
+NAME = "unix"
+TIMER_ID = -1
+DEFAULT_PERIOD_MS = 10
+TICKER_KIND = "unix software timer (ticks_us absolute schedule)"
+
+# No rig on the unix port: the app refuses sensor/actuator 'board' here.
+read_sensor = None
+write_actuator = None
+
+
+def actuator_off():
+    pass
+
+
+def make_ticker(alloc_free):
+    """Returns (timer, hard): a machine.Timer-like object, not started, and whether to ask for hard mode."""
+    return Timer(TIMER_ID), bool(alloc_free)
+
+
+def wait(timer):
+    """Foreground idle between log drains: sleep until the next deadline and run the tick when due."""
+    timer.poll()

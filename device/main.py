@@ -1,0 +1,26 @@
+# device: entry point: runs the pendulum control app with the board module chosen at deploy time.
+#
+# Board: flashed files are /main.py, /config.json, /board.py (a copy of boards/<name>/board.py), /tinypolicy/,
+# /models/policy_*.bin; runs at boot (or `mpremote run main.py`).
+# Unix port (from the repo): `cd device && micropython -X heapsize=128K main.py --mode batch --period-ms 20`
+# (the unix board module is found in ../boards/unix when no `board` module is on the path).
+import sys
+
+import micropython
+
+if hasattr(micropython, "alloc_emergency_exception_buf"):
+    micropython.alloc_emergency_exception_buf(100)  # tracebacks from a hard IRQ need this, allocate early
+
+HERE = __file__.rpartition("/")[0] or "."
+
+try:
+    import board  # type: ignore[import-not-found]  # deployed board module
+except ImportError:
+    sys.path.append(HERE + "/../boards/unix")
+    import board  # type: ignore[import-not-found]  # noqa: E402
+
+from tinypolicy import app  # noqa: E402
+
+_rc = app.entry(board, HERE)
+if board.NAME == "unix":
+    sys.exit(_rc)

@@ -1,0 +1,333 @@
+# device: the control application: config -> model -> stages -> warm-up -> realtime or batch loop -> summary.
+"""Run by main.py as `app.main(board, argv, here)`; `board` is the board module chosen at deploy time
+(boards/<name>/board.py flashed as /board.py; boards/unix on the unix port).
+
+Error policy (what the device does instead of crashing):
+- invalid config value (file or flag value): `# error: config: key: ... (allowed: ...)`, the key keeps its
+  default, and the loop runs in the **safe state**: zero torque (flag 4), log stream alive.
+- model missing / corrupt / dtype mismatch / runtime missing: `# error: model: ...`, safe state as above.
+- sensor or actuator 'board' on a board module without a rig: error, falls back to the simulated plant, safe.
+- unix command-line usage mistakes (unknown flag, missing value): `# error: ...` and exit status 2, nothing runs.
+- open-loop replay without a readable input file: `# error:` and exit status 1 (nothing to replay).
+On the unix port the exit status is 1 when the run was in the safe state, else 0.
+"""
+import sys
+import time
+
+import micropython
+
+from tinypolicy import config
+from tinypolicy.actuators import BoardActuator, NullActuator, SimActuator
+from tinypolicy.logger import HEADER, Messages, Ring, write_line
+from tinypolicy.loop import ControlLoop, hist_median, hist_percentile
+from tinypolicy.plant import Pendulum, to_q20
+from tinypolicy.sensors import BoardSensor, Noise, PlantSensor, ReplaySensor, load_replay
+
+
+def exists(path):
+    import os
+
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def resolve(path, here):
+    """A data path as given (relative to the cwd), else beside main.py, else one level up (unix dev tree:
+    `cd device && micropython main.py` finds ../models/...)."""
+    if not path or path[0] == "/":
+        return path
+    for cand in (path, here + "/" + path, here + "/../" + path):
+        if exists(cand):
+            return cand
+    return path
+
+
+def fmt_ms(ms):
+    return "%d.%03d" % (ms // 1000, ms % 1000)
+
+
+def load_policy(cfg, here, msgs):
+    """Returns (policy or None, path, error text or None)."""
+    dtype = cfg["dtype"]
+    path = cfg["model"] or "models/policy_%s.bin" % ("int8" if dtype == "auto" else dtype)
+    path = resolve(path, here)
+    try:
+        from tinypolicy import ModelError, Policy  # type: ignore[attr-defined]  # runtime colleague
+    except ImportError as exc:
+        return None, path, "model: device runtime unavailable (%s)" % exc
+    try:
+        policy = Policy.load(path)
+    except OSError as exc:
+        return None, path, "model: %s: cannot open (%s)" % (path, exc)
+    except ModelError as exc:
+        return None, path, "model: %s: %s" % (path, exc)
+    except MemoryError:
+        return None, path, "model: %s: does not fit in the heap" % path
+    if dtype != "auto" and policy.dtype != dtype:
+        return None, path, "dtype: config asks for %r but %s holds %r" % (dtype, path, policy.dtype)
+    return policy, path, None
+
+
+def warm_up(policy, inp, out, n, msgs):
+    """n inferences before the loop; reports the first (cold) and the median of the rest (warm)."""
+    if policy is None or n <= 0:
+        msgs.info("warmup skipped")
+        return
+    times = []
+    for _ in range(n):
+        t0 = time.ticks_us()
+        policy.infer_q(inp, out)
+        times.append(time.ticks_diff(time.ticks_us(), t0))
+    cold = times[0]
+    rest = sorted(times[1:]) or [cold]
+    msgs.info("warmup n=%d cold_us=%d warm_us=%d warm_max_us=%d torque_q12=%d" % (
+        n, cold, rest[len(rest) // 2], rest[-1], out[0]))
+
+
+class Reporter:
+    """Foreground: drains the ring and reports counter changes as messages (at most one per counter per
+    second of control time)."""
+
+    def __init__(self, loop, ring, msgs, out, extra=None):
+        self.loop, self.ring, self.msgs, self.out, self.extra = loop, ring, msgs, out, extra
+        self.seen_over = 0
+        self.seen_missed = 0
+        self.seen_drop = 0
+        self.seen_reent = 0
+
+    def pump(self, limit=-1):
+        n = self.ring.drain(self.out, limit, self.extra)
+        lp = self.loop
+        if lp.overruns != self.seen_over:
+            self.seen_over = lp.overruns
+            self.msgs.warn("overrun: %d steps took longer than the period (last at tick %d)" % (
+                lp.overruns, lp.last_tick))
+        if lp.missed != self.seen_missed:
+            self.seen_missed = lp.missed
+            self.msgs.warn("missed: %d schedule slots skipped (last before tick %d)" % (lp.missed, lp.last_tick))
+        if self.ring.dropped != self.seen_drop:
+            self.seen_drop = self.ring.dropped
+            self.msgs.warn("log: %d rows dropped, ring full (raise ring or decimation)" % self.ring.dropped)
+        if lp.reentries != self.seen_reent:
+            self.seen_reent = lp.reentries
+            self.msgs.warn("timer: %d callbacks arrived during a step and were dropped" % lp.reentries)
+        return n
+
+
+def run_batch(loop, n_ticks, lock, rep):
+    """Same step as fast as possible with simulated time; heap locked around each step when the policy is
+    allocation-free (an allocation raises MemoryError: the heap-lock guarantee holds in every batch run)."""
+    k = 0
+    while (n_ticks < 0 or k < n_ticks) and not loop.sensor.done:
+        if lock:
+            micropython.heap_lock()
+            try:
+                loop.batch_step()
+            finally:
+                micropython.heap_unlock()
+        else:
+            loop.batch_step()
+        rep.pump()
+        k += 1
+
+
+def run_realtime(board, loop, n_ticks, alloc_free, rep, msgs):
+    timer, hard = board.make_ticker(alloc_free)
+    msgs.info("ticker: %s, %s callback, period %d ms" % (
+        board.TICKER_KIND, "hard (allocation-free, heap locked)" if hard else "soft (scheduled)", loop.period_ms))
+    loop.start_schedule(n_ticks)
+    timer.init(mode=timer.PERIODIC, period=loop.period_ms, callback=loop.on_timer, hard=hard)
+    # watchdog: a timer that stopped calling back (e.g. disabled after an exception in a hard IRQ)
+    stall_us = 100 * loop.period_us if loop.period_us * 100 < 2000000 else 2000000
+    seen, since = -1, time.ticks_us()
+    try:
+        while not loop.done and not loop.sensor.done:
+            rep.pump(8)
+            if rep.ring.pending() == 0:
+                board.wait(timer)
+            if loop.steps != seen:
+                seen, since = loop.steps, time.ticks_us()
+            elif time.ticks_diff(time.ticks_us(), since) > stall_us:
+                msgs.error("timer: no tick for %d ms, stopping" % (stall_us // 1000))
+                return False
+    finally:
+        timer.deinit()
+        loop.actuator.off()
+    if loop.fault is not None:
+        msgs.error("tick %d raised %r: motor off, loop stopped" % (loop.last_tick + 1, loop.fault))
+        return False
+    return True
+
+
+def summary(loop, ring, cfg, msgs, realtime):
+    lp = loop
+    if lp.last_tick < 0:
+        upright = "none"
+    elif lp.last_not_upright < lp.last_tick:
+        upright = fmt_ms((lp.last_not_upright + 1) * lp.period_ms)
+    else:
+        upright = "none"
+    msgs.emit("info",
+        "summary ticks=%d steps=%d overruns=%d missed=%d dropped=%d reentries=%d upright_at_s=%s "
+        "infer_us_median=%d infer_us_p99=%d infer_us_max=%d lateness_us_median=%d lateness_us_p99=%d "
+        "lateness_us_max=%d mode=%s period_ms=%d safe=%d" % (
+            lp.last_tick + 1, lp.steps, lp.overruns, lp.missed, ring.dropped, lp.reentries, upright,
+            hist_median(lp.infer_hist), hist_percentile(lp.infer_hist, 99), lp.infer_max,
+            hist_median(lp.late_hist), hist_percentile(lp.late_hist, 99), lp.late_max,
+            "realtime" if realtime else "batch", lp.period_ms, 1 if lp.safe else 0), True)
+
+
+def build_stages(board, cfg, here, msgs, have_policy):
+    """Sensor, actuator, plant (or None) and the replay output hook for the config. Returns
+    (sensor, actuator, plant, extra, out_file, fell_back) or None when there is nothing to run."""
+    plant = None
+    extra = None
+    out_file = None
+    fell_back = False
+    period_ms = cfg["period_ms"]
+    sensor_kind = cfg["sensor"]
+    actuator_kind = cfg["actuator"] or ("board" if sensor_kind == "board" else "sim")
+    if sensor_kind == "board" or actuator_kind == "board":
+        if getattr(board, "read_sensor", None) is None or getattr(board, "write_actuator", None) is None:
+            msgs.error("sensor/actuator: board %s has no rig (read_sensor/write_actuator) -> simulated plant, "
+                       "safe state" % getattr(board, "NAME", "?"))
+            sensor_kind, actuator_kind, fell_back = "plant", "sim", True
+        elif getattr(board, "setup", None) is not None:
+            board.setup(period_ms)
+    if sensor_kind == "replay":
+        path = resolve(cfg["replay_input"], here)
+        try:
+            rows = load_replay(path)
+        except (OSError, ValueError) as exc:
+            msgs.error("replay_input: %s" % (exc.args[0] if isinstance(exc, ValueError) else
+                                             "%s: cannot read (%s)" % (path, exc)))
+            return None
+        sensor = ReplaySensor(rows)
+        msgs.info("replay %s: %d rows" % (path, sensor.n))
+        if cfg["replay_output"]:
+            out_file = open(cfg["replay_output"], "w")
+            out_file.write("torque_q12\n")
+            extra = _line_writer(out_file)
+        return sensor, NullActuator(), None, extra, out_file, fell_back
+    if sensor_kind == "board":
+        if actuator_kind == "board":
+            return BoardSensor(board), BoardActuator(board), None, None, None, fell_back
+        return BoardSensor(board), NullActuator(), None, None, None, fell_back
+    plant = Pendulum(to_q20(cfg["init_theta"]), to_q20(cfg["init_theta_dot"]), period_ms)
+    noise = Noise(cfg["noise"], cfg["noise"], cfg["seed"]) if cfg["noise"] > 0 else None
+    if actuator_kind == "board":  # simulated plant, torque to the motor only: a bench test of the driver
+        return PlantSensor(plant, noise), BoardActuator(board), plant, None, None, fell_back
+    return PlantSensor(plant, noise), SimActuator(plant), plant, None, None, fell_back
+
+
+def _line_writer(f):
+    def write(torque_q12):
+        f.write("%d\n" % torque_q12)
+
+    return write
+
+
+def main(board, argv=None, here="."):
+    msgs = Messages("info")
+    overrides = {"period_ms": getattr(board, "DEFAULT_PERIOD_MS", 10)}
+    try:
+        cfg, errors, options, found = config.load(here + "/config.json", argv, overrides)
+    except (config.UsageError, ValueError) as exc:
+        msgs.error(str(exc.args[0]))
+        msgs.done()
+        return 2
+    if options["help"]:
+        print(config.usage())
+        return 0
+    msgs.set_level(cfg["log_level"])
+    safe = False
+    for err in errors:
+        msgs.error("config: " + err)
+        safe = True
+    if not found:
+        msgs.info("no config file (%s/config.json): defaults and flags only" % here)
+
+    period_ms = cfg["period_ms"]
+    replay = cfg["sensor"] == "replay"
+    realtime = cfg["mode"] == "realtime" and not replay
+    msgs.info("tinypolicy app board=%s mode=%s period_ms=%d sensor=%s duration_s=%s noise=%s init_theta=%s "
+              "init_theta_dot=%s seed=%d decimation=%d" % (
+                  getattr(board, "NAME", "?"), "realtime" if realtime else "batch", period_ms, cfg["sensor"],
+                  cfg["duration_s"], cfg["noise"], cfg["init_theta"], cfg["init_theta_dot"], cfg["seed"],
+                  cfg["decimation"]))
+
+    policy, model_path, err = load_policy(cfg, here, msgs)
+    if err:
+        msgs.error(err + " -> safe state: zero torque")
+        safe = True
+    else:
+        msgs.info("model %s dtype=%s" % (model_path, policy.dtype))
+    if safe:
+        policy = None
+    alloc_free = policy is None or policy.dtype != "f32"
+    if not alloc_free:
+        msgs.warn("f32 policy allocates in infer_q: soft timer only, no heap lock (use int8 or q15 on a board)")
+
+    # stages
+    stages = build_stages(board, cfg, here, msgs, policy is not None)
+    if stages is None:
+        msgs.done()
+        return 1
+    sensor, actuator, plant, extra, out_file, fell_back = stages
+    if fell_back:
+        safe, policy = True, None
+
+    ring = Ring(cfg["ring"])
+    max_torque = int(getattr(policy, "max_torque", 2.0) * 4096 + 0.5) if policy is not None else 8192
+    loop = ControlLoop(policy, sensor, actuator, plant, ring, period_ms,
+                       1 if replay else cfg["decimation"], max_torque)
+    if safe:
+        loop.safe_off()
+
+    # warm-up on the initial state (noise-free), so the PRNG sequence of the run does not depend on it
+    if plant is not None:
+        loop.inp[0] = (plant.st[0] + 128) >> 8
+        loop.inp[1] = (plant.st[1] + 128) >> 8
+    try:
+        warm_up(policy, loop.inp, loop.out, cfg["warmup"], msgs)
+    except Exception as exc:  # noqa: BLE001 - a policy that fails here must not drive the motor
+        msgs.error("model: warm-up inference raised %r -> safe state: zero torque" % (exc,))
+        safe = True
+        loop.safe_off()
+
+    n_ticks = -1
+    if cfg["duration_s"] > 0 and not replay:
+        n_ticks = int(cfg["duration_s"] * 1000 + 0.5) // period_ms
+    write_line(HEADER)
+    rep = Reporter(loop, ring, msgs, write_line, extra)
+    try:
+        if realtime:
+            if not run_realtime(board, loop, n_ticks, alloc_free, rep, msgs):
+                safe = True
+        else:
+            run_batch(loop, n_ticks, alloc_free, rep)
+    except KeyboardInterrupt:
+        msgs.warn("interrupted")
+    except MemoryError:
+        msgs.error("tick %d allocated with the heap locked: motor off, loop stopped" % (loop.last_tick + 1))
+        safe = True
+    except Exception as exc:  # noqa: BLE001 - report, stop the motor, still print the summary
+        msgs.error("tick %d raised %r: motor off, loop stopped" % (loop.last_tick + 1, exc))
+        safe = True
+    finally:
+        actuator.off()
+        rep.pump()
+        if out_file is not None:
+            out_file.close()
+    summary(loop, ring, cfg, msgs, realtime)
+    msgs.done()
+    return 1 if safe else 0
+
+
+def entry(board, here="."):
+    """main.py's call: command-line flags on the unix port, none on a board."""
+    argv = sys.argv[1:] if getattr(board, "NAME", "") == "unix" else []
+    return main(board, argv, here)

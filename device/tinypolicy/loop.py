@@ -1,0 +1,206 @@
+# device: the control step (sensor -> noise -> policy -> actuator -> plant -> log ring) and its timer wrapper.
+"""`ControlLoop.step(tick, t_us, lateness_us)` is one control tick as a plain method of preallocated state: tests
+call it directly, batch mode calls it in a loop, and `on_timer` (the machine.Timer callback) wraps it with the
+schedule bookkeeping. Neither allocates (int8 / q15 policies): no floats, no new objects, only small ints
+(every value < 2^30, so 32-bit ports stay allocation-free too). An f32 policy allocates inside infer_q, so f32
+runs only from a soft (scheduled) timer or in batch mode, never under a hard IRQ or heap lock.
+
+Buffers:
+- inp: array('i') [theta_q12, theta_dot_q12]: what the sensor (with noise) gives the policy, Q12.
+- out: array('i') [torque_q12]: policy output, Q12 N*m, clamped to +-max_torque by the policy.
+- plant.st: array('i') [theta_q20, theta_dot_q20]: true simulated state, Q20 (see plant.py).
+- infer_hist, late_hist: array('i') of HIST_BINS 1-us bins (the last bin collects everything above).
+"""
+import time
+from array import array
+
+from micropython import const
+
+from tinypolicy.logger import FLAG_MISSED, FLAG_OVERRUN, FLAG_SAFE, FLAG_SAT
+
+HIST_BINS = const(512)
+T_WRAP = const(0x3FFFFFFF)  # t_us wraps at 2^30 like time.ticks_us
+UPRIGHT_Q20 = const(104858)  # 0.1 rad: |theta| below counts as upright
+
+_ticks_us = time.ticks_us
+_ticks_diff = time.ticks_diff
+_ticks_add = time.ticks_add
+
+
+class ControlLoop:
+    def __init__(self, policy, sensor, actuator, plant, ring, period_ms, decimation=1, max_torque_q12=8192):
+        self.policy = policy  # None: safe state, zero torque
+        self.sensor = sensor
+        self.actuator = actuator
+        self.plant = plant  # None with a real rig (sensor 'board') or in open-loop replay
+        self.ring = ring
+        self.period_ms = period_ms
+        self.period_us = period_ms * 1000
+        self.decimation = decimation
+        self.max_torque = max_torque_q12
+        self.inp = array("i", (0, 0))
+        self.out = array("i", (0,))
+        self.zero_state = array("i", (0, 0))  # logged state when there is no plant model
+        self.safe = FLAG_SAFE if policy is None else 0
+        self.infer_hist = array("i", bytes(4 * HIST_BINS))
+        self.late_hist = array("i", bytes(4 * HIST_BINS))
+        self.infer_max = 0
+        self.late_max = 0
+        self.steps = 0  # steps run
+        self.overruns = 0  # steps longer than the period
+        self.missed = 0  # schedule slots skipped
+        self.pending_flags = 0
+        self.last_not_upright = -1  # last tick with |theta| >= 0.1 rad
+        self.last_tick = -1
+        self.stop_tick = -1  # on_timer stops stepping at this slot (-1: never)
+        self.done = False
+        self.busy = False
+        self.reentries = 0
+        self.fault = None  # exception raised inside on_timer (reported by the foreground)
+        # realtime schedule (on_timer)
+        self.slot = 0
+        self.next_us = _ticks_us()
+        self.t_sched = 0
+
+    # -- the control step ------------------------------------------------------------------------------------
+    def step(self, tick, t_us, lateness_us):
+        """One control tick. Allocation-free for int8/q15 policies."""
+        inp = self.inp
+        out = self.out
+        self.sensor.read(inp)
+        t0 = _ticks_us()
+        if self.policy is not None:
+            self.policy.infer_q(inp, out)
+        else:
+            out[0] = 0
+        infer_us = _ticks_diff(_ticks_us(), t0)
+        torque = out[0]
+        self.actuator.write(torque)
+        plant = self.plant
+        if plant is not None:
+            st = plant.st
+            theta = st[0]
+            theta_dot = st[1]
+            plant.step()
+        else:
+            theta = inp[0] << 8  # no plant: log what the sensor read (Q12 -> Q20)
+            theta_dot = inp[1] << 8
+        # statistics (ints only)
+        h = infer_us if infer_us < HIST_BINS else HIST_BINS - 1
+        self.infer_hist[h] += 1
+        if infer_us > self.infer_max:
+            self.infer_max = infer_us
+        h = lateness_us if lateness_us < HIST_BINS else HIST_BINS - 1
+        if h < 0:
+            h = 0
+        self.late_hist[h] += 1
+        if lateness_us > self.late_max:
+            self.late_max = lateness_us
+        if theta >= UPRIGHT_Q20 or theta <= -UPRIGHT_Q20:
+            self.last_not_upright = tick
+        self.last_tick = tick
+        self.steps += 1
+        flags = self.pending_flags | self.safe
+        self.pending_flags = 0
+        if torque >= self.max_torque or torque <= -self.max_torque:
+            flags |= FLAG_SAT
+        if tick % self.decimation == 0:
+            self.ring.record(tick, t_us, theta, theta_dot, torque, infer_us, lateness_us,
+                             self.overruns + self.missed, flags)
+
+    # -- realtime: the timer callback ------------------------------------------------------------------------
+    def start_schedule(self, stop_tick=-1):
+        """Call right before starting the timer: slot 0 is due one period from now."""
+        self.slot = 0
+        self.t_sched = 0
+        self.stop_tick = stop_tick
+        self.next_us = _ticks_add(_ticks_us(), self.period_us)
+
+    def on_timer(self, _timer):
+        """machine.Timer callback (hard IRQ on rp2, scheduled on esp32, polled on unix). Works out which
+        schedule slot is due, counts skipped slots, runs the step once, measures its duration. Never
+        re-entered: a callback arriving while a step runs (soft timers) is counted and dropped, and a late
+        duplicate for an already-served slot (queued soft callbacks) is ignored."""
+        if self.busy:
+            self.reentries += 1
+            return
+        if self.done:
+            return
+        self.busy = True
+        now = _ticks_us()
+        late = _ticks_diff(now, self.next_us)
+        period = self.period_us
+        if late < -(period >> 2):  # early: a queued duplicate (soft timers), its slot was already served
+            self.busy = False
+            return
+        if late >= period:
+            skip = late // period
+            self.missed += skip
+            self.slot += skip
+            self.t_sched = (self.t_sched + skip * period) & T_WRAP
+            self.next_us = _ticks_add(self.next_us, skip * period)
+            late -= skip * period
+            self.pending_flags |= FLAG_MISSED
+        slot = self.slot
+        if self.stop_tick >= 0 and slot >= self.stop_tick:
+            self.done = True
+            self.busy = False
+            return
+        try:
+            self.step(slot, (self.t_sched + late) & T_WRAP, late)
+        except Exception as exc:  # noqa: BLE001 - in an IRQ nobody else can: motor off, stop, report later
+            self.fault = exc
+            self.done = True
+            self.actuator.off()
+        self.slot = slot + 1
+        self.t_sched = (self.t_sched + period) & T_WRAP
+        self.next_us = _ticks_add(self.next_us, period)
+        if _ticks_diff(_ticks_us(), now) > period:
+            self.overruns += 1
+            self.pending_flags |= FLAG_OVERRUN
+        self.busy = False
+
+    # -- batch: simulated time -------------------------------------------------------------------------------
+    def batch_step(self):
+        """Step the next slot at simulated time (lateness 0)."""
+        slot = self.slot
+        self.step(slot, self.t_sched, 0)
+        self.slot = slot + 1
+        self.t_sched = (self.t_sched + self.period_us) & T_WRAP
+
+    def safe_off(self):
+        self.policy = None
+        self.safe = FLAG_SAFE
+        self.actuator.off()
+
+
+def hist_median(hist, n=None):
+    """Median of a 1-us histogram (foreground). Returns -1 when empty."""
+    if n is None:
+        n = 0
+        for c in hist:
+            n += c
+    if n == 0:
+        return -1
+    half = (n + 1) // 2
+    acc = 0
+    for i in range(len(hist)):
+        acc += hist[i]
+        if acc >= half:
+            return i
+    return len(hist) - 1
+
+
+def hist_percentile(hist, p):
+    n = 0
+    for c in hist:
+        n += c
+    if n == 0:
+        return -1
+    want = (n * p + 99) // 100
+    acc = 0
+    for i in range(len(hist)):
+        acc += hist[i]
+        if acc >= want:
+            return i
+    return len(hist) - 1

@@ -1,0 +1,253 @@
+# device: control loop mechanics: plant, noise, ring, config, timer wrapper, unix ticker, heap-locked step.
+import time
+from array import array
+
+import micropython
+
+from devtest import file_exists, skip
+from tinypolicy import config
+from tinypolicy.logger import FLAG_DROPPED, FLAG_MISSED, FLAG_SAFE, Ring, fmt_fixed, format_row
+from tinypolicy.loop import ControlLoop
+from tinypolicy.plant import PI_Q20, Pendulum, to_q20
+from tinypolicy.sensors import Noise, PlantSensor, ReplaySensor, gauss_q12
+
+
+def assert_no_alloc(fn):
+    """Call fn() with the heap locked. (devtest.assert_no_alloc(fn, *args) calls fn(*args), and that
+    var-args call allocates by itself on this port, even with no args: so a plain call here.)"""
+    micropython.heap_lock()
+    try:
+        return fn()
+    finally:
+        micropython.heap_unlock()
+
+
+class FakePolicy:
+    """Allocation-free stand-in: a PD law in Q12 (torque = -2 theta - theta_dot / 2, clamped)."""
+
+    dtype = "int8"
+
+    def infer_q(self, inp, out):
+        u = -2 * inp[0] - (inp[1] >> 1)
+        if u > 8192:
+            u = 8192
+        elif u < -8192:
+            u = -8192
+        out[0] = u
+
+
+def _loop(policy=None, noise=0.0, theta=3.14159, period_ms=10, ring=64):
+    from tinypolicy.actuators import SimActuator
+
+    plant = Pendulum(to_q20(theta), 0, period_ms)
+    nz = Noise(noise, noise, 7) if noise else None
+    return ControlLoop(policy, PlantSensor(plant, nz), SimActuator(plant), plant, Ring(ring), period_ms)
+
+
+def _real_policy():
+    try:
+        from tinypolicy import Policy
+    except ImportError:
+        skip("device runtime (tinypolicy.Policy) not available yet")
+    if not file_exists("models/policy_int8.bin"):
+        skip("models/policy_int8.bin missing")
+    return Policy.load("models/policy_int8.bin")
+
+
+def test_fmt_fixed_rounds_exactly():
+    assert fmt_fixed(0, 20) == "0.0000"
+    assert fmt_fixed(PI_Q20, 20) == "3.1416"
+    assert fmt_fixed(-PI_Q20, 20) == "-3.1416"
+    assert fmt_fixed(-8192, 12) == "-2.0000"
+    assert fmt_fixed(4096 + 2048, 12) == "1.5000"
+    assert fmt_fixed(-1, 20) == "0.0000"  # rounds to zero: no "-0.0000"
+    assert fmt_fixed((1 << 20) - 1, 20) == "1.0000"  # carry into the integer part
+
+
+def test_gauss_is_standard_normal_in_q12_and_seeded():
+    st = array("i", (Noise(0, 0, 123).st[0],))
+    n = 4000
+    s = 0
+    s2 = 0
+    lo = hi = 0
+    for _ in range(n):
+        z = gauss_q12(st)
+        s += z
+        s2 += (z * z) >> 8
+        lo = min(lo, z)
+        hi = max(hi, z)
+    mean = s / n / 4096
+    std = ((s2 * 256) / n) ** 0.5 / 4096
+    assert abs(mean) < 0.06, mean
+    assert 0.95 < std < 1.05, std
+    assert -24570 <= lo and hi <= 24570
+    a = array("i", (Noise(0, 0, 5).st[0],))
+    b = array("i", (Noise(0, 0, 5).st[0],))
+    assert [gauss_q12(a) for _ in range(5)] == [gauss_q12(b) for _ in range(5)]
+
+
+def test_plant_matches_float_pendulum():
+    """Fixed-point plant vs the same semi-implicit Euler in double precision: 2 s, constant torque."""
+    import math
+
+    for dt_ms in (5, 50):
+        p = Pendulum(to_q20(1.0), to_q20(-0.5), dt_ms)
+        th, w = 1.0, -0.5
+        dt = dt_ms / 1000
+        for _ in range(2000 // dt_ms):
+            p.torque = 2048  # 0.5 N*m
+            p.step()
+            w = max(-8.0, min(8.0, w + (15 * math.sin(th) + 3 * 0.5) * dt))
+            th = th + w * dt
+            th = (th + math.pi) % (2 * math.pi) - math.pi
+        dth = abs(p.st[0] / 1048576 - th)
+        dth = min(dth, 2 * math.pi - dth)
+        assert dth < 2e-3, (dt_ms, p.st[0] / 1048576, th)
+        assert abs(p.st[1] / 1048576 - w) < 5e-3, (dt_ms, p.st[1] / 1048576, w)
+
+
+def test_plant_clamps_speed_and_wraps_angle():
+    p = Pendulum(to_q20(0.5), to_q20(7.9), 50)
+    top = 0
+    for _ in range(100):
+        p.torque = 8192 * 4  # beyond max: clamped to 2 N*m
+        p.step()
+        assert -PI_Q20 <= p.st[0] < PI_Q20
+        assert abs(p.st[1]) <= 8 << 20
+        top = max(top, p.st[1])
+    assert top == 8 << 20  # the speed clamp engaged
+    q = Pendulum(0, 0, 10)
+    q.torque = 8192 * 4
+    q.step()
+    assert q.st[1] == 62915  # round(0.06 * 2^20): 3 u dt with u clamped to 2 N*m
+
+
+def test_ring_counts_drops_and_flags_next_row():
+    r = Ring(4)  # holds 3 rows
+    for k in range(5):
+        r.record(k, 0, 0, 0, 0, 0, 0, 0, 0)
+    assert r.dropped == 2 and r.pending() == 3
+    lines = []
+    assert r.drain(lines.append) == 3
+    assert [ln.split(",")[0] for ln in lines] == ["0", "1", "2"]
+    r.record(9, 0, 0, 0, 0, 0, 0, 0, 0)
+    lines = []
+    r.drain(lines.append)
+    assert lines[0].split(",")[-1] == str(FLAG_DROPPED)
+
+
+def test_row_format_matches_header_contract():
+    from tinypolicy.logger import HEADER
+
+    assert HEADER == "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"
+    b = array("i", (3, 30000, -PI_Q20, 1 << 20, -8192, 41, 7, 0, 8))
+    assert format_row(b, 0) == "3,30000,-3.1416,1.0000,-2.0000,41,7,0,8"
+
+
+def test_config_validation_names_key_and_range():
+    cfg = config.defaults()
+    errors = []
+    config.merge(cfg, {"period_ms": 3, "mode": "fast", "noise": 0.02, "nope": 1}, errors)
+    text = " | ".join(errors)
+    assert "period_ms: 3 not allowed (allowed: integer 5..50)" in text, text
+    assert "mode: 'fast' not allowed (allowed: one of 'realtime', 'batch')" in text, text
+    assert "nope: unknown key" in text, text
+    assert cfg["period_ms"] == 10 and cfg["mode"] == "realtime" and cfg["noise"] == 0.02
+
+
+def test_flags_override_and_usage_errors():
+    settings, options = config.parse_argv(["--period-ms", "7", "--mode=batch", "--noise", "0.02",
+                                           "--init-theta", "-1.5"])
+    assert settings == {"period_ms": 7, "mode": "batch", "noise": 0.02, "init_theta": -1.5}, settings
+    for bad in (["--bogus", "1"], ["--period-ms"], ["stray"]):
+        try:
+            config.parse_argv(bad)
+        except config.UsageError:
+            continue
+        raise AssertionError("accepted %r" % bad)
+    try:
+        config.load(None, ["--period-ms", "70"])
+    except config.UsageError as exc:
+        assert "period_ms: 70 not allowed (allowed: integer 5..50)" in str(exc), exc
+    else:
+        raise AssertionError("period 70 accepted")
+
+
+def test_whole_step_allocates_nothing_fake_policy():
+    lp = _loop(FakePolicy(), noise=0.01)
+    lp.step(0, 0, 0)  # first call outside the lock (lazy init anywhere would show up here, not below)
+    k = 1
+    while k < 50:
+        assert_no_alloc(lambda: lp.step(k, k * 10000, 3))
+        k += 1
+    assert lp.steps == 50 and lp.ring.pending() == 50 or lp.ring.dropped > 0
+
+
+def test_whole_step_allocates_nothing_int8_policy():
+    policy = _real_policy()
+    lp = _loop(policy, noise=0.01)
+    lp.step(0, 0, 0)
+    k = 1
+    while k < 40:
+        assert_no_alloc(lambda: lp.step(k, k * 10000, 0))
+        k += 1
+    lp.ring.drain(lambda line: None)
+    assert lp.steps == 40
+
+
+def test_timer_callback_allocates_nothing_and_counts_missed_slots():
+    lp = _loop(FakePolicy())
+    lp.start_schedule(-1)
+    lp.next_us = time.ticks_add(time.ticks_us(), -33000)  # 3.3 periods late
+    assert_no_alloc(lambda: lp.on_timer(None))
+    assert lp.missed == 3, lp.missed
+    assert lp.last_tick == 3 and lp.slot == 4
+    lines = []
+    lp.ring.drain(lines.append)
+    f = int(lines[0].split(",")[-1])
+    assert f & FLAG_MISSED, lines
+    # a duplicate for a slot already served (queued soft callback) is ignored
+    lp.on_timer(None)
+    assert lp.steps == 1
+
+
+def test_safe_state_gives_zero_torque():
+    lp = _loop(None)
+    for k in range(3):
+        lp.step(k, 0, 0)
+    lines = []
+    lp.ring.drain(lines.append)
+    for ln in lines:
+        f = ln.split(",")
+        assert f[4] == "0.0000" and int(f[8]) & FLAG_SAFE, ln
+
+
+def test_replay_sensor_reads_rows_then_stops():
+    s = ReplaySensor(array("i", (1, 2, 3, 4)))
+    inp = array("i", (0, 0))
+    s.read(inp)
+    assert list(inp) == [1, 2] and not s.done
+    s.read(inp)
+    assert list(inp) == [3, 4] and s.done
+
+
+def test_unix_ticker_keeps_an_absolute_schedule():
+    from tinypolicy.ticker import Timer
+
+    stamps = [0] * 20
+    count = [0]
+
+    def cb(_t):
+        stamps[count[0]] = time.ticks_us()
+        count[0] += 1
+
+    t = Timer(-1)
+    t0 = time.ticks_us()
+    t.init(mode=Timer.PERIODIC, period=5, callback=cb, hard=True)  # hard: heap locked around cb
+    while count[0] < 20:
+        t.poll()
+    t.deinit()
+    late = [time.ticks_diff(stamps[k], t0) - 5000 * (k + 1) for k in range(20)]
+    assert all(d >= 0 for d in late), late
+    # no drift: the last tick is as close to its deadline as the first ones (only jitter, no accumulation)
+    assert late[-1] < 3000 + t.missed * 5000, late
