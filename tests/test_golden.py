@@ -48,3 +48,41 @@ def test_f32_golden_close_to_float_blob():
     spec = read_blob(MODELS / BLOB_NAMES["f32"])
     rows = np.loadtxt(GOLDEN / "golden_f32.csv", delimiter=",", skiprows=1)
     np.testing.assert_allclose(spec.forward(rows[:, 0], rows[:, 1]), rows[:, 2], atol=2e-5)
+
+
+def test_export_all_writes_consistent_artifacts(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tinypolicy_host.export import export_all
+    from tinypolicy_host.quant import QuantPolicy
+    from tinypolicy_host.spec import DenseSpec, FloatPolicySpec
+
+    rng = np.random.default_rng(4)
+    dims = [3, 8, 8, 1]
+    spec = FloatPolicySpec(0.125, 2.0, [
+        DenseSpec((rng.normal(size=(dims[k + 1], dims[k])) / 2).astype(np.float32),
+                  (0.1 * rng.normal(size=dims[k + 1])).astype(np.float32), "tanh" if k < 2 else "identity")
+        for k in range(3)])
+    spec_path = tmp_path / "spec.npz"
+    spec.save(spec_path)
+    out, golden = tmp_path / "models", tmp_path / "golden"
+    export_all(spec, out, {"seed": 7}, {"note": "r"}, golden_dir=golden)
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["model"]["dims"] == dims and meta["provenance"]["seed"] == 7 and meta["returns"] == {"note": "r"}
+    assert set(meta["quantization"]) == {"int8", "q15"} and meta["quantization_error"]["q15"]["max_abs_error_Nm"] < 0.01
+    for dtype in ("int8", "q15"):
+        policy = read_blob(out / BLOB_NAMES[dtype])
+        assert isinstance(policy, QuantPolicy)
+        assert meta["artifacts"][BLOB_NAMES[dtype]]["bytes"] == (out / BLOB_NAMES[dtype]).stat().st_size
+        theta_q, theta_dot_q = golden_inputs()
+        assert (golden / f"golden_{dtype}.csv").read_text() == golden_table(policy, theta_q, theta_dot_q)
+    # CLI: re-export keeps the provenance of the same spec; a missing spec is one `error:` line.
+    cli = [sys.executable, "-m", "tinypolicy_host.cli", "export"]
+    proc = subprocess.run([*cli, "--spec", str(spec_path), "--out", str(out), "--golden", str(golden)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "metadata.json").read_text())["provenance"]["seed"] == 7
+    proc = subprocess.run([*cli, "--spec", str(tmp_path / "nope.npz")], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr

@@ -48,6 +48,9 @@ def add_arguments(parser):
                         help="JSON with seed, training command, ... (default: provenance.json beside the spec)")
     parser.add_argument("--returns", type=Path, default=None,
                         help="JSON table of measured returns (default: returns.json beside the spec, if any)")
+    parser.add_argument("--evaluate", type=int, default=0, metavar="EPISODES",
+                        help="measure the returns table now (float/int8/q15, tinypolicy_host.evaluate) over this "
+                             "many episodes instead of reading it")
 
 
 def run(args) -> int:
@@ -58,12 +61,32 @@ def run(args) -> int:
     except (OSError, KeyError, ValueError) as exc:
         raise UserError(f"{args.spec}: not a policy spec: {exc}") from None
     provenance = _load_json(args.provenance or args.spec.with_name("provenance.json"), args.provenance is not None)
-    returns = _load_json(args.returns or args.spec.with_name("returns.json"), args.returns is not None)
-    provenance.setdefault("spec", _rel(args.spec))
+    returns = _load_json(args.returns or args.spec.with_name("returns.json"), args.returns is not None) or None
+    # Re-exporting the spec that training already exported: keep its training provenance (and returns).
+    old = _load_json(args.out / "metadata.json", False) if (args.out / "metadata.json").is_file() else {}
+    if old.get("provenance", {}).get("spec_sha256") == spec_digest(spec):
+        provenance = {**old["provenance"], **provenance}
+        returns = returns or old.get("returns")
+    provenance["spec"] = _rel(args.spec)
+    if args.evaluate:
+        from .evaluate import format_table, results_table
+
+        returns = results_table(spec, args.evaluate)
+        print(format_table(returns))
     written = export_all(spec, args.out, provenance, returns, golden_dir=args.golden)
     for path in written:
         print(f"wrote {_rel(path)} ({path.stat().st_size} bytes)")
     return 0
+
+
+def spec_digest(spec: FloatPolicySpec) -> str:
+    """sha256 over the spec's values (as the blob stores them): identifies the exported policy."""
+    h = hashlib.sha256()
+    h.update(np.array([spec.vel_scale, spec.max_torque], np.float32).tobytes())
+    for layer in spec.layers:
+        h.update(layer.activation.encode() + np.asarray(layer.weight, np.float32).tobytes()
+                 + np.asarray(layer.bias, np.float32).tobytes())
+    return h.hexdigest()
 
 
 def _load_json(path: Path, required: bool):
@@ -290,9 +313,11 @@ def quant_metadata(q: QuantPolicy) -> dict:
 def build_metadata(spec: FloatPolicySpec, quantized: dict, out_dir: Path, provenance: dict,
                    returns: dict | None, torque_errors: dict) -> dict:
     n_params = sum(layer.weight.size + layer.bias.size for layer in spec.layers)
-    prov = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "git_commit": _git_commit(), "exporter": "tinypolicy export"}
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    prov = {"date": now, "git_commit": _git_commit()}
     prov.update(provenance or {})
+    prov.update({"spec_sha256": spec_digest(spec), "export_date": now, "export_git_commit": _git_commit(),
+                 "exporter": "tinypolicy_host.export.export_all"})
     return {
         "format": "tinypolicy-metadata/1",
         "model": {
