@@ -298,6 +298,11 @@ def main(board, argv=None, here="."):
         safe = True
         loop.safe_off()
 
+    import gc
+
+    gc.collect()
+    msgs.info("memory: heap used %d free %d bytes after setup (ring %d rows, %d bytes)" % (
+        gc.mem_alloc(), gc.mem_free(), ring.cap, 36 * ring.cap))
     n_ticks = -1
     if cfg["duration_s"] > 0 and not replay:
         n_ticks = int(cfg["duration_s"] * 1000 + 0.5) // period_ms

@@ -22,6 +22,13 @@ HIST_BINS = const(512)
 T_WRAP = const(0x3FFFFFFF)  # t_us wraps at 2^30 like time.ticks_us
 UPRIGHT_Q20 = const(104858)  # 0.1 rad: |theta| below counts as upright
 
+def tadd(a, b):
+    """(a + b) mod 2^30 for a, b in [0, 2^30) without an intermediate >= 2^30: on 32-bit ports small ints end
+    at 2^30 - 1 and a larger value would allocate a long int inside the tick."""
+    s = (a - T_WRAP) + b
+    return s - 1 if s > 0 else s + T_WRAP
+
+
 _ticks_us = time.ticks_us
 _ticks_diff = time.ticks_diff
 _ticks_add = time.ticks_add
@@ -137,7 +144,7 @@ class ControlLoop:
             skip = late // period
             self.missed += skip
             self.slot += skip
-            self.t_sched = (self.t_sched + skip * period) & T_WRAP
+            self.t_sched = tadd(self.t_sched, skip * period)
             self.next_us = _ticks_add(self.next_us, skip * period)
             late -= skip * period
             self.pending_flags |= FLAG_MISSED
@@ -147,13 +154,13 @@ class ControlLoop:
             self.busy = False
             return
         try:
-            self.step(slot, (self.t_sched + late) & T_WRAP, late)
+            self.step(slot, tadd(self.t_sched, late), late)
         except Exception as exc:  # noqa: BLE001 - in an IRQ nobody else can: motor off, stop, report later
             self.fault = exc
             self.done = True
             self.actuator.off()
         self.slot = slot + 1
-        self.t_sched = (self.t_sched + period) & T_WRAP
+        self.t_sched = tadd(self.t_sched, period)
         self.next_us = _ticks_add(self.next_us, period)
         if _ticks_diff(_ticks_us(), now) > period:
             self.overruns += 1
@@ -166,7 +173,7 @@ class ControlLoop:
         slot = self.slot
         self.step(slot, self.t_sched, 0)
         self.slot = slot + 1
-        self.t_sched = (self.t_sched + self.period_us) & T_WRAP
+        self.t_sched = tadd(self.t_sched, self.period_us)
 
     def safe_off(self):
         self.policy = None

@@ -7,7 +7,7 @@ import micropython
 from devtest import file_exists, skip
 from tinypolicy import config
 from tinypolicy.logger import FLAG_DROPPED, FLAG_MISSED, FLAG_SAFE, Ring, fmt_fixed, format_row
-from tinypolicy.loop import ControlLoop
+from tinypolicy.loop import T_WRAP, ControlLoop, tadd
 from tinypolicy.plant import PI_Q20, Pendulum, to_q20
 from tinypolicy.sensors import Noise, PlantSensor, ReplaySensor, gauss_q12
 
@@ -251,3 +251,10 @@ def test_unix_ticker_keeps_an_absolute_schedule():
     assert all(d >= 0 for d in late), late
     # no drift: the last tick is as close to its deadline as the first ones (only jitter, no accumulation)
     assert late[-1] < 3000 + t.missed * 5000, late
+
+
+def test_control_time_wraps_at_2_pow_30_without_long_ints():
+    assert tadd(5, 7) == 12
+    assert tadd(T_WRAP, 1) == 0
+    assert tadd(T_WRAP - 10, 30) == 19
+    assert tadd(T_WRAP, T_WRAP) == T_WRAP - 1
