@@ -39,6 +39,22 @@ def test_integer_golden_is_rich(dtype):
     assert np.abs(rows[:, 1]).max() > 131072, "theta_dot beyond its clamp"
 
 
+@pytest.mark.parametrize("dtype", ["int8", "q15"])
+def test_tanh_test_model_golden_matches_reference(dtype):
+    from tinypolicy_host.export import tanh_test_spec
+    from tinypolicy_host.quant import quantize
+
+    folder = GOLDEN / "tanh"
+    policy = read_blob(folder / f"policy_tanh_{dtype}.bin")
+    assert policy.same_as(quantize(tanh_test_spec(), dtype))  # the committed test blob is reproducible
+    theta_q, theta_dot_q = golden_inputs()
+    assert (folder / f"golden_tanh_{dtype}.csv").read_text() == golden_table(policy, theta_q, theta_dot_q)
+    layers = golden_layers_table(policy, theta_q[:N_LAYER_ROWS], theta_dot_q[:N_LAYER_ROWS])
+    assert (folder / f"golden_tanh_{dtype}_layers.csv").read_text() == layers
+    ft, traces = policy.trace(theta_q, theta_dot_q)
+    assert any((np.abs(t.y) == 16384).any() for t in traces[:-1]), "the ±4 tanh clamp is exercised"
+
+
 def test_f32_golden_matches_onnxruntime():
     theta, theta_dot = golden_float_inputs()
     assert (GOLDEN / "golden_f32.csv").read_text() == golden_f32_table(MODELS / ONNX_NAME, theta, theta_dot)

@@ -245,10 +245,42 @@ def golden_f32_table(onnx_path, theta, theta_dot) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_golden(models_dir: Path, golden_dir: Path) -> list[Path]:
-    """Golden files from the blobs (and ONNX model) in models_dir: what the device must reproduce."""
-    golden_dir.mkdir(parents=True, exist_ok=True)
+def tanh_test_spec() -> FloatPolicySpec:
+    """A fixed synthetic 3-12-10-1 tanh net (not a controller): golden vectors for the device's tanh path, which
+    the shipped relu policy does not exercise. Weights are large enough to reach the ±4 tanh clamp."""
+    rng = np.random.default_rng(GOLDEN_SEED + 2)
+    dims = [3, 12, 10, 1]
+    from .spec import DenseSpec
+
+    return FloatPolicySpec(0.125, 2.0, [
+        DenseSpec((rng.normal(size=(dims[k + 1], dims[k])) * 1.5).astype(np.float32),
+                  rng.normal(size=dims[k + 1]).astype(np.float32), "tanh" if k < 2 else "identity")
+        for k in range(3)])
+
+
+def write_tanh_golden(golden_dir: Path) -> list[Path]:
+    """golden_dir/tanh/: policy_tanh_{int8,q15}.bin and their golden (and layer) files."""
+    out = golden_dir / "tanh"
+    out.mkdir(parents=True, exist_ok=True)
+    spec = tanh_test_spec()
+    theta_q, theta_dot_q = golden_inputs()
     written = []
+    for dtype in ("int8", "q15"):
+        blob = out / f"policy_tanh_{dtype}.bin"
+        write_blob(blob, quantize(spec, dtype))
+        policy = read_blob(blob)
+        path, lpath = out / f"golden_tanh_{dtype}.csv", out / f"golden_tanh_{dtype}_layers.csv"
+        path.write_text(golden_table(policy, theta_q, theta_dot_q))
+        lpath.write_text(golden_layers_table(policy, theta_q[:N_LAYER_ROWS], theta_dot_q[:N_LAYER_ROWS]))
+        written += [blob, path, lpath]
+    return written
+
+
+def write_golden(models_dir: Path, golden_dir: Path) -> list[Path]:
+    """Golden files from the blobs (and ONNX model) in models_dir: what the device must reproduce; plus the
+    tanh test model's (write_tanh_golden)."""
+    golden_dir.mkdir(parents=True, exist_ok=True)
+    written = write_tanh_golden(golden_dir)
     theta_q, theta_dot_q = golden_inputs()
     for dtype in ("int8", "q15"):
         policy = read_blob(models_dir / BLOB_NAMES[dtype])
