@@ -170,3 +170,19 @@ def test_device_tables_source(as_bytes):
     for name, ref in (("SIN_Q14", Q.SIN_Q14), ("TANH_Q14", Q.TANH_Q14)):
         got = np.frombuffer(ns[name], "<u2") if as_bytes else np.array(ns[name])
         np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_device_tables_source_runs_on_micropython(tmp_path, as_bytes):
+    import subprocess
+
+    from tinypolicy_host.paths import micropython_binary
+
+    src = tmp_path / "tables.py"
+    src.write_text(Q.device_tables_source(as_bytes) + "\nimport struct\n"
+                   "def get(t, k):\n"
+                   "    return struct.unpack_from('<H', t, 2 * k)[0] if isinstance(t, bytes) else t[k]\n"
+                   "print(sum(get(SIN_Q14, k) for k in range(258)), sum(get(TANH_Q14, k) for k in range(258)))\n")
+    proc = subprocess.run([micropython_binary(), str(src)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(int(Q.SIN_Q14.sum())), str(int(Q.TANH_Q14.sum()))]
