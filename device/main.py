@@ -21,6 +21,9 @@ except ImportError:
 
 from tinypolicy import app  # noqa: E402
 
-_rc = app.entry(board, HERE)
-if board.NAME == "unix":
+# Command-line flags and the exit status only when run as a script on the unix port: a board (and the virtual
+# board, where the monitor does `import main`) reads config.json only and returns to the REPL.
+_CLI = __name__ == "__main__" and board.NAME == "unix"
+_rc = app.main(board, sys.argv[1:] if _CLI else [], HERE)
+if _CLI:
     sys.exit(_rc)

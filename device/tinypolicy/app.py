@@ -11,7 +11,6 @@ Error policy (what the device does instead of crashing):
 - open-loop replay without a readable input file: `# error:` and exit status 1 (nothing to replay).
 On the unix port the exit status is 1 when the run was in the safe state, else 0.
 """
-import sys
 import time
 
 import micropython
@@ -19,7 +18,7 @@ import micropython
 from tinypolicy import config
 from tinypolicy.actuators import BoardActuator, NullActuator, SimActuator
 from tinypolicy.logger import HEADER, Messages, Ring, write_line
-from tinypolicy.loop import ControlLoop, hist_median, hist_percentile
+from tinypolicy.loop import HIST_BINS, ControlLoop, hist_median, hist_percentile
 from tinypolicy.plant import Pendulum, to_q20
 from tinypolicy.sensors import BoardSensor, Noise, PlantSensor, ReplaySensor, load_replay
 
@@ -162,6 +161,11 @@ def run_realtime(board, loop, n_ticks, alloc_free, rep, msgs):
     return True
 
 
+def _us(v):
+    """A histogram statistic: the last bin means 'at least'."""
+    return ">=%d" % v if v >= HIST_BINS - 1 else "%d" % v
+
+
 def summary(loop, ring, cfg, msgs, realtime):
     lp = loop
     if lp.last_tick < 0:
@@ -172,11 +176,11 @@ def summary(loop, ring, cfg, msgs, realtime):
         upright = "none"
     msgs.emit("info",
         "summary ticks=%d steps=%d overruns=%d missed=%d dropped=%d reentries=%d upright_at_s=%s "
-        "infer_us_median=%d infer_us_p99=%d infer_us_max=%d lateness_us_median=%d lateness_us_p99=%d "
+        "infer_us_median=%s infer_us_p99=%s infer_us_max=%d lateness_us_median=%s lateness_us_p99=%s "
         "lateness_us_max=%d mode=%s period_ms=%d safe=%d" % (
             lp.last_tick + 1, lp.steps, lp.overruns, lp.missed, ring.dropped, lp.reentries, upright,
-            hist_median(lp.infer_hist), hist_percentile(lp.infer_hist, 99), lp.infer_max,
-            hist_median(lp.late_hist), hist_percentile(lp.late_hist, 99), lp.late_max,
+            _us(hist_median(lp.infer_hist)), _us(hist_percentile(lp.infer_hist, 99)), lp.infer_max,
+            _us(hist_median(lp.late_hist)), _us(hist_percentile(lp.late_hist, 99)), lp.late_max,
             "realtime" if realtime else "batch", lp.period_ms, 1 if lp.safe else 0), True)
 
 
@@ -330,9 +334,3 @@ def main(board, argv=None, here="."):
     summary(loop, ring, cfg, msgs, realtime)
     msgs.done()
     return 1 if safe else 0
-
-
-def entry(board, here="."):
-    """main.py's call: command-line flags on the unix port, none on a board."""
-    argv = sys.argv[1:] if getattr(board, "NAME", "") == "unix" else []
-    return main(board, argv, here)

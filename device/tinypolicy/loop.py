@@ -9,7 +9,7 @@ Buffers:
 - inp: array('i') [theta_q12, theta_dot_q12]: what the sensor (with noise) gives the policy, Q12.
 - out: array('i') [torque_q12]: policy output, Q12 N*m, clamped to +-max_torque by the policy.
 - plant.st: array('i') [theta_q20, theta_dot_q20]: true simulated state, Q20 (see plant.py).
-- infer_hist, late_hist: array('i') of HIST_BINS 1-us bins (the last bin collects everything above).
+- infer_hist, late_hist: array('i') of HIST_BINS 1-us bins (the last bin collects everything above): 8 KB.
 """
 import time
 from array import array
@@ -18,7 +18,7 @@ from micropython import const
 
 from tinypolicy.logger import FLAG_MISSED, FLAG_OVERRUN, FLAG_SAFE, FLAG_SAT
 
-HIST_BINS = const(512)
+HIST_BINS = const(1024)
 T_WRAP = const(0x3FFFFFFF)  # t_us wraps at 2^30 like time.ticks_us
 UPRIGHT_Q20 = const(104858)  # 0.1 rad: |theta| below counts as upright
 
