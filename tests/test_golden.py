@@ -7,13 +7,13 @@ from tinypolicy_host.blob import read_blob
 from tinypolicy_host.export import (
     BLOB_NAMES,
     GOLDEN,
-    N_LAYER_ROWS,
     ONNX_NAME,
     golden_f32_table,
     golden_float_inputs,
     golden_inputs,
     golden_layers_table,
     golden_table,
+    layer_rows,
 )
 from tinypolicy_host.paths import MODELS
 
@@ -23,7 +23,7 @@ def test_integer_golden_matches_reference(dtype):
     policy = read_blob(MODELS / BLOB_NAMES[dtype])
     theta_q, theta_dot_q = golden_inputs()
     assert (GOLDEN / f"golden_{dtype}.csv").read_text() == golden_table(policy, theta_q, theta_dot_q)
-    layers = golden_layers_table(policy, theta_q[:N_LAYER_ROWS], theta_dot_q[:N_LAYER_ROWS])
+    layers = golden_layers_table(policy, theta_q[layer_rows()], theta_dot_q[layer_rows()])
     assert (GOLDEN / f"golden_{dtype}_layers.csv").read_text() == layers
 
 
@@ -34,7 +34,7 @@ def test_integer_golden_is_rich(dtype):
     torque = rows[:, 2]
     lim = int(np.abs(torque).max())
     assert (torque == lim).any() and (torque == -lim).any(), "both saturation limits are exercised"
-    assert (np.abs(torque) < lim).sum() >= 500, "plenty of unsaturated outputs"
+    assert (np.abs(torque) < lim).sum() >= 250, "plenty of unsaturated outputs"
     assert rows[:, 0].min() == -(2**31) and rows[:, 0].max() == 2**31 - 1
     assert np.abs(rows[:, 1]).max() > 131072, "theta_dot beyond its clamp"
 
@@ -49,7 +49,7 @@ def test_tanh_test_model_golden_matches_reference(dtype):
     assert policy.same_as(quantize(tanh_test_spec(), dtype))  # the committed test blob is reproducible
     theta_q, theta_dot_q = golden_inputs()
     assert (folder / f"golden_tanh_{dtype}.csv").read_text() == golden_table(policy, theta_q, theta_dot_q)
-    layers = golden_layers_table(policy, theta_q[:N_LAYER_ROWS], theta_dot_q[:N_LAYER_ROWS])
+    layers = golden_layers_table(policy, theta_q[layer_rows()], theta_dot_q[layer_rows()])
     assert (folder / f"golden_tanh_{dtype}_layers.csv").read_text() == layers
     ft, traces = policy.trace(theta_q, theta_dot_q)
     assert any((np.abs(t.y) == 16384).any() for t in traces[:-1]), "the ±4 tanh clamp is exercised"

@@ -35,7 +35,7 @@ ONNX_NAME = "tiny_policy.onnx"
 BLOB_NAMES = {"f32": "policy_f32.bin", "int8": "policy_int8.bin", "q15": "policy_q15.bin"}
 GOLDEN_SEED = 20261125
 N_GOLDEN_RANDOM = 1200
-N_LAYER_ROWS = 300  # rows of the per-layer files (edge cases first, then random states)
+N_EDGE = 31 * 18  # edge-case rows at the top of the golden inputs
 OPSET = 17
 
 
@@ -176,7 +176,8 @@ def golden_inputs(seed: int = GOLDEN_SEED) -> tuple[np.ndarray, np.ndarray]:
 
     Edge cases: zeros; the reduction boundaries ±π (±12868, ±12869), ±2π, several wraps; quarter points;
     int32 limits; θ̇ at, just past and far past the ±131072 clamp; states that saturate the torque.
-    Random: half wide (θ ∈ ±8π, θ̇ ∈ ±40 rad/s), half in the operating box (θ ∈ ±π, θ̇ ∈ ±8).
+    Random: 600 wide (θ ∈ ±8π, θ̇ ∈ ±40 rad/s), 600 in the operating box (θ ∈ ±π, θ̇ ∈ ±8) and 600 near
+    upright (θ ∈ ±0.15, θ̇ ∈ ±0.8), where a swing-up policy's torque is mostly unsaturated.
     """
     thetas = [0, 1, -1, 2, PI_Q12 // 2, -PI_Q12 // 2, 6434, -6434, PI_Q12 - 1, PI_Q12, PI_Q12 + 1, -PI_Q12 + 1,
               -PI_Q12, -PI_Q12 - 1, TWO_PI_Q12 - 1, TWO_PI_Q12, TWO_PI_Q12 + 1, -TWO_PI_Q12, 3 * PI_Q12,
@@ -184,19 +185,30 @@ def golden_inputs(seed: int = GOLDEN_SEED) -> tuple[np.ndarray, np.ndarray]:
               I32_MIN + 1, 410, -410, 2048, -2048]
     theta_dots = [0, 1, -1, 4096, -4096, 16384, -16384, 32768, -32768, 131071, 131072, 131073, -131072,
                   -131073, 1 << 20, -(1 << 20), I32_MAX, I32_MIN]
+    assert len(thetas) * len(theta_dots) == N_EDGE
     edge_t = [t for t in thetas for _ in theta_dots]
     edge_d = [d for _ in thetas for d in theta_dots]
     rng = np.random.default_rng(seed)
     n = N_GOLDEN_RANDOM // 2
     wide_t, wide_d = rng.uniform(-8 * np.pi, 8 * np.pi, n), rng.uniform(-40, 40, n)
     box_t, box_d = rng.uniform(-np.pi, np.pi, n), rng.uniform(-8, 8, n)
-    theta_q = np.concatenate([np.array(edge_t, np.int64), to_q12(wide_t), to_q12(box_t)])
-    theta_dot_q = np.concatenate([np.array(edge_d, np.int64), to_q12(wide_d), to_q12(box_d)])
+    up_t, up_d = rng.uniform(-0.15, 0.15, n), rng.uniform(-0.8, 0.8, n)
+    theta_q = np.concatenate([np.array(edge_t, np.int64), to_q12(wide_t), to_q12(box_t), to_q12(up_t)])
+    theta_dot_q = np.concatenate([np.array(edge_d, np.int64), to_q12(wide_d), to_q12(box_d), to_q12(up_d)])
     return theta_q, theta_dot_q
 
 
+def layer_rows() -> np.ndarray:
+    """Row indices of golden_inputs() that the per-layer files hold: every 4th edge case, the first 100 wide,
+    100 operating-box and 100 near-upright random states (340 rows)."""
+    n = N_GOLDEN_RANDOM // 2
+    return np.concatenate([np.arange(0, N_EDGE, 4), N_EDGE + np.arange(100), N_EDGE + n + np.arange(100),
+                           N_EDGE + 2 * n + np.arange(100)])
+
+
 def golden_float_inputs(seed: int = GOLDEN_SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Float32 (θ, θ̇) states for the f32 golden file: edge cases, then wide and operating-box random states."""
+    """Float32 (θ, θ̇) states for the f32 golden file: edge cases, then wide, operating-box and near-upright
+    random states."""
     edge_t = [0.0, np.pi, -np.pi, np.pi / 2, -np.pi / 2, 2 * np.pi, -2 * np.pi, 3 * np.pi, 10.0, -10.0, 100.0,
               0.1, -0.1, 1e-6]
     edge_d = [0.0, 1.0, -1.0, 8.0, -8.0, 32.0, -32.0, 40.0, -40.0]
@@ -204,8 +216,9 @@ def golden_float_inputs(seed: int = GOLDEN_SEED) -> tuple[np.ndarray, np.ndarray
     d = np.array([b for _ in edge_t for b in edge_d])
     rng = np.random.default_rng(seed + 1)
     n = N_GOLDEN_RANDOM // 2
-    t = np.concatenate([t, rng.uniform(-8 * np.pi, 8 * np.pi, n), rng.uniform(-np.pi, np.pi, n)])
-    d = np.concatenate([d, rng.uniform(-40, 40, n), rng.uniform(-8, 8, n)])
+    t = np.concatenate([t, rng.uniform(-8 * np.pi, 8 * np.pi, n), rng.uniform(-np.pi, np.pi, n),
+                        rng.uniform(-0.15, 0.15, n)])
+    d = np.concatenate([d, rng.uniform(-40, 40, n), rng.uniform(-8, 8, n), rng.uniform(-0.8, 0.8, n)])
     return t.astype(np.float32), d.astype(np.float32)
 
 
@@ -264,6 +277,7 @@ def write_tanh_golden(golden_dir: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     spec = tanh_test_spec()
     theta_q, theta_dot_q = golden_inputs()
+    rows = layer_rows()
     written = []
     for dtype in ("int8", "q15"):
         blob = out / f"policy_tanh_{dtype}.bin"
@@ -271,7 +285,7 @@ def write_tanh_golden(golden_dir: Path) -> list[Path]:
         policy = read_blob(blob)
         path, lpath = out / f"golden_tanh_{dtype}.csv", out / f"golden_tanh_{dtype}_layers.csv"
         path.write_text(golden_table(policy, theta_q, theta_dot_q))
-        lpath.write_text(golden_layers_table(policy, theta_q[:N_LAYER_ROWS], theta_dot_q[:N_LAYER_ROWS]))
+        lpath.write_text(golden_layers_table(policy, theta_q[rows], theta_dot_q[rows]))
         written += [blob, path, lpath]
     return written
 
@@ -282,12 +296,13 @@ def write_golden(models_dir: Path, golden_dir: Path) -> list[Path]:
     golden_dir.mkdir(parents=True, exist_ok=True)
     written = write_tanh_golden(golden_dir)
     theta_q, theta_dot_q = golden_inputs()
+    rows = layer_rows()
     for dtype in ("int8", "q15"):
         policy = read_blob(models_dir / BLOB_NAMES[dtype])
         path = golden_dir / f"golden_{dtype}.csv"
         path.write_text(golden_table(policy, theta_q, theta_dot_q))
         lpath = golden_dir / f"golden_{dtype}_layers.csv"
-        lpath.write_text(golden_layers_table(policy, theta_q[:N_LAYER_ROWS], theta_dot_q[:N_LAYER_ROWS]))
+        lpath.write_text(golden_layers_table(policy, theta_q[rows], theta_dot_q[rows]))
         written += [path, lpath]
     theta, theta_dot = golden_float_inputs()
     path = golden_dir / "golden_f32.csv"
