@@ -186,3 +186,18 @@ def test_device_tables_source_runs_on_micropython(tmp_path, as_bytes):
     proc = subprocess.run([micropython_binary(), str(src)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [str(int(Q.SIN_Q14.sum())), str(int(Q.TANH_Q14.sum()))]
+
+
+def test_quant_report_cli(tmp_path, capsys):
+    import json
+
+    from tinypolicy_host import cli
+
+    out = tmp_path / "report.json"
+    assert cli.main(["quant-report", "--states", "2000", "--episodes", "4", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["torque_error"]["q15"]["max_abs_error_Nm"] < report["torque_error"]["int8"]["max_abs_error_Nm"]
+    text = capsys.readouterr().out
+    assert "max |err|" in text
+    if report["returns"] is not None:  # tinypolicy_host.evaluate present
+        assert set(report["returns"]) == {"f32", "int8", "q15"} and "50ms" in report["returns"]["f32"]
