@@ -156,6 +156,8 @@ def test_f32_blob_with_quantization_fields_is_rejected():
 def test_missing_and_oversized_files(tmp_path):
     with pytest.raises(BlobError, match="cannot read"):
         read_blob(tmp_path / "nope.bin")
+    with pytest.raises(BlobError, match="cannot read"):
+        read_blob(tmp_path)
     big = tmp_path / "big.bin"
     big.write_bytes(b"\0" * 70000)
     with pytest.raises(BlobError, match="file size"):

@@ -127,7 +127,11 @@ def read_blob(path) -> FloatPolicySpec | QuantPolicy:
         raise BlobError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if size > MAX_FILE:
         raise BlobError(f"{path}: file size: {size} bytes exceeds the {MAX_FILE}-byte limit")
-    return decode_blob(path.read_bytes(), str(path))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BlobError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return decode_blob(data, str(path))
 
 
 def decode_blob(data: bytes, name: str = "<blob>") -> FloatPolicySpec | QuantPolicy:

@@ -58,7 +58,7 @@ def run(args) -> int:
         raise UserError(f"{args.spec}: no such spec file (train first: `tinypolicy train`)")
     try:
         spec = FloatPolicySpec.load(args.spec)
-    except (OSError, KeyError, ValueError) as exc:
+    except Exception as exc:  # np.load raises many types (BadZipFile, UnpicklingError, KeyError, ValueError…)
         raise UserError(f"{args.spec}: not a policy spec: {exc}") from None
     provenance = _load_json(args.provenance or args.spec.with_name("provenance.json"), args.provenance is not None)
     returns = _load_json(args.returns or args.spec.with_name("returns.json"), args.returns is not None) or None
