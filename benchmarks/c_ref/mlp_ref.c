@@ -1,0 +1,265 @@
+/* Plain C reference of the TinyPolicy integer policy (models/README.md): the native speed limit on this CPU.
+ *
+ * The same arithmetic as the device and the host numpy reference, written as the obvious loops (no SIMD
+ * intrinsics, no hand unrolling), compiled with the system gcc -O2 by `tinypolicy bench`:
+ *   feature stage (angle reduction, turn units, Q14 sine table) -> dense layers (int8 or int16 weights,
+ *   int16 activations, int32 accumulators, per-channel (mult, shift) requantization, relu / identity / tanh).
+ *
+ * Usage:
+ *   mlp_ref check BLOB            stdin: "theta_q12 theta_dot_q12" per line -> stdout: torque_q12 per line
+ *   mlp_ref count BLOB N          N untimed calls (instruction counting under valgrind)
+ *   mlp_ref bench BLOB N WARMUP BLOCK
+ *       prints one line `BENCH latency engine=c dtype=D n=.. cold_ns=.. p50_ns=.. p99_ns=.. max_ns=..
+ *       median_ns=.. mean_ns=..` with the same meaning as benchmarks/device_bench.py (per-call samples timed
+ *       alone with clock_gettime, block median over BLOCK back-to-back calls, timer overhead subtracted).
+ * The blob's tables are trusted (the host validates them before calling this); only the basics are checked.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_LAYERS 8
+#define MAX_UNITS 64
+
+typedef struct {
+    int n_in, n_out, act, pshift;
+    int32_t lo, hi;
+    const int8_t *w8;
+    const int16_t *w16;
+    int32_t bias[MAX_UNITS], mult[MAX_UNITS];
+    int shift[MAX_UNITS];
+} layer_t;
+
+typedef struct {
+    int dtype; /* 1 int8, 2 q15 */
+    int n_layers;
+    int32_t fmult[3];
+    int fshift[3];
+    int32_t amin, amax;
+    layer_t layer[MAX_LAYERS];
+    unsigned char *blob;
+} policy_t;
+
+static int32_t SIN_Q14[258], TANH_Q14[258];
+
+static int32_t round_half_away(double x) { return (int32_t)(x < 0 ? -floor(-x + 0.5) : floor(x + 0.5)); }
+
+static void make_tables(void) {
+    for (int k = 0; k < 258; k++) {
+        SIN_Q14[k] = round_half_away(16384.0 * sin(k * 3.14159265358979323846 / 512));
+        TANH_Q14[k] = round_half_away(16384.0 * tanh(k / 64.0));
+    }
+}
+
+static uint32_t rd_u(const unsigned char *p, int n) {
+    uint32_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static size_t pad4(size_t n) { return (n + 3) & ~(size_t)3; }
+
+static int load(policy_t *P, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { perror(path); return -1; }
+    static unsigned char buf[65536];
+    size_t size = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (size < 24 || memcmp(buf, "TPOL", 4) != 0) { fprintf(stderr, "%s: not a TinyPolicy blob\n", path); return -1; }
+    P->blob = buf;
+    P->dtype = buf[6];
+    P->n_layers = buf[7];
+    if (P->dtype != 1 && P->dtype != 2) { fprintf(stderr, "%s: dtype %d: only int8 (1) and q15 (2)\n", path, P->dtype); return -1; }
+    if (P->n_layers < 1 || P->n_layers > MAX_LAYERS) { fprintf(stderr, "%s: n_layers\n", path); return -1; }
+    P->amin = P->dtype == 1 ? -128 : -32768;
+    P->amax = P->dtype == 1 ? 127 : 32767;
+    size_t off = 24;
+    for (int i = 0; i < 3; i++, off += 8) {
+        P->fmult[i] = (int32_t)rd_u(buf + off, 4);
+        P->fshift[i] = buf[off + 4];
+    }
+    for (int l = 0; l < P->n_layers; l++, off += 16) {
+        layer_t *L = &P->layer[l];
+        L->n_in = (int)rd_u(buf + off, 2);
+        L->n_out = (int)rd_u(buf + off + 2, 2);
+        L->act = buf[off + 4];
+        L->pshift = buf[off + 5];
+        L->lo = (int32_t)rd_u(buf + off + 8, 4);
+        L->hi = (int32_t)rd_u(buf + off + 12, 4);
+        if (L->n_in < 1 || L->n_in > MAX_UNITS || L->n_out < 1 || L->n_out > MAX_UNITS) {
+            fprintf(stderr, "%s: layer %d dims\n", path, l);
+            return -1;
+        }
+    }
+    for (int l = 0; l < P->n_layers; l++) {
+        layer_t *L = &P->layer[l];
+        size_t nw = (size_t)L->n_in * L->n_out;
+        if (P->dtype == 1) { L->w8 = (const int8_t *)(buf + off); off += pad4(nw); }
+        else { L->w16 = (const int16_t *)(buf + off); off += pad4(2 * nw); }
+        for (int j = 0; j < L->n_out; j++) L->bias[j] = (int32_t)rd_u(buf + off + 4 * j, 4);
+        off += 4 * (size_t)L->n_out;
+        for (int j = 0; j < L->n_out; j++) L->mult[j] = (int32_t)rd_u(buf + off + 4 * j, 4);
+        off += 4 * (size_t)L->n_out;
+        for (int j = 0; j < L->n_out; j++) L->shift[j] = buf[off + j];
+        off += pad4((size_t)L->n_out);
+        if (off > size) { fprintf(stderr, "%s: truncated\n", path); return -1; }
+    }
+    return 0;
+}
+
+static inline int32_t R(int s) { return (int32_t)((1u << s) >> 1); }
+static inline int32_t clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static inline int32_t interp(const int32_t *L, int32_t u) {
+    int32_t i = u >> 6, f = u & 63;
+    return L[i] + (((L[i + 1] - L[i]) * f + 32) >> 6);
+}
+
+static inline int32_t sin_q14(int32_t a) {
+    int32_t q = a >> 14, r = a & 0x3FFF;
+    switch (q) {
+    case 0: return interp(SIN_Q14, r);
+    case 1: return interp(SIN_Q14, 16384 - r);
+    case 2: return -interp(SIN_Q14, r);
+    default: return -interp(SIN_Q14, 16384 - r);
+    }
+}
+
+static inline int32_t tanh_q14(int32_t z) {
+    int32_t t = interp(TANH_Q14, z < 0 ? -z : z);
+    return z < 0 ? -t : t;
+}
+
+/* One inference: Q12 theta, theta_dot -> torque Q12. */
+static int32_t infer(const policy_t *P, int32_t theta, int32_t theta_dot) {
+    int16_t bufa[MAX_UNITS], bufb[MAX_UNITS];
+    int16_t *x = bufa, *y = bufb;
+    int32_t t = theta;
+    while (t > 12868) t -= 25736;
+    while (t < -12868) t += 25736;
+    int32_t a = ((t * 10430 + 2048) >> 12) & 0xFFFF;
+    int32_t v[3];
+    v[0] = sin_q14((a + 16384) & 0xFFFF);
+    v[1] = sin_q14(a);
+    v[2] = clamp(theta_dot, -131072, 131072);
+    for (int i = 0; i < 3; i++)
+        x[i] = (int16_t)clamp((v[i] * P->fmult[i] + R(P->fshift[i])) >> P->fshift[i], P->amin, P->amax);
+    int32_t last = 0;
+    for (int l = 0; l < P->n_layers; l++) {
+        const layer_t *L = &P->layer[l];
+        const int n_in = L->n_in, p = L->pshift;
+        for (int j = 0; j < L->n_out; j++) {
+            int32_t acc = L->bias[j];
+            if (P->dtype == 1) {
+                const int8_t *w = L->w8 + (size_t)j * n_in;
+                for (int i = 0; i < n_in; i++) acc += ((int32_t)w[i] * x[i]) >> p;
+            } else {
+                const int16_t *w = L->w16 + (size_t)j * n_in;
+                for (int i = 0; i < n_in; i++) acc += ((int32_t)w[i] * x[i]) >> p;
+            }
+            const int s = L->shift[j];
+            int32_t o = clamp((acc * L->mult[j] + R(s)) >> s, L->act == 1 ? 0 : L->lo, L->hi);
+            if (L->act == 2) {
+                int32_t th = tanh_q14(o);
+                o = P->dtype == 1 ? clamp(th >> 7, -127, 127) : clamp(th * 2, -32767, 32767);
+            }
+            y[j] = (int16_t)clamp(o, -32768, 32767);
+            last = o;
+        }
+        int16_t *tmp = x; x = y; y = tmp;
+    }
+    return last; /* n_outputs = 1: the last layer's only output */
+}
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int64_t pct(int64_t *v, size_t n, int p) {
+    qsort(v, n, sizeof *v, cmp64);
+    size_t want = (n * (size_t)p + 99) / 100;
+    if (want < 1) want = 1;
+    return v[want - 1];
+}
+
+volatile int32_t sink;
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s check BLOB < pairs | %s bench BLOB N WARMUP BLOCK\n", argv[0], argv[0]);
+        return 2;
+    }
+    make_tables();
+    static policy_t P;
+    if (load(&P, argv[2]) != 0) return 1;
+    if (strcmp(argv[1], "check") == 0) {
+        long th, thd;
+        while (scanf("%ld %ld", &th, &thd) == 2) printf("%d\n", infer(&P, (int32_t)th, (int32_t)thd));
+        return 0;
+    }
+    if (strcmp(argv[1], "count") == 0 && argc >= 4) { /* n untimed calls: instruction counting */
+        size_t n = strtoul(argv[3], NULL, 10);
+        for (size_t i = 0; i < n; i++) sink = infer(&P, (int32_t)(i * 2654435761u % 77208) - 38604,
+                                                    (int32_t)(i * 40503u % 81920) - 40960);
+        return 0;
+    }
+    if (strcmp(argv[1], "bench") != 0 || argc < 6) { fprintf(stderr, "bad arguments\n"); return 2; }
+    size_t n = strtoul(argv[3], NULL, 10), warm = strtoul(argv[4], NULL, 10), block = strtoul(argv[5], NULL, 10);
+    if (n < 1 || block < 1) { fprintf(stderr, "N and BLOCK must be >= 1\n"); return 2; }
+    enum { K = 1024 };
+    static int32_t TH[K], THD[K];
+    uint32_t s = 12345;
+    for (int i = 0; i < K; i++) {
+        s = (s * 1103515245u + 12345u) & 0x7FFFFFFF;
+        TH[i] = (int32_t)(s % 77208) - 38604;
+        s = (s * 1103515245u + 12345u) & 0x7FFFFFFF;
+        THD[i] = (int32_t)(s % 81920) - 40960;
+    }
+    int64_t t0 = now_ns();
+    sink = infer(&P, TH[0], THD[0]);
+    int64_t cold = now_ns() - t0;
+    for (size_t i = 0; i < warm; i++) sink = infer(&P, TH[i & (K - 1)], THD[i & (K - 1)]);
+    int64_t *single = malloc(n * sizeof *single), *empty = malloc(n * sizeof *empty);
+    for (size_t i = 0; i < n; i++) { t0 = now_ns(); empty[i] = now_ns() - t0; }
+    for (size_t i = 0; i < n; i++) {
+        t0 = now_ns();
+        sink = infer(&P, TH[i & (K - 1)], THD[i & (K - 1)]);
+        single[i] = now_ns() - t0;
+    }
+    int64_t over = pct(empty, n, 50);
+    int64_t mx = pct(single, n, 100), p99 = pct(single, n, 99), p50 = pct(single, n, 50);
+    size_t nb = n / block ? n / block : 1;
+    int64_t *blocks = malloc(nb * sizeof *blocks);
+    int64_t total = 0;
+    for (size_t b = 0; b < nb; b++) {
+        t0 = now_ns();
+        for (size_t i = 0; i < block; i++) {
+            size_t k = (b * block + i) & (K - 1);
+            sink = infer(&P, TH[k], THD[k]);
+        }
+        blocks[b] = now_ns() - t0;
+        total += blocks[b];
+    }
+    int64_t med = pct(blocks, nb, 50);
+    /* block times: the timer overhead is one now_ns() pair per block (subtracted); ns per call in tenths */
+    double med_ns = (double)(med - over) / (double)block, mean_ns = (double)(total - over * (int64_t)nb) / (double)(nb * block);
+    printf("BENCH latency engine=c dtype=%s n=%zu warmup=%zu block=%zu cold_ns=%lld p50_ns=%lld p99_ns=%lld "
+           "max_ns=%lld median_ns=%.1f mean_ns=%.1f overhead_ns=%lld\n",
+           P.dtype == 1 ? "int8" : "q15", n, warm, block, (long long)cold, (long long)(p50 > over ? p50 - over : 0),
+           (long long)(p99 > over ? p99 - over : 0), (long long)mx, med_ns, mean_ns, (long long)over);
+    free(single);
+    free(empty);
+    free(blocks);
+    return 0;
+}

@@ -1,0 +1,515 @@
+# device: benchmark script: policy latency, per-stage timing, heap per tick, RAM per policy (unix port and boards).
+"""Plain MicroPython. Runs on the unix port (driven by `tinypolicy bench`) and on a board:
+
+    mpremote run benchmarks/device_bench.py            # board: needs /tinypolicy/ and /models/ flashed
+    MICROPYPATH=build/mpy/x64 micropython -X heapsize=128K benchmarks/device_bench.py --n 10000
+
+Output: one line per result, `BENCH <record> key=value ...` (values are ints or words, never floats, so the
+script formats nothing it would have to allocate floats for), and `# text` comment lines. Records:
+
+- `info`: port, MicroPython version, heap size, the clock used (`clock=ticks_us` or `ticks_cpu` and its
+  calibrated `clock_ps` = picoseconds per unit).
+- `heap stage=S`: heap taken by importing the runtime, then the control app modules (`bytes`, `total`).
+- `memory dtype=D`: `blob_bytes`, `load_us`, `heap_before`, `heap_after` (gc.mem_alloc() after gc.collect()
+  without / with the loaded policy), `policy_bytes` = their difference: the RAM the loaded policy holds.
+- `latency dtype=D api=infer_q|infer`: `n` calls after `warmup` calls; `cold_ns` (first call after load),
+  single-call samples `p50_ns`/`p99_ns`/`max_ns` (each call timed alone; 1 µs resolution with ticks_us),
+  `median_ns` = median over blocks of `block` back-to-back calls (sub-µs resolution), `mean_ns` over all blocks.
+  Timer and loop overhead (the same loop without the call) is subtracted from block times.
+- `stage dtype=D stage=S`: per-stage breakdown (features, layer k) when the runtime exposes one
+  (`Policy.stages()`, see `stage_fns`); mean ns per call over `n` calls.
+- `alloc dtype=D what=infer_q|tick`: heap bytes allocated over `n` calls (gc.mem_alloc() deltas, automatic
+  gc disabled), and `locked_ok=1` when the same calls ran under micropython.heap_lock() without MemoryError.
+- `tick dtype=D`: cost of one whole control step (sensor -> policy -> actuator -> plant -> ring), ns.
+- `count dtype=D n=N` (section `count`, never by default): n untimed calls, for instruction counting.
+- `error section=S msg=...`: a section that could not run (e.g. runtime missing); the others still run.
+"""
+# ruff: noqa: UP031  (MicroPython: %-formatting, as in device/; f-strings are optional on small ports)
+import gc
+import sys
+import time
+from array import array
+
+try:
+    import micropython
+except ImportError:  # CPython has no micropython module; the script is MicroPython-only but must not crash
+    micropython = None
+
+# ---- defaults for a board run (mpremote run passes no arguments: edit these) -------------------------------
+N = 10000  # timed calls per measurement
+WARMUP = 1000  # untimed calls before timing
+BLOCK = 16  # calls per block for the block median
+BUDGET_MS = 0  # >0: cap each measurement at about this much time (slow float path on a board); 0: no cap
+DTYPES = ("f32", "int8", "q15")
+MODELS = "models"  # folder of policy_<dtype>.bin (relative to the cwd: repo root on unix, / on a board)
+SECTIONS = ("memory", "latency", "stage", "alloc", "tick")
+HBINS = 2048  # single-call histogram bins
+
+_ticks_us = time.ticks_us
+_ticks_diff = time.ticks_diff
+
+
+def out(record, **kv):
+    parts = ["BENCH", record]
+    for k in kv:
+        v = kv[k]
+        if isinstance(v, float):
+            v = int(v)
+        v = str(v).replace(" ", "_")
+        parts.append("%s=%s" % (k, v))
+    print(" ".join(parts))
+
+
+def err(section, msg, **kv):
+    out("error", section=section, msg=str(msg).replace("=", ":"), **kv)
+
+
+# ---- clock ---------------------------------------------------------------------------------------------
+def pick_clock():
+    """The finest working tick counter and its calibrated length in picoseconds per unit.
+
+    ticks_cpu where it counts faster than ticks_us and consistently (ESP32: CPU cycles); ticks_us otherwise
+    (the unix port's ticks_cpu returns 0; on rp2 it is not a plain up-counter)."""
+    cpu = getattr(time, "ticks_cpu", None)
+    if cpu is not None:
+        rates = []
+        for _ in range(2):
+            c0 = cpu()
+            u0 = _ticks_us()
+            while _ticks_diff(_ticks_us(), u0) < 20000:
+                pass
+            c1 = cpu()
+            u1 = _ticks_us()
+            du = _ticks_diff(u1, u0)
+            dc = _ticks_diff(c1, c0)
+            rates.append((dc, du))
+        (dc0, du0), (dc1, du1) = rates
+        if dc0 > 2 * du0 and dc1 > 2 * du1:
+            r0 = dc0 * 1000 // du0  # units per ms
+            r1 = dc1 * 1000 // du1
+            if abs(r0 - r1) * 20 < r0:  # within 5 %
+                return cpu, "ticks_cpu", 1000000000 // ((r0 + r1) // 2)
+    return _ticks_us, "ticks_us", 1000000
+
+
+# ---- inputs --------------------------------------------------------------------------------------------
+def make_states(k=64):
+    """k Q12 states (theta over several turns, theta_dot over +-10 rad/s), fixed LCG: same on every port."""
+    th = array("i", bytes(4 * k))
+    thd = array("i", bytes(4 * k))
+    s = 12345
+    for i in range(k):
+        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+        th[i] = (s % 77208) - 38604  # +-3 pi in Q12
+        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+        thd[i] = (s % 81920) - 40960  # +-10 rad/s in Q12
+    return th, thd
+
+
+def exists(path):
+    import os
+
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return -1
+
+
+# ---- timing loops (allocation-free for allocation-free policies) --------------------------------------------
+def _single(fn, inp, o, th, thd, n, clk, hist, shift):
+    """n calls, each timed alone; durations (clock units >> shift) into hist. Returns the max (units)."""
+    mx = 0
+    last = HBINS - 1
+    for i in range(n):
+        j = i & 63
+        inp[0] = th[j]
+        inp[1] = thd[j]
+        t0 = clk()
+        fn(inp, o)
+        d = _ticks_diff(clk(), t0)
+        if d > mx:
+            mx = d
+        b = d >> shift
+        hist[b if b < last else last] += 1
+    return mx
+
+
+def _single_empty(inp, th, thd, n, clk, hist, shift):
+    last = HBINS - 1
+    for i in range(n):
+        j = i & 63
+        inp[0] = th[j]
+        inp[1] = thd[j]
+        t0 = clk()
+        d = _ticks_diff(clk(), t0)
+        b = d >> shift
+        hist[b if b < last else last] += 1
+
+
+def _blocks(fn, inp, o, th, thd, nb, block, clk, times):
+    for b in range(nb):
+        j = b & 63
+        inp[0] = th[j]
+        inp[1] = thd[j]
+        t0 = clk()
+        for _ in range(block):
+            fn(inp, o)
+        times[b] = _ticks_diff(clk(), t0)
+
+
+def _blocks_empty(inp, th, thd, nb, block, clk, times):
+    for b in range(nb):
+        j = b & 63
+        inp[0] = th[j]
+        inp[1] = thd[j]
+        t0 = clk()
+        for _ in range(block):
+            pass
+        times[b] = _ticks_diff(clk(), t0)
+
+
+def hist_pct(hist, n, pct):
+    """Bin index holding the pct-th percentile of n samples."""
+    want = (n * pct + 99) // 100
+    if want < 1:
+        want = 1
+    acc = 0
+    for i in range(len(hist)):
+        acc += hist[i]
+        if acc >= want:
+            return i
+    return len(hist) - 1
+
+
+def median_of(arr):
+    s = sorted(arr)
+    return s[len(s) // 2]
+
+
+def measure(fn, inp, o, n, warmup, block, clk, ps, budget_ms):
+    """Latency of fn(inp, o) (see the module docstring). Returns a dict of ns values (ints)."""
+    th, thd = make_states()
+    # cold: the very first call, timed alone
+    inp[0] = th[0]
+    inp[1] = thd[0]
+    t0 = clk()
+    fn(inp, o)
+    cold = _ticks_diff(clk(), t0)
+    # warm-up, also sizes the histogram and the budget
+    w0 = _ticks_us()
+    for _ in range(warmup):
+        fn(inp, o)
+    per_call_us = _ticks_diff(_ticks_us(), w0) // warmup if warmup > 0 else 0
+    if budget_ms > 0 and per_call_us > 0 and n * per_call_us > budget_ms * 500:
+        n = max(BLOCK * 8, budget_ms * 500 // per_call_us)  # half the budget for each of the two runs
+    # histogram resolution: keep ~4x the typical call inside HBINS bins
+    typ = (per_call_us * 1000000 // ps) if per_call_us > 0 else cold
+    shift = 0
+    while (typ * 4) >> shift >= HBINS:
+        shift += 1
+    hist = array("i", bytes(4 * HBINS))
+    _single_empty(inp, th, thd, 1000, clk, hist, shift)
+    over_single = hist_pct(hist, 1000, 50) << shift
+    for i in range(HBINS):
+        hist[i] = 0
+    gc.collect()
+    mx = _single(fn, inp, o, th, thd, n, clk, hist, shift)
+    p50 = (hist_pct(hist, n, 50) << shift) - over_single
+    p99 = (hist_pct(hist, n, 99) << shift) - over_single
+    nb = n // block if n >= block else 1
+    times = array("i", bytes(4 * nb))
+    _blocks_empty(inp, th, thd, nb, block, clk, times)
+    over_block = median_of(times)
+    gc.collect()
+    _blocks(fn, inp, o, th, thd, nb, block, clk, times)
+    med = median_of(times) - over_block
+    total = 0
+    for t in times:
+        total += t
+    mean = total - over_block * nb
+
+    def ns(units, per=1):
+        return units * ps // (1000 * per)
+
+    return {"n": n, "warmup": warmup, "block": block, "cold_ns": ns(cold), "p50_ns": ns(max(p50, 0)),
+            "p99_ns": ns(max(p99, 0)), "max_ns": ns(mx), "median_ns": ns(max(med, 0), block),
+            "mean_ns": ns(max(mean, 0), block * nb), "overhead_ns": ns(over_block, block)}
+
+
+# ---- the policy ----------------------------------------------------------------------------------------------
+def load_policy(dtype, models):
+    from tinypolicy import Policy
+
+    path = "%s/policy_%s.bin" % (models, dtype)
+    gc.collect()
+    before = gc.mem_alloc()
+    t0 = _ticks_us()
+    p = Policy.load(path)
+    load_us = _ticks_diff(_ticks_us(), t0)
+    gc.collect()
+    after = gc.mem_alloc()
+    return p, path, {"blob_bytes": exists(path), "load_us": load_us, "heap_before": before, "heap_after": after,
+                     "policy_bytes": after - before, "heap_free": gc.mem_free()}
+
+
+def infer_api(p):
+    """infer([theta, theta_dot]) wrapped to the (inp, out) shape of infer_q: floats in, list out."""
+    pair = [0.0, 0.0]
+
+    def call(inp, o):
+        pair[0] = inp[0] / 4096
+        pair[1] = inp[1] / 4096
+        return p.infer(pair)
+
+    return call
+
+
+def stage_fns(p):
+    """Per-stage callables for the breakdown: `Policy.stages()` returning [(name, fn), ...] where each fn() runs
+    one stage on the policy's own preallocated buffers (inputs left by the last infer_q). None when absent."""
+    st = getattr(p, "stages", None)
+    if st is None:
+        return None
+    return st()
+
+
+def time_stage(fn, n, clk, ps):
+    """Mean ns of fn() over n calls (loop overhead subtracted)."""
+    t0 = clk()
+    for _ in range(n):
+        pass
+    empty = _ticks_diff(clk(), t0)
+    t0 = clk()
+    for _ in range(n):
+        fn()
+    d = _ticks_diff(clk(), t0) - empty
+    return (d if d > 0 else 0) * ps // (1000 * n)
+
+
+def alloc_delta(fn, inp, o, n):
+    """(calls, heap bytes allocated by them): gc.mem_alloc() delta over n calls of fn(inp, o) with automatic gc
+    off; when that fills the heap (an allocating path), retried with a tenth of the calls."""
+    while True:
+        try:
+            return n, _alloc_delta(fn, inp, o, n)
+        except MemoryError:
+            gc.enable()
+            gc.collect()
+            if n <= 1:
+                raise
+            n = n // 10
+
+
+def _alloc_delta(fn, inp, o, n):
+    th, thd = make_states()
+    gc.collect()
+    gc.disable()
+    try:
+        a0 = gc.mem_alloc()
+        for i in range(n):
+            j = i & 63
+            inp[0] = th[j]
+            inp[1] = thd[j]
+            fn(inp, o)
+        a1 = gc.mem_alloc()
+    finally:
+        gc.enable()
+    gc.collect()
+    return a1 - a0
+
+
+def locked_ok(fn, inp, o, n):
+    """1 if n calls ran under heap_lock() without MemoryError, 0 if one allocated, -1 if no heap_lock."""
+    if micropython is None or not hasattr(micropython, "heap_lock"):
+        return -1
+    micropython.heap_lock()
+    try:
+        for _ in range(n):
+            fn(inp, o)
+        ok = 1
+    except MemoryError:
+        ok = 0
+    finally:
+        micropython.heap_unlock()
+    return ok
+
+
+def make_loop(p, period_ms=10):
+    """The app's whole control step (tinypolicy.loop.ControlLoop) on the simulated pendulum with noise."""
+    from tinypolicy.actuators import SimActuator
+    from tinypolicy.logger import Ring
+    from tinypolicy.loop import ControlLoop
+    from tinypolicy.plant import Pendulum, to_q20
+    from tinypolicy.sensors import Noise, PlantSensor
+
+    plant = Pendulum(to_q20(3.141592653589793), 0, period_ms)
+    loop = ControlLoop(p, PlantSensor(plant, Noise(0.01, 0.01, 1)), SimActuator(plant), plant, Ring(128),
+                       period_ms, 1, 8192)
+    return loop
+
+
+def count_only(dtype, cfg):
+    """Section `count` (for instruction counting under valgrind, see benchmarks/mem_profile.md): load, then n
+    plain infer_q calls with varying inputs, no timing. Run with two n and difference the instruction totals."""
+    from tinypolicy import Policy
+
+    p = Policy.load("%s/policy_%s.bin" % (cfg["models"], dtype))
+    inp = array("i", (0, 0))
+    o = array("i", (0,))
+    th, thd = make_states()
+    f = p.infer_q
+    for i in range(cfg["n"]):
+        j = i & 63
+        inp[0] = th[j]
+        inp[1] = thd[j]
+        f(inp, o)
+    out("count", dtype=dtype, n=cfg["n"], last=o[0])
+
+
+def bench_dtype(dtype, cfg, clk, ps):
+    sections = cfg["sections"]
+    if "count" in sections:
+        try:
+            count_only(dtype, cfg)
+        except Exception as exc:  # noqa: BLE001
+            err("count", repr(exc), dtype=dtype)
+        return
+    try:
+        p, path, mem = load_policy(dtype, cfg["models"])
+    except Exception as exc:  # noqa: BLE001 - report and go on with the next dtype
+        err("load", "%s: %r" % (dtype, exc), dtype=dtype)
+        return
+    if "memory" in sections:
+        out("memory", dtype=dtype, model=path, **mem)
+    inp = array("i", (0, 0))
+    o = array("i", (0,))
+    n, warmup, block, budget = cfg["n"], cfg["warmup"], cfg["block"], cfg["budget_ms"]
+    if "latency" in sections:
+        try:
+            r = measure(p.infer_q, inp, o, n, warmup, block, clk, ps, budget)
+            out("latency", dtype=dtype, api="infer_q", **r)
+        except Exception as exc:  # noqa: BLE001
+            err("latency", repr(exc), dtype=dtype, api="infer_q")
+        try:
+            r = measure(infer_api(p), inp, o, max(n // 10, 200), max(warmup // 10, 20), block, clk, ps, budget)
+            out("latency", dtype=dtype, api="infer", **r)
+        except Exception as exc:  # noqa: BLE001
+            err("latency", repr(exc), dtype=dtype, api="infer")
+    if "stage" in sections:
+        try:
+            p.infer_q(inp, o)
+            fns = stage_fns(p)
+            if fns is None:
+                err("stage", "runtime has no Policy.stages() hook", dtype=dtype)
+            else:
+                m = max(n // 4, 100)
+                for name, fn in fns:
+                    out("stage", dtype=dtype, stage=name, n=m, mean_ns=time_stage(fn, m, clk, ps))
+        except Exception as exc:  # noqa: BLE001
+            err("stage", repr(exc), dtype=dtype)
+    if "alloc" in sections:
+        try:
+            m, b = alloc_delta(p.infer_q, inp, o, n)
+            out("alloc", dtype=dtype, what="infer_q", n=m, bytes=b, locked_ok=locked_ok(p.infer_q, inp, o, 100))
+        except Exception as exc:  # noqa: BLE001
+            err("alloc", repr(exc), dtype=dtype, what="infer_q")
+    if "tick" in sections:
+        try:
+            loop = make_loop(p)
+
+            def step(_i, _o):
+                loop.batch_step()
+
+            m, b = alloc_delta(step, inp, o, n)
+            out("alloc", dtype=dtype, what="tick", n=m, bytes=b, locked_ok=locked_ok(step, inp, o, 100))
+            loop = make_loop(p)
+            t = measure(step, inp, o, max(n // 4, 100), max(warmup // 4, 10), block, clk, ps, budget)
+            out("tick", dtype=dtype, **t)
+        except Exception as exc:  # noqa: BLE001
+            err("tick", repr(exc), dtype=dtype)
+    p = None
+    gc.collect()
+
+
+def heap_imports(base):
+    """`heap` records: heap held by the imported code (bytecode / native code of .py or .mpy modules lives in RAM
+    unless frozen into the firmware), measured as gc.mem_alloc() growth after gc.collect()."""
+    out("heap", stage="script", bytes=base)
+    prev = base
+    for stage, mods in (("runtime", ("tinypolicy",)),
+                        ("app", ("tinypolicy.loop", "tinypolicy.plant", "tinypolicy.sensors", "tinypolicy.actuators",
+                                 "tinypolicy.logger", "tinypolicy.config", "tinypolicy.app"))):
+        names = []
+        for m in mods:
+            try:
+                __import__(m)
+                names.append(m)
+            except ImportError:
+                pass
+        if stage == "runtime":
+            try:
+                from tinypolicy import Policy  # noqa: F401  (may live in a submodule imported lazily)
+            except ImportError:
+                pass
+        gc.collect()
+        now = gc.mem_alloc()
+        out("heap", stage=stage, bytes=now - prev, total=now, modules=len(names))
+        prev = now
+
+
+def parse_args(argv):
+    cfg = {"n": N, "warmup": WARMUP, "block": BLOCK, "budget_ms": BUDGET_MS, "dtypes": DTYPES, "models": MODELS,
+           "sections": SECTIONS}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if not a.startswith("--") or i + 1 >= len(argv):
+            raise ValueError("usage: device_bench.py [--n N] [--warmup W] [--block B] [--budget-ms MS] "
+                             "[--dtypes f32,int8,q15] [--models DIR] [--sections memory,latency,...]")
+        key = a[2:].replace("-", "_")
+        v = argv[i + 1]
+        if key in ("n", "warmup", "block", "budget_ms"):
+            cfg[key] = int(v)
+        elif key in ("dtypes", "sections"):
+            cfg[key] = tuple(x for x in v.split(",") if x)
+        elif key == "models":
+            cfg[key] = v
+        else:
+            raise ValueError("unknown option " + a)
+        i += 2
+    return cfg
+
+
+def main(argv):
+    cfg = parse_args(argv)
+    port = sys.platform
+    if "count" in cfg["sections"]:  # no clock calibration: its busy-wait would vary the instruction count
+        clk, clock_name, ps = _ticks_us, "ticks_us", 1000000
+    else:
+        clk, clock_name, ps = pick_clock()
+    gc.collect()
+    impl = sys.implementation
+    ver = ".".join(str(x) for x in impl.version[:3])
+    out("info", port=port, impl=impl.name, version=ver, machine=getattr(impl, "_machine", "?"),
+        heap_total=gc.mem_alloc() + gc.mem_free(), clock=clock_name, clock_ps=ps,
+        n=cfg["n"], warmup=cfg["warmup"], block=cfg["block"], budget_ms=cfg["budget_ms"])
+    gc.collect()
+    base = gc.mem_alloc()
+    try:
+        import tinypolicy  # noqa: F401
+    except ImportError as exc:
+        err("import", "tinypolicy: %r" % (exc,))
+        return 1
+    if "memory" in cfg["sections"]:
+        heap_imports(base)
+    for dtype in cfg["dtypes"]:
+        bench_dtype(dtype, cfg, clk, ps)
+    print("# done")
+    return 0
+
+
+if __name__ == "__main__":
+    _argv = [a for a in sys.argv[1:] if a]
+    _rc = main(_argv)
+    if sys.platform == "linux" and _rc:
+        sys.exit(_rc)

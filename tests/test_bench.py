@@ -1,0 +1,95 @@
+"""Smoke test of `tinypolicy bench --quick`: it runs end to end and writes well-formed outputs. It does not check
+that anything is fast (timing is not asserted in tests; benchmarks/RESULTS.md reports it)."""
+import csv
+import math
+import subprocess
+import sys
+
+import pytest
+
+from tinypolicy_host.bench_device import parse_lines
+from tinypolicy_host.cli import main
+from tinypolicy_host.paths import REPO
+
+CSV_FILES = {
+    "latency.csv": ["engine", "dtype", "api", "n", "cold_ns", "p50_ns", "p99_ns", "max_ns", "median_ns", "mean_ns"],
+    "ratios.csv": ["ratio", "by_median", "by_mean", "goal", "met"],
+    "stages.csv": ["dtype", "stage", "n", "mean_ns"],
+    "memory.csv": None,
+    "heap_imports.csv": ["stage", "bytes", "total"],
+    "code_size.csv": ["arch", "file", "bytes"],
+    "blobs.csv": ["file", "bytes"],
+    "tick_timing.csv": None,
+    "host.csv": ["item", "seconds", "source"],
+    "machine.csv": ["key", "value"],
+    "sections.csv": ["section", "status", "seconds", "reason"],
+}
+NUMERIC = {"n", "cold_ns", "p50_ns", "p99_ns", "max_ns", "median_ns", "mean_ns", "bytes", "by_median", "by_mean",
+           "lateness_p50_us", "lateness_p99_us", "lateness_max_us", "overruns", "policy_bytes", "blob_bytes"}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run([sys.executable, "-m", "tinypolicy_host.cli", "bench", "--quick", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return out, proc
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def test_quick_writes_every_table(quick_run):
+    out, _ = quick_run
+    for name, cols in CSV_FILES.items():
+        rows = read_csv(out / "results" / name)
+        assert rows, f"{name}: empty (no header)"
+        header = rows[0]
+        if cols:
+            assert all(c in header for c in cols), (name, header)
+        for i, row in enumerate(rows[1:], 2):
+            assert len(row) == len(header), f"{name} line {i}: {len(row)} fields, header has {len(header)}"
+            for col, val in zip(header, row, strict=True):
+                if col in NUMERIC and val != "":
+                    assert not math.isnan(float(val)), f"{name} line {i}: {col}={val!r}"
+
+
+def test_quick_measures_what_it_can(quick_run):
+    out, _ = quick_run
+    sections = {r[0]: r[1] for r in read_csv(out / "results" / "sections.csv")[1:]}
+    assert set(sections) == {"device", "c", "host", "size", "tick"}  # --quick leaves out instr, train and demo
+    assert sections["c"] == "ok" and sections["size"] == "ok", sections
+    latency = read_csv(out / "results" / "latency.csv")
+    engines = {(r[0], r[1]) for r in latency[1:]}
+    assert {("c", "int8"), ("c", "q15")} <= engines
+    c_rows = [dict(zip(latency[0], r, strict=True)) for r in latency[1:] if r[0] == "c"]
+    assert all("0 mismatches" in r["note"] for r in c_rows), c_rows  # the C loop is the contract's arithmetic
+    code = read_csv(out / "results" / "code_size.csv")
+    assert {r[0] for r in code[1:]} == {"armv6m", "xtensawin", "rv32imc", "armv7emsp", "x64"}
+
+
+def test_quick_report(quick_run):
+    out, proc = quick_run
+    md = (out / "RESULTS.md").read_text()
+    for heading in ("## Machine", "## Headline ratios", "## Inference latency", "## Memory", "## Code size",
+                    "## Tick timing", "## Host"):
+        assert heading in md
+    assert "Quick smoke run" in md and "git_commit" not in md and "commit `" in md
+    assert "bench: wrote" in proc.stdout
+
+
+def test_parse_device_lines():
+    recs = parse_lines(["# comment", "BENCH latency dtype=int8 api=infer_q n=10 median_ns=2270",
+                        "noise", "BENCH error section=stage msg=no_hook"])
+    assert recs == [{"record": "latency", "dtype": "int8", "api": "infer_q", "n": 10, "median_ns": 2270},
+                    {"record": "error", "section": "stage", "msg": "no_hook"}]
+
+
+@pytest.mark.parametrize("argv", [["--periods", "3"], ["--only", "nope"], ["--n", "5"]])
+def test_bad_options_are_one_error_line(argv, capsys):
+    assert main(["bench", "--quick", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
