@@ -1,0 +1,154 @@
+# device: command line of the runtime: batch (CSV in -> CSV out) and serve (stdin lines -> torque lines).
+"""MICROPYPATH=device micropython -m tinypolicy batch --model M.bin --input IN.csv --output OUT.csv
+MICROPYPATH=device micropython -m tinypolicy serve --model M.bin
+
+batch: IN.csv rows `theta,theta_dot` (floats, rad and rad/s; an optional header row is any first line whose
+first field is not a number; blank lines are skipped). OUT.csv: a header, then one row per input row:
+  f32:        `torque`             (N*m, %.9g)
+  int8, q15:  `torque,torque_q12`  (torque = torque_q12 / 4096, exact; torque_q12 = the kernel's integer output
+                                    for inputs floor(x * 4096 + 0.5), for exact comparison with the host)
+serve: reads `theta,theta_dot` lines from stdin, writes one torque line (%.9g N*m) per line and flushes;
+`quit` or end of input ends it; a malformed line is answered with `error: line N: ...` and serving goes on.
+Errors: one line `error: ...` on stderr, exit status 1 (2 for usage), no traceback.
+"""
+import sys
+
+from tinypolicy.errors import ModelError
+
+USAGE = ("usage: micropython -m tinypolicy batch --model M.bin --input IN.csv --output OUT.csv\n"
+         "       micropython -m tinypolicy serve --model M.bin")
+
+
+class CliError(Exception):
+    pass
+
+
+def _options(args, names):
+    opts = {}
+    i = 0
+    while i < len(args):
+        key = args[i]
+        if key not in names or i + 1 >= len(args):
+            raise CliError("unexpected argument %r\n%s" % (key, USAGE))
+        opts[names[key]] = args[i + 1]
+        i += 2
+    for name in names.values():
+        if name not in opts:
+            raise CliError("missing --%s\n%s" % (name, USAGE))
+    return opts
+
+
+def parse_row(line):
+    """'theta,theta_dot' -> (theta, theta_dot) floats; ValueError with the reason."""
+    fields = line.split(",")
+    if len(fields) != 2:
+        raise ValueError("expected 2 columns (theta,theta_dot), got %d" % len(fields))
+    vals = []
+    for name, text in zip(("theta", "theta_dot"), fields):
+        try:
+            v = float(text)
+        except ValueError:
+            raise ValueError("%s: %r is not a number" % (name, text.strip()))
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError("%s: %r is not finite" % (name, text.strip()))
+        vals.append(v)
+    return vals
+
+
+def _is_header(line):
+    try:
+        float(line.split(",")[0])
+        return False
+    except ValueError:
+        return True
+
+
+def batch(model, in_path, out_path):
+    """Streams row by row (constant memory); on a malformed row the partial output file is removed."""
+    import os
+
+    from tinypolicy.policy import Policy
+
+    p = Policy.load(model)
+    quant = p.dtype != "f32"
+    try:
+        src = open(in_path)
+    except OSError as exc:
+        raise CliError("%s: cannot open (%s)" % (in_path, exc))
+    try:
+        dst = open(out_path, "w")
+    except OSError as exc:
+        src.close()
+        raise CliError("%s: cannot write (%s)" % (out_path, exc))
+    n = 0
+    try:
+        dst.write("torque,torque_q12\n" if quant else "torque\n")
+        for line in src:
+            n += 1
+            line = line.strip()
+            if not line or (n == 1 and _is_header(line)):
+                continue
+            try:
+                t = p.infer(parse_row(line))[0]
+            except ValueError as exc:
+                raise CliError("%s line %d: %s" % (in_path, n, exc))
+            if quant:
+                dst.write("%.17g,%d\n" % (t, int(t * 4096.0)))  # t = torque_q12 / 4096 exactly
+            else:
+                dst.write("%.9g\n" % t)
+    except CliError:
+        dst.close()
+        os.remove(out_path)
+        raise
+    finally:
+        src.close()
+        dst.close()
+    return 0
+
+
+def serve(model):
+    from tinypolicy.policy import Policy
+
+    p = Policy.load(model)
+    n = 0
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        n += 1
+        line = line.strip()
+        if line == "quit":
+            break
+        try:
+            t = p.infer(parse_row(line))[0]
+            sys.stdout.write("%.9g\n" % t)
+        except ValueError as exc:
+            sys.stdout.write("error: line %d: %s\n" % (n, exc))
+        if hasattr(sys.stdout, "flush"):
+            sys.stdout.flush()
+    return 0
+
+
+def main(argv):
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if argv else 2
+    cmd, rest = argv[0], argv[1:]
+    try:
+        if cmd == "batch":
+            o = _options(rest, {"--model": "model", "--input": "input", "--output": "output"})
+            return batch(o["model"], o["input"], o["output"])
+        if cmd == "serve":
+            o = _options(rest, {"--model": "model"})
+            return serve(o["model"])
+        raise CliError("unknown command %r\n%s" % (cmd, USAGE))
+    except ModelError as exc:
+        sys.stderr.write("error: %s\n" % exc)
+        return 1
+    except CliError as exc:
+        sys.stderr.write("error: %s\n" % exc)
+        return 2 if "usage:" in str(exc) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

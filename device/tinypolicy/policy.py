@@ -1,0 +1,93 @@
+# device: the Policy API: load a blob, run it from floats (infer) or Q12 ints without allocating (infer_q).
+"""Usage:
+
+    from tinypolicy import Policy, ModelError
+    p = Policy.load("models/policy_int8.bin")     # ModelError names file and field on any problem
+    p.infer([theta, theta_dot])                   # -> [torque] in N*m (floats; allocates)
+    inp = array("i", [theta_q12, theta_dot_q12]); out = array("i", [0])
+    p.infer_q(inp, out)                           # out[0] = torque_q12; int8 / q15: allocates nothing
+
+Attributes: dtype ('f32' | 'int8' | 'q15'), n_inputs (2), n_outputs (1), n_layers, max_torque (float N*m),
+max_torque_q12 (int), vel_scale (float). Q12 = value * 4096 (rad, rad/s, N*m).
+For f32 blobs infer_q converts Q12 -> float, runs the float path and converts back: it works, but allocates
+(floats are heap objects), so use an int8 or q15 blob inside a hard timer callback or under heap_lock.
+"""
+from array import array
+
+from tinypolicy.errors import ModelError
+from tinypolicy.fixed import to_q12
+from tinypolicy.kernels import forward
+
+_I32_MAX = 2147483647
+_Q12_LIMIT = _I32_MAX / 4096.0  # |x| in float units whose Q12 value still fits int32
+
+
+class Policy:
+    n_inputs = 2
+    n_outputs = 1
+
+    def __init__(self, model):
+        self.dtype = model.dtype
+        self.n_layers = model.n_layers
+        self.max_torque = model.max_torque
+        self.max_torque_q12 = to_q12(model.max_torque)
+        self.vel_scale = model.vel_scale
+        self._qin = array("i", (0, 0))  # scratch of infer(): Q12 inputs and output
+        self._qout = array("i", (0,))
+        net = None
+        if model.desc is None:  # f32: float reference path (imported only when needed)
+            from tinypolicy.floatpath import FloatNet
+
+            net = FloatNet(model)
+        self._net = net
+        self._desc = model.desc  # int8 / q15: array('i') layer descriptor (loader.D_*); f32: None
+        self._blob = None if net else model.blob  # bytearray: weights, bias, mult, shift read in place
+        self._act = None if net else array("h", bytes(256))  # 2 x 64 int16 activation buffers
+
+    @classmethod
+    def load(cls, path):
+        """Load and validate a blob. Raises ModelError (missing file, truncated, bad magic / version / CRC,
+        dims or shifts outside the format's limits) before allocating anything sized by the file."""
+        import sys
+
+        from tinypolicy.loader import load
+
+        try:
+            return cls(load(path))
+        finally:
+            # The loader (~8 KB of RAM as bytecode and strings on the unix port, when not frozen) is only
+            # needed here: drop it so a board keeps that heap for the control loop.
+            sys.modules.pop("tinypolicy.loader", None)
+            pkg = sys.modules.get("tinypolicy")
+            if pkg is not None and "loader" in dir(pkg):
+                delattr(pkg, "loader")
+
+    def infer_q(self, inp, out):
+        """inp: array('i') [theta_q12, theta_dot_q12]; writes torque_q12 into out[0] (array('i'), len >= 1).
+        int8 / q15: allocation-free (one viper call). f32: allocates."""
+        if self._net is None:
+            forward(self._desc, self._blob, self._act, inp, out)  # type: ignore[arg-type]  # viper ptr <- buffer
+        else:
+            t = self._net.forward(inp[0] / 4096.0, inp[1] / 4096.0)
+            out[0] = to_q12(t)
+
+    def infer(self, x):
+        """x = [theta (rad), theta_dot (rad/s)] floats -> [torque] (N*m). Integer dtypes: to_q12 of the inputs
+        (floor(x * 4096 + 0.5)), the integer kernel, torque_q12 / 4096. Allocates."""
+        theta, theta_dot = x[0], x[1]
+        if self._net is not None:
+            return [self._net.forward(theta, theta_dot)]
+        if not -_Q12_LIMIT <= theta <= _Q12_LIMIT:
+            raise ValueError("theta %r: outside the Q12 int32 range" % (theta,))
+        # theta_dot is clamped to +-32 rad/s by the feature stage anyway: clamping earlier changes nothing.
+        theta_dot = -1024.0 if theta_dot < -1024.0 else (1024.0 if theta_dot > 1024.0 else theta_dot)
+        self._qin[0] = to_q12(theta)
+        self._qin[1] = to_q12(theta_dot)
+        forward(self._desc, self._blob, self._act, self._qin, self._qout)  # type: ignore[arg-type]
+        return [self._qout[0] / 4096.0]
+
+    def __repr__(self):
+        return "<Policy %s %d layers max_torque=%g>" % (self.dtype, self.n_layers, self.max_torque)
+
+
+__all__ = ["Policy", "ModelError"]

@@ -1,0 +1,83 @@
+# device: fixed-point helpers (tinypolicy.fixed) against the host reference's intermediates and math.*.
+import math
+
+from tinypolicy.fixed import cos_q14, sin_q14, sin_turn, tanh_q14, to_q12, turn_q12
+
+
+def assert_no_alloc(fn):
+    """Call fn() with the heap locked (devtest.assert_no_alloc(fn, *args) calls fn(*args), and a star-args call
+    allocates by itself on this port even with no arguments, so it would fail any function)."""
+    import micropython
+
+    micropython.heap_lock()
+    try:
+        return fn()
+    finally:
+        micropython.heap_unlock()
+
+
+def _layer_rows(path):
+    """(theta_q12, turn, cos_q14, sin_q14) from a golden *_layers.csv (host reference intermediates)."""
+    with open(path) as f:
+        head = f.readline().strip().split(",")
+        it, ia, ic, is_ = (head.index(n) for n in ("theta_q12", "turn", "cos_q14", "sin_q14"))
+        for line in f:
+            v = line.split(",")
+            yield int(v[it]), int(v[ia]), int(v[ic]), int(v[is_])
+
+
+def test_to_q12():
+    assert to_q12(0.0) == 0 and to_q12(1.0) == 4096 and to_q12(-1.0) == -4096
+    assert to_q12(0.5 / 4096) == 1 and to_q12(-0.5 / 4096) == 0  # floor(x + 0.5): halves go up
+    assert to_q12(math.pi) == 12868
+
+
+def test_sin_cos_match_host_reference():
+    n = 0
+    for path in ("tests/data/golden/golden_int8_layers.csv", "tests/data/golden/golden_q15_layers.csv"):
+        for t, a, c, s in _layer_rows(path):
+            assert turn_q12(t) == a, (t, turn_q12(t), a)
+            assert sin_q14(t) == s and cos_q14(t) == c, (t, sin_q14(t), s, cos_q14(t), c)
+            n += 1
+    assert n > 100
+
+
+def test_angle_reduction_edges():
+    for t in (12868, 12869, -12868, -12869, 25736, -25736, 2147483647, -2147483648, 0):
+        # the contract's literal while loops
+        r = t
+        while r > 12868:
+            r -= 25736
+        while r < -12868:
+            r += 25736
+        assert turn_q12(t) == ((r * 10430 + 2048) >> 12) & 0xFFFF, t
+
+
+def test_sin_accuracy():
+    worst = 0.0
+    for a in range(0, 65536, 7):
+        err = abs(sin_turn(a) / 16384 - math.sin(a * 2 * math.pi / 65536))
+        worst = max(worst, err)
+    assert worst <= 6.1e-5, worst
+    assert sin_turn(0) == 0 and sin_turn(16384) == 16384 and sin_turn(49152) == -16384
+
+
+def test_tanh_accuracy_and_symmetry():
+    worst = 0.0
+    for z in range(-16384, 16385, 3):
+        t = tanh_q14(z)
+        assert t == -tanh_q14(-z)
+        worst = max(worst, abs(t / 16384 - math.tanh(z / 4096)))
+    assert worst <= 7.4e-5, worst
+
+
+def test_fixed_functions_allocate_nothing():
+    res = bytearray(3)
+
+    def calls():  # assert_no_alloc(fn) without arguments: a call with *args would allocate by itself
+        res[0] = sin_q14(123456) == -15674
+        res[1] = cos_q14(-5000) == 5620
+        res[2] = tanh_q14(-9000) == -15985
+
+    assert_no_alloc(calls)
+    assert res == bytearray((1, 1, 1)), (res, sin_q14(123456), cos_q14(-5000), tanh_q14(-9000))

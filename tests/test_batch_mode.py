@@ -1,0 +1,110 @@
+"""Device batch and serve modes (`micropython -m tinypolicy …`), driven from CPython on the unix port, from
+source and from the x64 .mpy build."""
+import csv
+
+import pytest
+
+from devrun import run_micropython
+from tinypolicy_host.paths import REPO
+
+GOLDEN = REPO / "tests" / "data" / "golden"
+VARIANTS = ["src", "mpy"]
+
+
+def _batch(variant, model, inp, out):
+    return run_micropython(["-m", "tinypolicy", "batch", "--model", model, "--input", inp, "--output", out],
+                           variant=variant)
+
+
+def _golden_rows(name, n=400):
+    with open(GOLDEN / name) as f:
+        rows = list(csv.reader(f))[1:]
+    return rows[:n // 2] + rows[-n // 2:]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("dtype", ["int8", "q15"])
+def test_batch_integer_dtypes_exact(tmp_path, variant, dtype):
+    rows = _golden_rows(f"golden_{dtype}.csv")
+    # Q12 integers written as exact decimal floats (k / 4096): the device's to_q12 gives k back.
+    inp = tmp_path / "in.csv"
+    inp.write_text("theta,theta_dot\n" + "".join(f"{int(t) / 4096!r},{int(w) / 4096!r}\n" for t, w, _ in rows))
+    out = tmp_path / "out.csv"
+    proc = _batch(variant, REPO / "models" / f"policy_{dtype}.bin", inp, out)
+    assert proc.returncode == 0, proc.stderr
+    got = list(csv.reader(out.open()))
+    assert got[0] == ["torque", "torque_q12"]
+    assert len(got) == len(rows) + 1
+    for (_t, _w, want), (torque, q12) in zip(rows, got[1:], strict=True):
+        assert int(q12) == int(want)
+        assert float(torque) == int(want) / 4096
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_batch_f32_no_header(tmp_path, variant):
+    rows = _golden_rows("golden_f32.csv", 200)
+    inp = tmp_path / "in.csv"
+    inp.write_text("".join(f"{t},{w}\n" for t, w, _ in rows))  # no header row
+    out = tmp_path / "out.csv"
+    proc = _batch(variant, REPO / "models" / "policy_f32.bin", inp, out)
+    assert proc.returncode == 0, proc.stderr
+    got = out.read_text().split()
+    assert got[0] == "torque" and len(got) == len(rows) + 1
+    for (_t, _w, want), torque in zip(rows, got[1:], strict=True):
+        assert abs(float(torque) - float(want)) <= 1e-5
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("body, line, what", [
+    ("theta,theta_dot\n0,0\n1,x\n", 3, "theta_dot: 'x' is not a number"),
+    ("0,0\n0.5\n", 2, "expected 2 columns"),
+    ("0,0,0\n", 1, "expected 2 columns"),
+    ("0.1,0.2\nnan,0\n", 2, "not finite"),
+])
+def test_batch_malformed_row(tmp_path, variant, body, line, what):
+    inp = tmp_path / "IN.csv"
+    inp.write_text(body)
+    proc = _batch(variant, REPO / "models" / "policy_int8.bin", inp, tmp_path / "out.csv")
+    assert proc.returncode != 0
+    assert proc.stderr.startswith(f"error: {inp} line {line}: "), proc.stderr
+    assert what in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_batch_model_errors(tmp_path, variant):
+    inp = tmp_path / "in.csv"
+    inp.write_text("0,0\n")
+    missing = tmp_path / "nope.bin"
+    proc = _batch(variant, missing, inp, tmp_path / "out.csv")
+    assert proc.returncode == 1 and proc.stderr.startswith(f"error: {missing}: cannot open")
+    bad = tmp_path / "bad.bin"
+    data = bytearray((REPO / "models" / "policy_q15.bin").read_bytes())
+    data[100] ^= 1
+    bad.write_bytes(bytes(data))
+    proc = _batch(variant, bad, inp, tmp_path / "out.csv")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: {bad}: crc32: CRC mismatch (stored 0x"), proc.stderr
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_usage_errors(variant):
+    proc = run_micropython(["-m", "tinypolicy", "batch", "--model", "x.bin"], variant=variant)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: missing --input")
+    proc = run_micropython(["-m", "tinypolicy", "frobnicate"], variant=variant)
+    assert proc.returncode == 2 and "unknown command" in proc.stderr
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("end", ["quit\n", ""])
+def test_serve(variant, end):
+    rows = _golden_rows("golden_int8.csv", 20)
+    text = "".join(f"{int(t) / 4096!r},{int(w) / 4096!r}\n" for t, w, _ in rows) + "oops\n" + end
+    proc = run_micropython(["-m", "tinypolicy", "serve", "--model", REPO / "models" / "policy_int8.bin"],
+                           variant=variant, input_text=text)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(rows) + 1
+    for (_t, _w, want), got in zip(rows, lines[:-1], strict=True):
+        assert round(float(got) * 4096) == int(want)
+    assert lines[-1].startswith(f"error: line {len(rows) + 1}: expected 2 columns")
