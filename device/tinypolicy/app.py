@@ -18,7 +18,7 @@ import micropython
 from tinypolicy import config
 from tinypolicy.actuators import BoardActuator, NullActuator, SimActuator
 from tinypolicy.logger import HEADER, Messages, Ring, write_line
-from tinypolicy.loop import HIST_BINS, ControlLoop, hist_median, hist_percentile
+from tinypolicy.loop import HIST_BINS, ControlLoop
 from tinypolicy.plant import Pendulum, to_q20
 from tinypolicy.sensors import BoardSensor, Noise, PlantSensor, ReplaySensor, load_replay
 
@@ -179,8 +179,8 @@ def summary(loop, ring, cfg, msgs, realtime):
         "infer_us_median=%s infer_us_p99=%s infer_us_max=%d lateness_us_median=%s lateness_us_p99=%s "
         "lateness_us_max=%d mode=%s period_ms=%d safe=%d" % (
             lp.last_tick + 1, lp.steps, lp.overruns, lp.missed, ring.dropped, lp.reentries, upright,
-            _us(hist_median(lp.infer_hist)), _us(hist_percentile(lp.infer_hist, 99)), lp.infer_max,
-            _us(hist_median(lp.late_hist)), _us(hist_percentile(lp.late_hist, 99)), lp.late_max,
+            _us(lp.infer_hist.median()), _us(lp.infer_hist.percentile(99)), lp.infer_hist.max,
+            _us(lp.late_hist.median()), _us(lp.late_hist.percentile(99)), lp.late_hist.max,
             "realtime" if realtime else "batch", lp.period_ms, 1 if lp.safe else 0), True)
 
 
@@ -263,6 +263,13 @@ def main(board, argv=None, here="."):
                   cfg["duration_s"], cfg["noise"], cfg["init_theta"], cfg["init_theta_dot"], cfg["seed"],
                   cfg["decimation"]))
 
+    # the loop's buffers first, while the heap is least fragmented (before the model load)
+    import gc
+
+    gc.collect()
+    ring = Ring(cfg["ring"])
+    loop = ControlLoop(None, None, None, None, ring, period_ms, 1 if replay else cfg["decimation"])
+
     policy, model_path, err = load_policy(cfg, here, msgs)
     if err:
         msgs.error(err + " -> safe state: zero torque")
@@ -284,10 +291,8 @@ def main(board, argv=None, here="."):
     if fell_back:
         safe, policy = True, None
 
-    ring = Ring(cfg["ring"])
     max_torque = int(getattr(policy, "max_torque", 2.0) * 4096 + 0.5) if policy is not None else 8192
-    loop = ControlLoop(policy, sensor, actuator, plant, ring, period_ms,
-                       1 if replay else cfg["decimation"], max_torque)
+    loop.attach(policy, sensor, actuator, plant, max_torque)
     if safe:
         loop.safe_off()
 
@@ -301,8 +306,6 @@ def main(board, argv=None, here="."):
         msgs.error("model: warm-up inference raised %r -> safe state: zero torque" % (exc,))
         safe = True
         loop.safe_off()
-
-    import gc
 
     gc.collect()
     msgs.info("memory: heap used %d free %d bytes after setup (ring %d rows, %d bytes)" % (

@@ -94,12 +94,13 @@ class Messages:
 
 
 class Ring:
-    """Preallocated ring of log rows (array('i'), `capacity` rows of 9 ints: tick, t_us, theta_q20,
-    theta_dot_q20, torque_q12, infer_us, lateness_us, overruns, flags)."""
+    """Preallocated ring of log rows: `capacity` rows of 9 ints (tick, t_us, theta_q20, theta_dot_q20,
+    torque_q12, infer_us, lateness_us, overruns, flags), one array('i') per column (small blocks: the heap of a
+    board is fragmented after imports)."""
 
     def __init__(self, capacity):
         self.cap = capacity
-        self.buf = array("i", bytes(4 * FIELDS * capacity))
+        self.cols = [array("i", bytes(4 * capacity)) for _ in range(FIELDS)]
         self.head = 0  # next slot to write (producer only)
         self.tail = 0  # next slot to read (consumer only)
         self.dropped = 0
@@ -115,17 +116,16 @@ class Ring:
             self.dropped += 1
             self._drop_flag = FLAG_DROPPED
             return False
-        b = self.buf
-        i = head * FIELDS
-        b[i] = tick
-        b[i + 1] = t_us
-        b[i + 2] = theta
-        b[i + 3] = theta_dot
-        b[i + 4] = torque
-        b[i + 5] = infer_us
-        b[i + 6] = lateness_us
-        b[i + 7] = overruns
-        b[i + 8] = flags | self._drop_flag
+        c = self.cols
+        c[0][head] = tick
+        c[1][head] = t_us
+        c[2][head] = theta
+        c[3][head] = theta_dot
+        c[4][head] = torque
+        c[5][head] = infer_us
+        c[6][head] = lateness_us
+        c[7][head] = overruns
+        c[8][head] = flags | self._drop_flag
         self._drop_flag = 0
         self.head = nxt  # publish after the row is complete
         return True
@@ -138,22 +138,23 @@ class Ring:
         """Foreground: format up to `limit` rows (all when < 0) with `out(line)`; `extra(torque_q12)` also
         gets each row's exact torque (open-loop replay output). Returns the number of rows written."""
         n = 0
-        b = self.buf
+        c = self.cols
         while self.tail != self.head and n != limit:
-            i = self.tail * FIELDS
-            out(format_row(b, i))
+            i = self.tail
+            out(format_row(c, i))
             if extra is not None:
-                extra(b[i + 4])
+                extra(c[4][i])
             t = self.tail + 1
             self.tail = 0 if t == self.cap else t
             n += 1
         return n
 
 
-def format_row(b, i):
+def format_row(c, i):
+    """CSV text of row i of the column arrays c (foreground: allocates)."""
     return "%d,%d,%s,%s,%s,%d,%d,%d,%d" % (
-        b[i], b[i + 1], fmt_fixed(b[i + 2], 20), fmt_fixed(b[i + 3], 20), fmt_fixed(b[i + 4], 12),
-        b[i + 5], b[i + 6], b[i + 7], b[i + 8])
+        c[0][i], c[1][i], fmt_fixed(c[2][i], 20), fmt_fixed(c[3][i], 20), fmt_fixed(c[4][i], 12),
+        c[5][i], c[6][i], c[7][i], c[8][i])
 
 
 def write_line(line):

@@ -9,7 +9,12 @@ Buffers:
 - inp: array('i') [theta_q12, theta_dot_q12]: what the sensor (with noise) gives the policy, Q12.
 - out: array('i') [torque_q12]: policy output, Q12 N*m, clamped to +-max_torque by the policy.
 - plant.st: array('i') [theta_q20, theta_dot_q20]: true simulated state, Q20 (see plant.py).
-- infer_hist, late_hist: array('i') of HIST_BINS 1-us bins (the last bin collects everything above): 8 KB.
+- infer_hist, late_hist: Hist, 1024 1-us bins each (the last bin collects everything above), 4 KB each in
+  1 KB chunks.
+
+No buffer here is larger than 1 KB (ring: one array per column): after imports and the model load the heap of
+a 128 KB board is fragmented (on the unix port at 128K: 73 KB free, largest free block 2 KB), so big
+contiguous buffers fail where several small ones fit.
 """
 import time
 from array import array
@@ -19,6 +24,8 @@ from micropython import const
 from tinypolicy.logger import FLAG_MISSED, FLAG_OVERRUN, FLAG_SAFE, FLAG_SAT
 
 HIST_BINS = const(1024)
+_CHUNK_SHIFT = const(8)  # 256 bins (1 KB) per chunk
+_CHUNK_MASK = const(255)
 T_WRAP = const(0x3FFFFFFF)  # t_us wraps at 2^30 like time.ticks_us
 UPRIGHT_Q20 = const(104858)  # 0.1 rad: |theta| below counts as upright
 
@@ -34,25 +41,52 @@ _ticks_diff = time.ticks_diff
 _ticks_add = time.ticks_add
 
 
+class Hist:
+    """1-us histogram of HIST_BINS bins (last bin: everything above), in 1 KB chunks. add() allocates nothing."""
+
+    def __init__(self):
+        self.parts = [array("i", bytes(4 << _CHUNK_SHIFT)) for _ in range(HIST_BINS >> _CHUNK_SHIFT)]
+        self.max = 0
+        self.n = 0
+
+    def add(self, v):
+        if v > self.max:
+            self.max = v
+        if v >= HIST_BINS:
+            v = HIST_BINS - 1
+        elif v < 0:
+            v = 0
+        self.parts[v >> _CHUNK_SHIFT][v & _CHUNK_MASK] += 1
+        self.n += 1
+
+    def percentile(self, p):
+        """Smallest bin with at least p % of the samples at or below it (foreground); -1 when empty."""
+        if self.n == 0:
+            return -1
+        want = (self.n * p + 99) // 100
+        acc = 0
+        for k in range(len(self.parts)):
+            part = self.parts[k]
+            for i in range(len(part)):
+                acc += part[i]
+                if acc >= want:
+                    return (k << _CHUNK_SHIFT) + i
+        return HIST_BINS - 1
+
+    def median(self):
+        return self.percentile(50)
+
+
 class ControlLoop:
     def __init__(self, policy, sensor, actuator, plant, ring, period_ms, decimation=1, max_torque_q12=8192):
-        self.policy = policy  # None: safe state, zero torque
-        self.sensor = sensor
-        self.actuator = actuator
-        self.plant = plant  # None with a real rig (sensor 'board') or in open-loop replay
         self.ring = ring
         self.period_ms = period_ms
         self.period_us = period_ms * 1000
         self.decimation = decimation
-        self.max_torque = max_torque_q12
         self.inp = array("i", (0, 0))
         self.out = array("i", (0,))
-        self.zero_state = array("i", (0, 0))  # logged state when there is no plant model
-        self.safe = FLAG_SAFE if policy is None else 0
-        self.infer_hist = array("i", bytes(4 * HIST_BINS))
-        self.late_hist = array("i", bytes(4 * HIST_BINS))
-        self.infer_max = 0
-        self.late_max = 0
+        self.infer_hist = Hist()
+        self.late_hist = Hist()
         self.steps = 0  # steps run
         self.overruns = 0  # steps longer than the period
         self.missed = 0  # schedule slots skipped
@@ -68,6 +102,16 @@ class ControlLoop:
         self.slot = 0
         self.next_us = _ticks_us()
         self.t_sched = 0
+        self.attach(policy, sensor, actuator, plant, max_torque_q12)
+
+    def attach(self, policy, sensor, actuator, plant, max_torque_q12=8192):
+        """Set the stages (the app allocates the loop's buffers first, then loads the model)."""
+        self.policy = policy  # None: safe state, zero torque
+        self.sensor = sensor
+        self.actuator = actuator
+        self.plant = plant  # None with a real rig (sensor 'board') or in open-loop replay
+        self.max_torque = max_torque_q12
+        self.safe = FLAG_SAFE if policy is None else 0
 
     # -- the control step ------------------------------------------------------------------------------------
     def step(self, tick, t_us, lateness_us):
@@ -93,16 +137,8 @@ class ControlLoop:
             theta = inp[0] << 8  # no plant: log what the sensor read (Q12 -> Q20)
             theta_dot = inp[1] << 8
         # statistics (ints only)
-        h = infer_us if infer_us < HIST_BINS else HIST_BINS - 1
-        self.infer_hist[h] += 1
-        if infer_us > self.infer_max:
-            self.infer_max = infer_us
-        h = lateness_us if lateness_us < HIST_BINS else HIST_BINS - 1
-        if h < 0:
-            h = 0
-        self.late_hist[h] += 1
-        if lateness_us > self.late_max:
-            self.late_max = lateness_us
+        self.infer_hist.add(infer_us)
+        self.late_hist.add(lateness_us)
         if theta >= UPRIGHT_Q20 or theta <= -UPRIGHT_Q20:
             self.last_not_upright = tick
         self.last_tick = tick
@@ -179,35 +215,3 @@ class ControlLoop:
         self.policy = None
         self.safe = FLAG_SAFE
         self.actuator.off()
-
-
-def hist_median(hist, n=None):
-    """Median of a 1-us histogram (foreground). Returns -1 when empty."""
-    if n is None:
-        n = 0
-        for c in hist:
-            n += c
-    if n == 0:
-        return -1
-    half = (n + 1) // 2
-    acc = 0
-    for i in range(len(hist)):
-        acc += hist[i]
-        if acc >= half:
-            return i
-    return len(hist) - 1
-
-
-def hist_percentile(hist, p):
-    n = 0
-    for c in hist:
-        n += c
-    if n == 0:
-        return -1
-    want = (n * p + 99) // 100
-    acc = 0
-    for i in range(len(hist)):
-        acc += hist[i]
-        if acc >= want:
-            return i
-    return len(hist) - 1
