@@ -2,11 +2,11 @@
 """`forward(desc, blob, act, inp, out)` computes one policy output exactly as the host integer reference
 (host/tinypolicy_host/quant.py, contract in models/README.md):
 
-- desc: array('i') descriptor written by loader.load (layout: loader.D_* / L_*);
+- desc: array('i') descriptor written by loader.load (layout: loader._D_* / _L_*);
 - blob: bytearray holding the whole blob; weights (int8 via ptr8 or int16 via ptr16), bias and mult (int32 via
   ptr32) and shift (u8) are read in place at the offsets in desc;
-- act: array('h') of 128: two int16 activation buffers of 64 (ping-pong); int8 activations are int8 values
-  (relu: 0..255) in the same int16 slots; Q15 activations are Q`fa` of their layer;
+- act: array('h') of 2 * desc[10]: two int16 activation buffers (ping-pong), each as wide as the widest
+  layer; int8 activations are int8 values (relu: 0..255) in the int16 slots; Q15 ones are Q`fa` of their layer;
 - inp: array('i') [theta_q12, theta_dot_q12] (Q12 rad, rad/s; theta any wrap, theta_dot clamped to +-32 rad/s);
 - out: array('i'), out[0] receives torque_q12 (Q12 N*m, clamped by the last layer to +-max_torque).
 
@@ -69,9 +69,9 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
     w32 = ptr32(blob)
     ttab = ptr16(TANH_Q14)
     src = 0
-    dst = 64
+    dst = int(desc[10])
     nl = int(desc[0])
-    d = 10
+    d = 11
     y = 0
     while nl > 0:
         n_in = int(desc[d])

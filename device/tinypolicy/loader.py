@@ -8,12 +8,15 @@
 - `desc`: array('i') descriptor read by kernels.forward (layout: the _D_* / _L_* constants below);
 - `layers`: list of (n_in, n_out, activation, w_off, b_off) byte offsets (the float path uses them).
 
-Order of checks (nothing sized by the file is allocated before all of them pass): file exists, file size
+Order of checks (the header and tables are read into small fixed buffers; nothing sized by the file is allocated
+before the structural checks pass): file exists, file size
 <= 64 KiB, header length, magic, version, dtype, n_layers 1..8, n_inputs 2, n_features 3, n_outputs 1,
 total_size == file size, per layer n_in / n_out 1..64 and chained, activation known, pshift <= 15, lo <= hi,
 relu lo == 0, tanh |lo|, |hi| <= 16384, hidden lo/hi within int16 (activation buffers), f32 fields zero,
 total_size == size implied by the layer table, then the file is read (its size is now known to be what the
-table implies, <= 64 KiB), then CRC32, fshift <= 31, every per-output shift <= 31.
+table implies, <= 64 KiB), then CRC32, fshift <= 31, every per-output shift <= 31, then the descriptor
+(34 ints for 3 layers) is built. The int8 / q15 model's RAM is the blob itself (720 bytes for the shipped 2x16
+int8 net) + descriptor + 2 activation buffers: ~1.5 KB per loaded int8 policy, measured with gc.mem_alloc.
 Every failure raises ModelError("<path>: <field>: <what>").
 """
 import struct
@@ -47,7 +50,8 @@ _D_AMAX = const(2)
 _D_WIDE = const(3)  # 0 int8 weights, 1 int16 weights
 _D_FMULT = const(4)  # 3 entries
 _D_FSHIFT = const(7)  # 3 entries
-_D_LAYERS = const(10)  # then 8 ints per layer:
+_D_HALF = const(10)  # size of one int16 activation buffer: max(3, widest layer); act holds two of them
+_D_LAYERS = const(11)  # then 8 ints per layer:
 _L_NIN = const(0)
 _L_NOUT = const(1)
 _L_ACT = const(2)
@@ -202,6 +206,10 @@ def _load(f, size, fail):
         desc[_D_NLAYERS] = n_layers
         desc[_D_AMIN], desc[_D_AMAX] = (-128, 127) if dcode == 1 else (-32768, 32767)
         desc[_D_WIDE] = dcode - 1
+        half = _N_FEATURES
+        for t in layers:
+            half = max(half, t[1])
+        desc[_D_HALF] = half
         for i in range(_N_FEATURES):
             fmult, fshift = struct.unpack_from("<iB", blob, _HEADER_SIZE + _FEATURE_SIZE * i)
             if fshift > _MAX_SHIFT:

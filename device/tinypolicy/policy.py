@@ -42,7 +42,8 @@ class Policy:
         self._net = net
         self._desc = model.desc  # int8 / q15: array('i') layer descriptor (loader.D_*); f32: None
         self._blob = None if net else model.blob  # bytearray: weights, bias, mult, shift read in place
-        self._act = None if net else array("h", bytes(256))  # 2 x 64 int16 activation buffers
+        # two int16 activation buffers (ping-pong), each as wide as the widest layer (desc[10])
+        self._act = None if net else array("h", bytes(4 * model.desc[10]))
 
     @classmethod
     def load(cls, path):

@@ -11,7 +11,8 @@ def _check_layers(blob_path, layers_csv):
     """Run the kernel truncated to 1..n_layers layers and compare every layer's outputs to lk_out columns."""
     m = load(blob_path)
     n_layers = m.desc[0]
-    act = array("h", bytes(256))
+    half = m.desc[10]
+    act = array("h", bytes(4 * half))
     inp = array("i", (0, 0))
     out = array("i", (0,))
     rows = 0
@@ -24,16 +25,13 @@ def _check_layers(blob_path, layers_csv):
             for k in range(n_layers):
                 m.desc[0] = k + 1
                 forward(m.desc, m.blob, act, inp, out)
-                base = 64 if k % 2 == 0 else 0  # ping-pong: layer 0 writes act[64..]
+                base = half if k % 2 == 0 else 0  # ping-pong: layer 0 writes act[half..]
                 j = 0
                 while ("l%d_out%d" % (k, j)) in cols:
                     want = v[cols["l%d_out%d" % (k, j)]]
                     got = out[0] if k == n_layers - 1 else act[base + j]
                     assert got == want, (blob_path, inp[0], inp[1], "layer", k, "unit", j, got, want)
                     j += 1
-            if n_layers > 0:
-                # features: after layer 0 act[0..2] still hold x0..x2 only for 1-layer runs; check via 1 layer
-                pass
             rows += 1
     m.desc[0] = n_layers
     assert rows > 10, rows
@@ -54,7 +52,7 @@ def test_tanh_net_layers_exact():
 
 def test_features_exact():
     m = load("models/policy_q15.bin")
-    act = array("h", bytes(256))
+    act = array("h", bytes(4 * m.desc[10]))
     inp = array("i", (0, 0))
     out = array("i", (0,))
     m.desc[0] = 0  # features only
