@@ -16,8 +16,8 @@ script formats nothing it would have to allocate floats for), and `# text` comme
   single-call samples `p50_ns`/`p99_ns`/`max_ns` (each call timed alone; 1 µs resolution with ticks_us),
   `median_ns` = median over blocks of `block` back-to-back calls (sub-µs resolution), `mean_ns` over all blocks.
   Timer and loop overhead (the same loop without the call) is subtracted from block times.
-- `stage dtype=D stage=S`: per-stage breakdown (features, layer k) when the runtime exposes one
-  (`Policy.stages()`, see `stage_fns`); mean ns per call over `n` calls.
+- `stage dtype=D stage=S`: per-stage breakdown, differential (see `prefix_nets`): `mean_ns` of the stage,
+  `cumulative_ns` of the forward pass up to and including it (the `features` stage includes the call itself).
 - `alloc dtype=D what=infer_q|tick`: heap bytes allocated over `n` calls (gc.mem_alloc() deltas, automatic
   gc disabled), and `locked_ok=1` when the same calls ran under micropython.heap_lock() without MemoryError.
 - `tick dtype=D`: cost of one whole control step (sensor -> policy -> actuator -> plant -> ring), ns.
@@ -157,17 +157,6 @@ def _blocks(fn, inp, o, th, thd, nb, block, clk, times):
         times[b] = _ticks_diff(clk(), t0)
 
 
-def _blocks_empty(inp, th, thd, nb, block, clk, times):
-    for b in range(nb):
-        j = b & 63
-        inp[0] = th[j]
-        inp[1] = thd[j]
-        t0 = clk()
-        for _ in range(block):
-            pass
-        times[b] = _ticks_diff(clk(), t0)
-
-
 def hist_pct(hist, n, pct):
     """Bin index holding the pct-th percentile of n samples."""
     want = (n * pct + 99) // 100
@@ -186,8 +175,14 @@ def median_of(arr):
     return s[len(s) // 2]
 
 
+BLOCK_US = 50  # a block lasts at least this long, so the clock's 1-unit step is small against it
+
+
 def measure(fn, inp, o, n, warmup, block, clk, ps, budget_ms):
-    """Latency of fn(inp, o) (see the module docstring). Returns a dict of ns values (ints)."""
+    """Latency of fn(inp, o) (see the module docstring). Returns a dict of ns values (ints).
+
+    Blocks hold max(block, enough calls for BLOCK_US) calls; the empty loop's cost per iteration is measured
+    over one long loop of as many iterations and subtracted from the per-call figures."""
     th, thd = make_states()
     # cold: the very first call, timed alone
     inp[0] = th[0]
@@ -195,15 +190,16 @@ def measure(fn, inp, o, n, warmup, block, clk, ps, budget_ms):
     t0 = clk()
     fn(inp, o)
     cold = _ticks_diff(clk(), t0)
-    # warm-up, also sizes the histogram and the budget
+    # warm-up, also sizes the histogram, the blocks and the budget
     w0 = _ticks_us()
     for _ in range(warmup):
         fn(inp, o)
-    per_call_us = _ticks_diff(_ticks_us(), w0) // warmup if warmup > 0 else 0
-    if budget_ms > 0 and per_call_us > 0 and n * per_call_us > budget_ms * 500:
-        n = max(BLOCK * 8, budget_ms * 500 // per_call_us)  # half the budget for each of the two runs
+    warm_us = _ticks_diff(_ticks_us(), w0)
+    per_call_ns = warm_us * 1000 // warmup if warmup > 0 else cold * ps // 1000
+    if budget_ms > 0 and per_call_ns > 0 and n * per_call_ns > budget_ms * 500000:
+        n = max(BLOCK * 8, budget_ms * 500000 // per_call_ns)  # half the budget for each of the two runs
     # histogram resolution: keep ~4x the typical call inside HBINS bins
-    typ = (per_call_us * 1000000 // ps) if per_call_us > 0 else cold
+    typ = per_call_ns * 1000 // ps if per_call_ns > 0 else cold
     shift = 0
     while (typ * 4) >> shift >= HBINS:
         shift += 1
@@ -216,24 +212,28 @@ def measure(fn, inp, o, n, warmup, block, clk, ps, budget_ms):
     mx = _single(fn, inp, o, th, thd, n, clk, hist, shift)
     p50 = (hist_pct(hist, n, 50) << shift) - over_single
     p99 = (hist_pct(hist, n, 99) << shift) - over_single
-    nb = n // block if n >= block else 1
+    if per_call_ns > 0 and block * per_call_ns < BLOCK_US * 1000:
+        block = (BLOCK_US * 1000 + per_call_ns - 1) // per_call_ns
+    nb = n // block if n >= block * 32 else 32
     times = array("i", bytes(4 * nb))
-    _blocks_empty(inp, th, thd, nb, block, clk, times)
-    over_block = median_of(times)
+    t0 = clk()
+    for _ in range(nb * block):
+        pass
+    over_ps = _ticks_diff(clk(), t0) * ps // (nb * block)  # empty loop, per iteration
     gc.collect()
     _blocks(fn, inp, o, th, thd, nb, block, clk, times)
-    med = median_of(times) - over_block
     total = 0
     for t in times:
         total += t
-    mean = total - over_block * nb
+    med_ps = median_of(times) * ps // block - over_ps
+    mean_ps = total * ps // (nb * block) - over_ps
 
-    def ns(units, per=1):
-        return units * ps // (1000 * per)
+    def ns(units):
+        return units * ps // 1000
 
-    return {"n": n, "warmup": warmup, "block": block, "cold_ns": ns(cold), "p50_ns": ns(max(p50, 0)),
-            "p99_ns": ns(max(p99, 0)), "max_ns": ns(mx), "median_ns": ns(max(med, 0), block),
-            "mean_ns": ns(max(mean, 0), block * nb), "overhead_ns": ns(over_block, block)}
+    return {"n": n, "warmup": warmup, "block": block, "blocks": nb, "cold_ns": ns(cold), "p50_ns": ns(max(p50, 0)),
+            "p99_ns": ns(max(p99, 0)), "max_ns": ns(mx), "median_ns": max(med_ps, 0) // 1000,
+            "mean_ns": max(mean_ps, 0) // 1000, "overhead_ns": over_ps // 1000}
 
 
 # ---- the policy ----------------------------------------------------------------------------------------------
@@ -264,40 +264,115 @@ def infer_api(p):
     return call
 
 
-def stage_fns(p):
-    """Per-stage callables for the breakdown: `Policy.stages()` returning [(name, fn), ...] where each fn() runs
-    one stage on the policy's own preallocated buffers (inputs left by the last infer_q). None when absent."""
-    st = getattr(p, "stages", None)
-    if st is None:
+_ACT = ("identity", "relu", "tanh")
+
+
+def prefix_nets(p):
+    """[(name, fn(inp, out)), ...]: the policy cut after its features (k = 0) and after each layer k = 1..L.
+
+    The per-stage breakdown is differential: stage k costs t(k) - t(k-1), with t(k) the time of the forward pass
+    stopped after k layers, so every stage is timed inside the one real call (same call overhead, same buffers,
+    same code). int8 / q15: tinypolicy.kernels.forward with a copy of the policy's layer descriptor whose
+    layer count (desc[0], the only descriptor field used here) is k. f32: the float path with its layer list
+    cut to k. Returns None when the runtime does not have that shape (then only whole-call latency is
+    reported)."""
+    desc = getattr(p, "_desc", None)
+    net = getattr(p, "_net", None)
+    names = ["features"]
+    if desc is not None:
+        from tinypolicy.kernels import forward
+
+        blob = p._blob
+        act = p._act
+        nl = desc[0]
+        fns = []
+        for k in range(nl + 1):
+            d = array("i", desc)
+            d[0] = k
+
+            def fn(inp, o, d=d):
+                forward(d, blob, act, inp, o)
+
+            fns.append(fn)
+            if k:  # names from the blob's layer table (models/README.md): n_in u16, n_out u16, activation u8
+                b = 48 + 16 * (k - 1)
+                names.append("layer%d_%dx%d_%s" % (k, blob[b] | blob[b + 1] << 8, blob[b + 2] | blob[b + 3] << 8,
+                                                   _ACT[blob[b + 4]]))
+        return [(names[i], fns[i]) for i in range(len(fns))]
+    if net is not None and hasattr(net, "layers"):
+        full = net.layers
+        fns = []
+        for k in range(len(full) + 1):
+            cut = full[:k]
+
+            def fn(inp, o, cut=cut):
+                net.layers = cut
+                try:
+                    p.infer_q(inp, o)
+                finally:
+                    net.layers = full
+
+            fns.append(fn)
+            if k:
+                n_in, n_out, a = full[k - 1][0], full[k - 1][1], full[k - 1][2]
+                names.append("layer%d_%dx%d_%s" % (k, n_in, n_out, _ACT[a]))
+        return [(names[i], fns[i]) for i in range(len(fns))]
+    return None
+
+
+def time_loop(fn, inp, o, n, clk):
+    """Clock units for n calls of fn(inp, o) in one loop."""
+    t0 = clk()
+    for _ in range(n):
+        fn(inp, o)
+    return _ticks_diff(clk(), t0)
+
+
+def stages(p, n, clk, ps, rounds=5):
+    """Per-stage mean ns (see prefix_nets): each prefix timed over n calls, in `rounds` interleaved rounds, the
+    median round kept. Returns [(name, stage_ns, cumulative_ns)] or None."""
+    nets = prefix_nets(p)
+    if nets is None:
         return None
-    return st()
-
-
-def time_stage(fn, n, clk, ps):
-    """Mean ns of fn() over n calls (loop overhead subtracted)."""
-    t0 = clk()
-    for _ in range(n):
-        pass
-    empty = _ticks_diff(clk(), t0)
-    t0 = clk()
-    for _ in range(n):
-        fn()
-    d = _ticks_diff(clk(), t0) - empty
-    return (d if d > 0 else 0) * ps // (1000 * n)
+    th, thd = make_states()
+    inp = array("i", (th[1], thd[1]))
+    o = array("i", (0,))
+    per = [[] for _ in nets]
+    for _ in range(rounds):
+        for k in range(len(nets)):
+            fn = nets[k][1]
+            time_loop(fn, inp, o, n // 10 + 1, clk)  # warm
+            per[k].append(time_loop(fn, inp, o, n, clk))
+    res = []
+    prev = 0
+    for k in range(len(nets)):
+        cum = median_of(per[k]) * ps // (1000 * n)
+        res.append((nets[k][0], cum - prev, cum))
+        prev = cum
+    return res
 
 
 def alloc_delta(fn, inp, o, n):
     """(calls, heap bytes allocated by them): gc.mem_alloc() delta over n calls of fn(inp, o) with automatic gc
     off; when that fills the heap (an allocating path), retried with a tenth of the calls."""
+    want = n
     while True:
         try:
-            return n, _alloc_delta(fn, inp, o, n)
+            b = _alloc_delta(fn, inp, o, n)
+            break
         except MemoryError:
             gc.enable()
             gc.collect()
             if n <= 1:
                 raise
             n = n // 10
+    if n < want and b > 0:  # as many calls as fit in 3/4 of the free heap
+        gc.collect()
+        m = gc.mem_free() * 3 // 4 // (b // n + 1)
+        if m > n:
+            n = min(m, want)
+            b = _alloc_delta(fn, inp, o, n)
+    return n, b
 
 
 def _alloc_delta(fn, inp, o, n):
@@ -397,14 +472,14 @@ def bench_dtype(dtype, cfg, clk, ps):
             err("latency", repr(exc), dtype=dtype, api="infer")
     if "stage" in sections:
         try:
-            p.infer_q(inp, o)
-            fns = stage_fns(p)
-            if fns is None:
-                err("stage", "runtime has no Policy.stages() hook", dtype=dtype)
+            m = max(n // 4, 100) if dtype != "f32" else max(n // 40, 50)
+            st = stages(p, m, clk, ps)
+            if st is None:
+                err("stage", "runtime has no per-layer entry (kernels.forward + desc, or a float layer list)",
+                    dtype=dtype)
             else:
-                m = max(n // 4, 100)
-                for name, fn in fns:
-                    out("stage", dtype=dtype, stage=name, n=m, mean_ns=time_stage(fn, m, clk, ps))
+                for name, ns_, cum in st:
+                    out("stage", dtype=dtype, stage=name, n=m, mean_ns=ns_, cumulative_ns=cum)
         except Exception as exc:  # noqa: BLE001
             err("stage", repr(exc), dtype=dtype)
     if "alloc" in sections:

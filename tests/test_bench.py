@@ -14,7 +14,7 @@ from tinypolicy_host.paths import REPO
 CSV_FILES = {
     "latency.csv": ["engine", "dtype", "api", "n", "cold_ns", "p50_ns", "p99_ns", "max_ns", "median_ns", "mean_ns"],
     "ratios.csv": ["ratio", "by_median", "by_mean", "goal", "met"],
-    "stages.csv": ["dtype", "stage", "n", "mean_ns"],
+    "stages.csv": ["dtype", "stage", "n", "mean_ns", "cumulative_ns"],
     "memory.csv": None,
     "heap_imports.csv": ["stage", "bytes", "total"],
     "code_size.csv": ["arch", "file", "bytes"],

@@ -141,7 +141,9 @@ def _device(res, cfg, args, work: Path) -> None:
     else:
         records, raw = run_device_bench(cfg["n"], cfg["warmup"], cfg["block"], variant=args.variant)
         (work / "device_bench.txt").write_text(raw)
-        res.device_source = f"unix port, {args.variant} variant, heap 128K"
+        from .bench_device import HEAPSIZE
+
+        res.device_source = f"unix port, {args.variant} variant, benchmark heap {HEAPSIZE}"
     if not records:
         raise RuntimeError("device_bench.py printed no BENCH lines")
     res.device = records

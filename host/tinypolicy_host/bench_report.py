@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LAT_COLS = ["engine", "dtype", "api", "n", "warmup", "block", "cold_ns", "p50_ns", "p99_ns", "max_ns", "median_ns",
-            "mean_ns", "overhead_ns", "version", "note"]
+LAT_COLS = ["engine", "dtype", "api", "n", "warmup", "block", "blocks", "cold_ns", "p50_ns", "p99_ns", "max_ns",
+            "median_ns", "mean_ns", "overhead_ns", "version", "note"]
 # (name, slow engine/dtype/api, fast engine/dtype/api, goal text, goal test on the ratio)
 RATIOS = [
     ("int8 viper speed-up over the float reference path", ("micropython", "f32", "infer_q"),
@@ -166,7 +166,8 @@ def write(res: Results, out: Path) -> list[Path]:
         _write_csv(rdir / "latency.csv", res.latency_rows(), LAT_COLS),
         _write_csv(rdir / "ratios.csv", res.ratio_rows(),
                    ["ratio", "slow", "fast", "by_median", "by_mean", "goal", "met"]),
-        _write_csv(rdir / "stages.csv", res.device_records("stage"), ["dtype", "stage", "n", "mean_ns"]),
+        _write_csv(rdir / "stages.csv", res.device_records("stage"),
+                   ["dtype", "stage", "n", "mean_ns", "cumulative_ns"]),
         _write_csv(rdir / "memory.csv", res.memory_rows()),
         _write_csv(rdir / "heap_imports.csv", res.device_records("heap"), ["stage", "bytes", "total", "modules"]),
         _write_csv(rdir / "instructions.csv", res.instr, ["engine", "dtype", "api", "calls", "instructions_per_call"]),
@@ -245,8 +246,12 @@ def render(res: Results) -> str:
     if res.instr:
         L += ["", "### Instructions per inference (valgrind callgrind)", "",
               ("Deterministic, so unaffected by the shared machine: the whole process is counted at two call "
-              "counts and differenced (start-up and loading cancel). A CPU's time per instruction differs "
-              "between the interpreter and compiled loops, so these ratios bracket, not replace, the timed ones."),
+               "counts and differenced (start-up and loading cancel; the float path's count includes its share of "
+               "garbage collection). Time per instruction is not the same for all code: a wide out-of-order x86 "
+               "core runs viper's simple, spill-heavy instruction stream at a much higher rate than the "
+               "interpreter's, so on this CPU the timed ratios differ from these. On an in-order microcontroller "
+               "core (Cortex-M0+, Xtensa LX6/7, RV32 E/IMC) time follows instruction counts more closely: these "
+               "ratios are the better predictor of a board's."),
               ""]
         L += _table(["engine", "dtype", "api", "instructions / call"],
                     [[r["engine"], r["dtype"], r["api"], r["instructions_per_call"]] for r in res.instr])
@@ -256,25 +261,31 @@ def render(res: Results) -> str:
     stages = res.device_records("stage")
     L += ["", "## Per-stage breakdown (MicroPython)", ""]
     if stages:
-        L += ["Mean µs per call of each stage run alone on the policy's own buffers (loop overhead subtracted).",
-              ""]
-        L += _table(["dtype", "stage", "calls", "mean µs"],
-                    [[r["dtype"], r["stage"], r["n"], us(r["mean_ns"])] for r in stages])
+        L += [("Differential: the forward pass is run stopped after the features and after each layer (int8 / "
+               "Q15: the viper kernel with the descriptor's layer count cut to k; f32: the float layer list cut "
+               "to k); a stage costs the difference of consecutive prefixes (median of 5 interleaved rounds). "
+               "`features` includes the call itself (through a small Python wrapper, so the cumulative total "
+               "can differ a little from the whole-call latency above)."), ""]
+        L += _table(["dtype", "stage", "calls", "stage µs", "cumulative µs", "share"],
+                    [[r["dtype"], r["stage"].replace("_", " "), r["n"], us(r["mean_ns"]), us(r["cumulative_ns"]),
+                      _share(r, stages)] for r in stages])
     else:
         errs = [r for r in res.device_records("error") if r.get("section") == "stage"]
         L += ["Not measured: " + (errs[0]["msg"].replace("_", " ") if errs else "no stage records") + "."]
 
     L += ["", "## Memory", "",
-          ("Heap figures are `gc.mem_alloc()` after `gc.collect()` on the unix port with a 128 KiB heap (16-byte "
-          "blocks). `policy` = heap held by the loaded policy (after − before loading). Bytes per call: "
+          ("Heap figures are `gc.mem_alloc()` after `gc.collect()` on the unix port (16-byte blocks; the benchmark "
+           "script runs with a 256 KiB heap to have room for its own buffers, so only *used* figures are shown). "
+           "`policy RAM` = heap held by the loaded policy (after − before loading); `heap used after load` "
+           "includes the interpreter, the benchmark script and all imported code. Bytes per call: "
           "`gc.mem_alloc()` delta over the calls with automatic gc off; `lock ok` = 100 calls ran under "
           "`micropython.heap_lock()` without MemoryError. `tick` = the app's whole control step."), ""]
     rows = []
     for r in res.memory_rows():
-        rows.append([r["dtype"], r["blob_bytes"], r["policy_bytes"], r["heap_after"], r["heap_free"], r["load_us"],
+        rows.append([r["dtype"], r["blob_bytes"], r["policy_bytes"], r["heap_after"], r["load_us"],
                      _perc(r, "infer_q"), _lock(r["infer_q_heap_lock_ok"]), _perc(r, "tick"),
                      _lock(r["tick_heap_lock_ok"])])
-    L += _table(["dtype", "blob B", "policy RAM B", "heap used after load B", "heap free B", "load µs",
+    L += _table(["dtype", "blob B", "policy RAM B", "heap used after load B", "load µs",
                  "infer_q B/call", "infer_q lock ok", "tick B/tick", "tick lock ok"], rows)
 
     heap = res.device_records("heap")
@@ -300,10 +311,15 @@ def render(res: Results) -> str:
           "Contended: the app and a `python -c 'while True: pass'` process both pinned to one core with `taskset`."),
           ""]
     L += _table(["period ms", "case", "ticks", "lateness p50 µs", "p99 µs", "max µs", "overruns", "missed",
-                 "infer p99 µs", "load avg"],
+                 "infer p50 µs", "infer p99 µs", "load avg", "exit"],
                 [[t["period_ms"], "contended (cpu {})".format(t["cpu"]) if t["contended"] else "alone", t["ticks"],
                   _f(t["lateness_p50_us"]), _f(t["lateness_p99_us"]), _f(t["lateness_max_us"]), t["overruns"],
-                  t["missed"], _f(t["infer_p99_us"]), t["load1"]] for t in res.ticks])
+                  t["missed"], _f(t["infer_p50_us"]), _f(t["infer_p99_us"]), t["load1"],
+                  t["exit"] if not t.get("errors") else f"{t['exit']}: {t['errors'][:80]}"] for t in res.ticks])
+    if res.ticks:
+        L += ["", ("`infer` here is the app's own per-tick measurement (`ticks_us` around `infer_q` inside the "
+                   "tick): after sleeping until the deadline the caches and branch predictors are cold, so it reads "
+                   "higher than the hot-loop latency above.")]
 
     L += ["", "## Host", ""]
     L += _table(["item", "seconds", "source"], [[h["item"], _f(h["seconds"], 1), h["source"]] for h in res.host])
@@ -319,6 +335,12 @@ def render(res: Results) -> str:
               f"{str(e.get('msg', '')).replace('_', ' ')}" for e in errs]
     L += ["", f"Raw tables: `results/*.csv`. Whole run: {res.timing.get('total', 0):.0f} s.", ""]
     return "\n".join(L)
+
+
+def _share(r, stages) -> str:
+    total = max((_num(x["cumulative_ns"]) for x in stages if x["dtype"] == r["dtype"]), default=float("nan"))
+    v = _num(r["mean_ns"])
+    return "–" if not total or math.isnan(total) or math.isnan(v) else f"{100 * v / total:.0f} %"
 
 
 def _x(v) -> str:
