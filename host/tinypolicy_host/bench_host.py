@@ -132,7 +132,7 @@ def demo_time(out_dir: Path, duration_s: float = 10.0) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     wall = time.perf_counter() - t0
-    tail = " / ".join(proc.stdout.strip().splitlines()[-2:])
+    said = [line[6:] for line in proc.stdout.splitlines() if line.startswith("demo: ") and "upright" in line]
     return {"item": f"make demo ({duration_s:g} s real-time run + plots)", "seconds": round(wall, 1),
-            "source": f"measured now: tinypolicy demo --duration-s {duration_s:g} (log/plots to {out_dir.name}/); "
-                      f"exit {proc.returncode}; {tail[:160]}"}
+            "source": f"measured now: tinypolicy demo --duration-s {duration_s:g} (log and plots to build/bench/); "
+                      f"exit {proc.returncode}" + (f"; {said[0][:100]}" if said else "")}

@@ -224,6 +224,13 @@ def render(res: Results) -> str:
           f"{s.get('block')}; device package: {res.device_source or '–'}; tick runs {s.get('tick_seconds')} s "
           f"each at {', '.join(str(p) for p in s.get('periods', []))} ms."), ""]
 
+    info = res.device_records("info")
+    if info:
+        i = info[0]
+        L += [(f"Device script ({res.device_source}): port `{i.get('port')}`, MicroPython {i.get('version')}, clock "
+              f"`{i.get('clock')}` ({i.get('clock_ps')} ps per unit), {i.get('n')} calls after {i.get('warmup')} "
+              f"warm-up, heap {i.get('heap_total')} B."), ""]
+
     L += ["## Headline ratios", "",
           "Speed ratios of median times per call (block median; `by mean` uses the mean over all blocks).", ""]
     L += _table(["ratio", "by median", "by mean", "goal", "met"],
