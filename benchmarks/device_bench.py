@@ -9,7 +9,7 @@ script formats nothing it would have to allocate floats for), and `# text` comme
 
 - `info`: port, MicroPython version, heap size, the clock used (`clock=ticks_us` or `ticks_cpu` and its
   calibrated `clock_ps` = picoseconds per unit).
-- `heap stage=S`: heap taken by importing the runtime, then the control app modules (`bytes`, `total`).
+- `heap stage=S`: heap taken by importing the runtime, then each control-app module (`bytes`, `total`).
 - `memory dtype=D`: `blob_bytes`, `load_us`, `heap_before`, `heap_after` (gc.mem_alloc() after gc.collect()
   without / with the loaded policy), `policy_bytes` = their difference: the RAM the loaded policy holds.
 - `latency dtype=D api=infer_q|infer`: `n` calls after `warmup` calls; `cold_ns` (first call after load),
@@ -506,29 +506,26 @@ def bench_dtype(dtype, cfg, clk, ps):
     gc.collect()
 
 
+APP_MODULES = ("tinypolicy.logger", "tinypolicy.plant", "tinypolicy.sensors", "tinypolicy.actuators",
+               "tinypolicy.loop", "tinypolicy.config", "tinypolicy.ticker", "tinypolicy.app")
+
+
 def heap_imports(base):
-    """`heap` records: heap held by the imported code (bytecode / native code of .py or .mpy modules lives in RAM
-    unless frozen into the firmware), measured as gc.mem_alloc() growth after gc.collect()."""
-    out("heap", stage="script", bytes=base)
+    """`heap` records: heap held by imported code (bytecode / native code of .py or .mpy modules lives in RAM
+    unless frozen into the firmware), as gc.mem_alloc() growth after gc.collect(): the runtime package as a
+    whole, then each control-app module in turn (a module's figure includes dependencies not imported before)."""
+    out("heap", stage="script", bytes=base, total=base)
     prev = base
-    for stage, mods in (("runtime", ("tinypolicy",)),
-                        ("app", ("tinypolicy.loop", "tinypolicy.plant", "tinypolicy.sensors", "tinypolicy.actuators",
-                                 "tinypolicy.logger", "tinypolicy.config", "tinypolicy.app"))):
-        names = []
-        for m in mods:
-            try:
-                __import__(m)
-                names.append(m)
-            except ImportError:
-                pass
-        if stage == "runtime":
-            try:
-                from tinypolicy import Policy  # noqa: F401  (may live in a submodule imported lazily)
-            except ImportError:
-                pass
+    for stage in ("tinypolicy",) + APP_MODULES:
+        try:
+            __import__(stage)
+            if stage == "tinypolicy":
+                from tinypolicy import Policy  # noqa: F401
+        except ImportError:
+            continue
         gc.collect()
         now = gc.mem_alloc()
-        out("heap", stage=stage, bytes=now - prev, total=now, modules=len(names))
+        out("heap", stage=stage, bytes=now - prev, total=now)
         prev = now
 
 

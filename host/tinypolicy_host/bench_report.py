@@ -169,7 +169,7 @@ def write(res: Results, out: Path) -> list[Path]:
         _write_csv(rdir / "stages.csv", res.device_records("stage"),
                    ["dtype", "stage", "n", "mean_ns", "cumulative_ns"]),
         _write_csv(rdir / "memory.csv", res.memory_rows()),
-        _write_csv(rdir / "heap_imports.csv", res.device_records("heap"), ["stage", "bytes", "total", "modules"]),
+        _write_csv(rdir / "heap_imports.csv", res.device_records("heap"), ["stage", "bytes", "total"]),
         _write_csv(rdir / "instructions.csv", res.instr, ["engine", "dtype", "api", "calls", "instructions_per_call"]),
         _write_csv(rdir / "code_size.csv", res.code, ["arch", "file", "bytes"]),
         _write_csv(rdir / "blobs.csv", res.blobs, ["file", "bytes"]),
@@ -297,11 +297,17 @@ def render(res: Results) -> str:
 
     heap = res.device_records("heap")
     if heap:
-        what = {"script": "interpreter + benchmark script (baseline)", "runtime": "import tinypolicy (runtime)",
-                "app": "import the control app modules (loop, plant, sensors, actuators, logger, config, app)"}
-        L += ["", "Heap taken by code (RAM; on a board `.mpy` code also loads into the heap unless frozen):", ""]
-        L += _table(["stage", "heap bytes", "heap in use after"],
-                    [[what.get(h["stage"], h["stage"]), h["bytes"], h.get("total", h["bytes"])] for h in heap])
+        what = {"script": "interpreter + benchmark script (baseline)",
+                "tinypolicy": "runtime: `import tinypolicy` (Policy, kernels, tables)"}
+        L += ["", ("Heap taken by imported code, in import order (RAM; on a board `.mpy` code also loads into the "
+                   "heap unless frozen into the firmware; a module's figure includes dependencies not imported "
+                   "before it):"), ""]
+        L += _table(["module", "heap bytes", "heap in use after"],
+                    [[what.get(h["stage"], f"`{h['stage']}`"), h["bytes"], h.get("total", h["bytes"])]
+                     for h in heap])
+        app = sum(_num(h["bytes"]) for h in heap if h["stage"] not in ("script", "tinypolicy"))
+        if app:
+            L += ["", f"Control-app modules together: {app:.0f} B."]
 
     L += ["", "## Code size", "", ("Total `.mpy` bytes of `device/tinypolicy/` per architecture (`make mpy`); goal "
           "≤ 16 KB (16384 B) for armv6m. Per-file sizes: `results/code_size.csv`."), ""]
