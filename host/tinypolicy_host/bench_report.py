@@ -14,11 +14,11 @@ LAT_COLS = ["engine", "dtype", "api", "n", "warmup", "block", "blocks", "cold_ns
 # (name, slow engine/dtype/api, fast engine/dtype/api, goal text, goal test on the ratio)
 RATIOS = [
     ("int8 viper speed-up over the float reference path", ("micropython", "f32", "infer_q"),
-     ("micropython", "int8", "infer_q"), ">= 100x", lambda r: r >= 100),
+     ("micropython", "int8", "infer_q"), "≥ 100×", lambda r: r >= 100),
     ("q15 viper speed-up over the float reference path", ("micropython", "f32", "infer_q"),
      ("micropython", "q15", "infer_q"), "", None),
     ("int8 viper slow-down vs the C loop (int8, gcc -O2)", ("micropython", "int8", "infer_q"),
-     ("c", "int8", None), "<= 10x", lambda r: r <= 10),
+     ("c", "int8", None), "≤ 10×", lambda r: r <= 10),
     ("q15 viper slow-down vs the C loop (q15, gcc -O2)", ("micropython", "q15", "infer_q"),
      ("c", "q15", None), "", None),
     ("onnxruntime single call vs int8 viper (>1: viper faster)", ("onnxruntime", "f32", None),
