@@ -1,0 +1,84 @@
+"""End to end on the virtual board, through the make targets a user types: `make flash`, `make monitor`, then
+plot. Real mpremote over a real pty into the unix MicroPython port, the real device app, model and config."""
+import hashlib
+import json
+import math
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tinypolicy_host.logfile import read_log
+from tinypolicy_host.paths import BOARDS, BUILD, DEVICE, REPO
+from tinypolicy_host.plot import NAMES, UPRIGHT_BAND, wrap_angle
+from tinypolicy_host.vboard import VBoardProcess
+
+HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags".split(",")
+
+
+def make(*args, timeout=120):
+    t0 = time.monotonic()
+    r = subprocess.run(["make", "--no-print-directory", *args], cwd=REPO, capture_output=True, text=True,
+                       timeout=timeout)
+    assert r.returncode == 0, f"make {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}"
+    return r, time.monotonic() - t0
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_flash_monitor_plot_on_virtual_board(tmp_path):
+    config = json.loads((DEVICE / "config.json").read_text())
+    fs = tmp_path / "fs"
+    out = tmp_path / "logs" / "run.csv"
+    with VBoardProcess(fs, tmp_path / "port") as vb:
+        # 1. flash: everything copied and verified by a hash computed on the board
+        r, t_first = make("flash", f"PORT={vb.port}", "BOARD=unix")
+        m = re.search(r"(\d+) copied .* all (\d+) files verified on the device \((sha256|crc32)\)", r.stdout)
+        assert m and m.group(1) == m.group(2), r.stdout
+        expected = {"main.py": DEVICE / "main.py", "config.json": DEVICE / "config.json",
+                    "board.py": BOARDS / "unix" / "board.py", config["model"]: REPO / config["model"]}
+        for mpy in (BUILD / "mpy" / "x64" / "tinypolicy").rglob("*.mpy"):
+            expected[mpy.relative_to(BUILD / "mpy" / "x64").as_posix()] = mpy
+        for rel, local in expected.items():  # independent check of the board's flash
+            assert (fs / rel).is_file() and sha(fs / rel) == sha(local), rel
+            assert f" {rel} " in r.stdout
+        assert not list(fs.rglob("*.new")) and not list((fs / "tinypolicy").glob("*.py"))
+        # 2. a second flash copies nothing
+        r, t_second = make("flash", f"PORT={vb.port}", "BOARD=unix")
+        assert re.search(r"flash: 0 copied \(0 B\), (\d+) unchanged", r.stdout), r.stdout
+        # 3. monitor: real-time control until the app says it is done
+        duration = config.get("duration_s", 10)
+        r, t_monitor = make("monitor", f"PORT={vb.port}", f"OUT={out}", f"DURATION={duration + 8}",
+                            timeout=duration + 60)
+        assert "stopped: done" in r.stderr, r.stderr
+        assert "0 malformed, 0 partial" in r.stderr, r.stderr
+    log = read_log(out)
+    assert log.columns == HEADER and not log.malformed and not log.messages
+    period_s = config.get("period_ms", 10) / 1000
+    n_expected = duration / period_s / config.get("decimation", 1)
+    assert 0.9 * n_expected <= len(log) <= n_expected + 1, (len(log), n_expected)
+    tick, t_us = log.data["tick"], log.data["t_us"]
+    assert np.all(np.diff(tick) > 0) and np.all(np.diff(t_us) > 0)
+    # 4. the pendulum is upright at the end: the last half second inside the upright band
+    t = (t_us - t_us[0]) / 1e6
+    end = wrap_angle(log.data["theta"][t >= t[-1] - 0.5])
+    assert np.all(np.abs(end) <= UPRIGHT_BAND), f"not upright at the end: |theta| up to {np.abs(end).max():.3f}"
+    # 5. plots
+    plots = tmp_path / "plots"
+    r = subprocess.run([sys.executable, "-m", "tinypolicy_host.cli", "plot", str(out), "--out", str(plots)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for name in NAMES:
+        with Image.open(plots / name) as im:
+            im.verify()
+            assert im.format == "PNG"
+    print(f"\nflash {t_first:.2f} s / {t_second:.2f} s (make incl.), monitor {t_monitor:.1f} s, {len(log)} rows, "
+          f"final |theta| {abs(wrap_angle(np.array([log.data['theta'][-1]]))[0]):.3f} rad")
+    assert math.isfinite(float(log.data["torque"][-1]))

@@ -1,0 +1,233 @@
+"""Monitor: the log-stream parser never crashes, never loses a good line, counts everything else; the capture
+flushes on every exit; end to end against the virtual board with a fake app that misbehaves."""
+import io
+import random
+
+import pytest
+
+from tinypolicy_host import monitor
+from tinypolicy_host.logfile import read_log
+from tinypolicy_host.monitor import Capture, Status, StreamParser
+from tinypolicy_host.vboard import VBoardProcess
+
+HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"
+
+
+def row(i):
+    return f"{i},{i * 10000},{3.1416 - i * 0.01:.4f},0.1000,-0.5000,41,3,0,0"
+
+
+def feed_all(parser, chunks):
+    events = []
+    for c in chunks:
+        events += parser.feed(c)
+    return events + parser.finish()
+
+
+def kinds(events, kind):
+    return [e.text for e in events if e.kind == kind]
+
+
+def stream(n=20):
+    return ("# info: start\n" + HEADER + "\n" + "".join(row(i) + "\n" for i in range(n)) + "# info: done\n").encode()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 100000])
+def test_any_chunking_gives_the_same_lines(size):
+    data = stream()
+    p = StreamParser()
+    events = feed_all(p, [data[i:i + size] for i in range(0, len(data), size)])
+    assert kinds(events, "header") == [HEADER]
+    assert kinds(events, "row") == [row(i) for i in range(20)]
+    assert p.messages == ["info: start", "info: done"] and p.done
+    assert not p.malformed and not p.partial
+
+
+def test_crlf_and_lone_cr():
+    p = StreamParser()
+    data = (HEADER + "\r\n" + row(0) + "\r\n" + row(1) + "\r" + row(2) + "\n").encode()
+    events = feed_all(p, [data])
+    assert kinds(events, "row") == [row(0), row(1), row(2)]
+    assert not p.malformed
+
+
+def test_garbage_bytes_cost_no_good_line():
+    p = StreamParser()
+    data = (HEADER + "\n" + row(0) + "\n").encode()
+    data += b"\xff\xfe\x00" + row(1).encode() + b"\n"  # line noise glued to the front of a good row
+    data += b"\x00\x80junk\x81\n"  # pure garbage line
+    data += row(2).encode() + b"\n"
+    events = feed_all(p, [data])
+    assert kinds(events, "row") == [row(0), row(1), row(2)]
+    assert len(p.malformed) == 2 and p.salvaged == 1
+
+
+def test_cut_line_glued_to_next_row():
+    """A row cut short (lost bytes, reset) runs into the next one: the next one is kept by its tick number."""
+    p = StreamParser()
+    data = (HEADER + "\n" + row(0) + "\n" + row(1)[:9] + row(2) + "\n" + row(3) + "\n").encode()
+    events = feed_all(p, [data])
+    assert kinds(events, "row") == [row(0), row(2), row(3)]
+    assert len(p.malformed) == 1 and p.malformed[0].startswith(row(1)[:9])
+
+
+def test_wrong_field_count_and_non_numbers_are_malformed():
+    p = StreamParser()
+    data = (HEADER + "\n" + "1,2,3\n" + row(0).replace("41", "4x1") + "\n" + row(1) + ",9\n" + row(2) + "\n")
+    events = feed_all(p, [data.encode()])
+    assert kinds(events, "row") == [row(2)]
+    assert len(p.malformed) == 3
+
+
+def test_lines_before_header_and_repeated_header():
+    p = StreamParser()
+    data = ("boot noise\n" + HEADER + "\n" + row(0) + "\n" + HEADER + "\n" + row(1) + "\n").encode()
+    events = feed_all(p, [data])
+    assert kinds(events, "header") == [HEADER]
+    assert kinds(events, "row") == [row(0), row(1)]
+    assert p.malformed == ["boot noise"] and p.repeated_headers == 1
+
+
+def test_unterminated_last_line_is_partial_not_a_row():
+    p = StreamParser()
+    events = feed_all(p, [(HEADER + "\n" + row(0) + "\n" + row(1)[:-2]).encode()])
+    assert kinds(events, "row") == [row(0)]
+    assert p.partial == [row(1)[:-2]]
+
+
+def test_endless_line_is_bounded():
+    p = StreamParser()
+    events = feed_all(p, [HEADER.encode() + b"\n", b"7" * 5000, b"\n" + row(0).encode() + b"\n"])
+    assert kinds(events, "row") == [row(0)]
+    assert len(p.malformed) >= 1
+
+
+def test_reset_marker_ends_the_stream():
+    p = StreamParser()
+    data = (HEADER + "\n" + row(0) + "\nMPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>").encode()
+    events = feed_all(p, [data, row(5).encode() + b"\n"])
+    assert kinds(events, "row") == [row(0)] and p.reset and not p.malformed
+
+
+def test_random_garbage_never_raises_and_keeps_clean_rows():
+    rng = random.Random(7)
+    p = StreamParser()
+    good, chunks = [], [HEADER.encode() + b"\n"]
+    for i in range(300):
+        if rng.random() < 0.2:
+            chunks.append(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 30))).replace(b"\n", b"") + b"\n")
+        chunks.append(row(i).encode() + b"\n")
+        good.append(row(i))
+    data = b"".join(chunks)
+    pieces, i = [], 0
+    while i < len(data):
+        n = rng.randrange(1, 200)
+        pieces.append(data[i:i + n])
+        i += n
+    events = feed_all(p, pieces)
+    assert kinds(events, "row") == good  # every good row, in order, nothing invented
+
+
+def test_capture_splits_raw_repl_sections_and_writes_only_csv():
+    out, err = io.StringIO(), io.StringIO()
+    cap = Capture(out, Status(err))
+    data = stream(5) + b"\x04Traceback...\nKeyboardInterrupt: \n\x04>"
+    for i in range(0, len(data), 11):
+        cap.feed(data[i:i + 11])
+    assert cap.section == 2 and "KeyboardInterrupt" in cap.error
+    assert out.getvalue() == HEADER + "\n" + "".join(row(i) + "\n" for i in range(5))
+    assert "# info: done" in err.getvalue()
+
+
+FAKE_MAIN = r'''
+import sys, time
+print("# info: fake app")
+print("HEADER")
+for i in range(N):
+    if i == 7:
+        sys.stdout.write("GARB\n")
+    if i == 11:
+        sys.stdout.write("11,110000,0.1")  # cut short, runs into the next row
+        continue
+    print("%d,%d,0.0500,0.0000,0.2500,40,2,0,0" % (i, i * 10000))
+    time.sleep_ms(5)
+DONE
+'''
+
+
+def fake_app(fs, n, done=True, tail=""):
+    fs.mkdir(parents=True, exist_ok=True)
+    src = FAKE_MAIN.replace("HEADER", HEADER).replace("N)", f"{n})")
+    src = src.replace("GARB", "\\xff\\xfe garbage").replace("DONE", 'print("# info: done")' if done else tail)
+    (fs / "main.py").write_text(src)
+
+
+@pytest.fixture
+def vboard_fs(tmp_path):
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    with VBoardProcess(fs, tmp_path / "port", run_main=False) as vb:
+        yield vb, fs
+
+
+def test_monitor_against_vboard_done(vboard_fs, tmp_path):
+    vb, fs = vboard_fs
+    fake_app(fs, 40)
+    out = tmp_path / "logs" / "run.csv"
+    err = io.StringIO()
+    s = monitor.monitor(vb.port, out, duration=20, status_stream=err)
+    assert s["reason"] == "done", err.getvalue()
+    log = read_log(out)
+    assert not log.malformed and log.messages == []  # the CSV holds header + rows only
+    assert list(log.data["tick"]) == [i for i in range(40) if i != 11]
+    assert s["rows"] == 39 and len(s["malformed"]) == 2  # the garbage line and the cut row
+    assert "info: done" in s["messages"]
+
+
+def test_monitor_duration_stops_app_and_flushes(vboard_fs, tmp_path):
+    vb, fs = vboard_fs
+    fake_app(fs, 100000, done=False)
+    out = tmp_path / "run.csv"
+    s = monitor.monitor(vb.port, out, duration=1.0, status_stream=io.StringIO())
+    assert s["reason"] == "duration" and s["seconds"] < 6
+    log = read_log(out)
+    assert len(log) == s["rows"] > 20
+    # the board is usable again afterwards (the app was interrupted, not left running)
+    s2 = monitor.monitor(vb.port, tmp_path / "run2.csv", duration=0.5, status_stream=io.StringIO())
+    assert s2["rows"] > 5
+
+
+def test_monitor_reports_device_exception(vboard_fs, tmp_path):
+    vb, fs = vboard_fs
+    fake_app(fs, 3, done=False, tail="raise ValueError('boom')")
+    s = monitor.monitor(vb.port, tmp_path / "run.csv", duration=10, status_stream=io.StringIO())
+    assert s["reason"] == "app ended" and "ValueError: boom" in s["device_error"]
+    assert s["rows"] == 3
+
+
+def test_monitor_ctrl_c_flushes(vboard_fs, tmp_path, monkeypatch):
+    vb, fs = vboard_fs
+    fake_app(fs, 100000, done=False)
+    calls = {"n": 0}
+    real_update = Status.update
+
+    def update(self, parser, elapsed, force=False):
+        calls["n"] += 1
+        if parser.rows >= 30 and not force:
+            raise KeyboardInterrupt
+        return real_update(self, parser, elapsed, force)
+
+    monkeypatch.setattr(Status, "update", update)
+    out = tmp_path / "run.csv"
+    s = monitor.monitor(vb.port, out, duration=0, status_stream=io.StringIO())
+    assert s["reason"] == "Ctrl-C"
+    assert len(read_log(out)) == s["rows"] >= 30
+
+
+def test_missing_port_is_a_user_error(tmp_path):
+    from tinypolicy_host.errors import UserError
+
+    with pytest.raises(UserError, match="no such serial port"):
+        monitor.monitor("/dev/does-not-exist", tmp_path / "x.csv", duration=1)
+    with pytest.raises(UserError, match="no serial port given"):
+        monitor.monitor("", tmp_path / "x.csv", duration=1)

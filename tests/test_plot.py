@@ -1,0 +1,57 @@
+"""Plot: the four PNGs are valid images of the expected size; user errors are one line."""
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tinypolicy_host.errors import UserError
+from tinypolicy_host.plot import NAMES, plot_log, wrap_angle
+
+HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"
+
+
+def write_log(path, n=300):
+    lines = ["# info: start", HEADER]
+    for i in range(n):
+        theta = math.pi * math.exp(-i / 60) * math.cos(i / 10)
+        lines.append(f"{i},{i * 10000},{theta:.4f},0.0000,{max(-2, min(2, -3 * theta)):.4f},{40 + i % 5},"
+                     f"{i % 7},0,0")
+    lines.append("# info: done")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_plot_writes_four_valid_pngs(tmp_path):
+    log = write_log(tmp_path / "run.csv")
+    paths = plot_log(log, tmp_path / "plots")
+    assert [p.name for p in paths] == list(NAMES)
+    for p in paths:
+        with Image.open(p) as im:
+            im.verify()
+        with Image.open(p) as im:
+            assert im.format == "PNG" and im.size[0] >= 500 and im.size[1] >= 300
+
+
+def test_wrap_angle():
+    assert np.allclose(wrap_angle(np.array([0.0, 2 * math.pi + 0.1, -2 * math.pi - 0.1, 3.0])),
+                       [0.0, 0.1, -0.1, 3.0])
+
+
+def test_plot_errors(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text(HEADER + "\n")
+    with pytest.raises(UserError, match="no data rows"):
+        plot_log(empty, tmp_path)
+    with pytest.raises(UserError, match="cannot read log"):
+        plot_log(tmp_path / "missing.csv", tmp_path)
+
+
+def test_cli(tmp_path):
+    log = write_log(tmp_path / "run.csv", n=50)
+    r = subprocess.run([sys.executable, "-m", "tinypolicy_host.cli", "plot", str(log), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(NAMES)
