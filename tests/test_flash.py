@@ -152,6 +152,18 @@ def test_device_hash_matches_host(tree, vboard):
         flash.serialio.close(t)
 
 
+def test_crc32_fallback_without_hashlib_sha256(tree, vboard, tmp_path, monkeypatch):
+    """Firmware without hashlib.sha256: the device hashes with binascii.crc32, the host matches it."""
+    monkeypatch.setattr(flash, "DEVICE_HELPERS",
+                        flash.DEVICE_HELPERS.replace("from hashlib import sha256", "from no_such_hashlib import x"))
+    s, text = run_flash(vboard, src=True)
+    assert s["alg"] == "crc32" and len(s["copied"]) == 6 and "verified on the device (crc32)" in text
+    s, _ = run_flash(vboard, src=True)
+    assert s["copied"] == []
+    blob = "models/policy_int8.bin"
+    assert (tmp_path / "fs" / blob).read_bytes() == (tree / blob).read_bytes()
+
+
 def test_user_errors(tree, tmp_path):
     with pytest.raises(UserError, match="unknown board; known: rpi_pico, esp32, unix"):
         flash.plan("nano", False, tree / "device" / "config.json")

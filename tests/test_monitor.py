@@ -231,3 +231,20 @@ def test_missing_port_is_a_user_error(tmp_path):
         monitor.monitor("/dev/does-not-exist", tmp_path / "x.csv", duration=1)
     with pytest.raises(UserError, match="no serial port given"):
         monitor.monitor("", tmp_path / "x.csv", duration=1)
+
+
+def test_monitor_survives_the_port_vanishing(tmp_path):
+    """Board unplugged mid-run (here: the virtual board killed): rows so far are in the file, no traceback."""
+    import threading
+
+    fs = tmp_path / "fs"
+    fake_app(fs, 100000, done=False)
+    vb = VBoardProcess(fs, tmp_path / "port", run_main=False)
+    try:
+        threading.Timer(1.5, vb.stop).start()
+        out = tmp_path / "run.csv"
+        s = monitor.monitor(vb.port, out, duration=20, status_stream=io.StringIO())
+    finally:
+        vb.stop()
+    assert s["reason"].startswith("port lost"), s["reason"]
+    assert len(read_log(out)) == s["rows"] > 20

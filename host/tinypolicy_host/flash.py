@@ -202,8 +202,9 @@ class Device:
             return self.t.exec(code)
         except TransportExecError as exc:
             raise UserError(f"device error: {exc.error_output.strip().splitlines()[-1]}") from None
-        except TransportError as exc:
-            raise UserError(f"--port {self.t.device_name}: lost the raw REPL ({exc})") from None
+        except (TransportError, OSError) as exc:  # OSError: serial.SerialException, an unplugged board
+            raise UserError(f"--port {self.t.device_name}: lost the connection to the board ({exc}); files "
+                            "not yet replaced keep their previous version: flash again") from None
 
     def _eval(self, expr: str):
         import ast

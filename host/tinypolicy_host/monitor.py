@@ -287,9 +287,11 @@ def monitor(port: str, out_path: Path, duration: float = 10.0, reset: bool = Tru
                     status.update(cap.parser, now - t0)
             except KeyboardInterrupt:
                 reason = "Ctrl-C"
+            except OSError as exc:  # serial.SerialException too: the board was unplugged or reset its USB
+                reason = f"port lost ({exc})"
             finally:
                 out.flush()
-            if cap.section < 2:  # stop the app; keep what it prints while stopping
+            if cap.section < 2 and not reason.startswith("port lost"):  # stop the app, keep its last lines
                 _stop(ser, cap)
         finally:
             for ev in cap.parser.finish():

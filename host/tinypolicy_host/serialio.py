@@ -35,7 +35,9 @@ def connect(port: str):
     from mpremote.transport_serial import SerialTransport
 
     try:
-        return SerialTransport(port, baudrate=115200)
+        # timeout: mpremote reads a pty byte by byte with a blocking read; a timeout lets its own deadlines work
+        # (a silent device then gives an error, not a hang)
+        return SerialTransport(port, baudrate=115200, timeout=1)
     except (TransportError, OSError) as exc:
         raise UserError(f"--port {port}: cannot open ({exc}); is another program (mpremote, a serial "
                         "terminal, `make monitor`) using it?") from None
