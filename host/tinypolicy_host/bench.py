@@ -84,7 +84,12 @@ def _settings(args) -> dict:
 
 
 def _command(argv) -> str:
-    return "tinypolicy bench" + ("" if not argv else " " + " ".join(argv))
+    import os
+
+    cmd = "tinypolicy bench" + ("" if not argv else " " + " ".join(argv))
+    if os.environ.get("MAKELEVEL"):  # started by `make bench` / `make bench-quick`
+        cmd = f"make bench{'-quick' if argv == ['--quick'] else ''} ({cmd})"
+    return cmd
 
 
 def run(args) -> int:
