@@ -97,9 +97,11 @@ def training_times(quick_out: Path | None, run_quick: bool) -> list[dict]:
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
         wall = time.perf_counter() - t0
-        tail = (proc.stdout.strip().splitlines() or [""])[-1]
+        said = [line.split(";")[0] for line in proc.stdout.splitlines() if line.startswith("trained in")]
+        rel = quick_out.relative_to(REPO) if quick_out.is_relative_to(REPO) else quick_out
         rows.append({"item": "train --quick (wall, incl. process start)", "seconds": round(wall, 1),
-                     "source": f"measured now: {' '.join(cmd[2:])}; exit {proc.returncode}; {tail[:120]}"})
+                     "source": f"measured now: tinypolicy train --quick --no-export --out {rel}; exit "
+                               f"{proc.returncode}" + (f"; the trainer says: {said[0][:80]}" if said else "")})
     prov = model_provenance()
     status = str(prov.get("status", ""))
     if "train_seconds" in prov:
