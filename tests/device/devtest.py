@@ -19,12 +19,16 @@ def file_exists(path):
         return False
 
 
-def assert_no_alloc(fn, *args):
-    """Call fn(*args) with the heap locked: any allocation raises MemoryError."""
+def assert_no_alloc(fn):
+    """Call fn() with the heap locked: any allocation inside raises MemoryError.
+
+    No arguments on purpose: a call through *args allocates a tuple by itself on MicroPython, which would fail
+    every function. Bind arguments with a closure or lambda built before the call.
+    """
     import micropython
 
     micropython.heap_lock()
     try:
-        return fn(*args)
+        return fn()
     finally:
         micropython.heap_unlock()

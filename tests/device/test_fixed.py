@@ -1,19 +1,8 @@
 # device: fixed-point helpers (tinypolicy.fixed) against the host reference's intermediates and math.*.
 import math
 
+from devtest import assert_no_alloc
 from tinypolicy.fixed import cos_q14, sin_q14, sin_turn, tanh_q14, to_q12, turn_q12
-
-
-def assert_no_alloc(fn):
-    """Call fn() with the heap locked (devtest.assert_no_alloc(fn, *args) calls fn(*args), and a star-args call
-    allocates by itself on this port even with no arguments, so it would fail any function)."""
-    import micropython
-
-    micropython.heap_lock()
-    try:
-        return fn()
-    finally:
-        micropython.heap_unlock()
 
 
 def _layer_rows(path):

@@ -18,7 +18,7 @@ def _read(path):
 def _crc(data):
     from binascii import crc32
 
-    struct.pack_into("<I", data, len(data) - 4, crc32(memoryview(data)[:len(data) - 4]) & 0xFFFFFFFF)
+    struct.pack_into("<I", data, len(data) - 4, crc32(memoryview(data)[: len(data) - 4]) & 0xFFFFFFFF)
     return data
 
 
@@ -72,7 +72,7 @@ def test_missing_file():
 def test_truncated():
     data = _read(GOOD)
     _rejects("trunc_header.bin", data[:10], "header", "truncated")
-    _rejects("trunc_body.bin", data[:len(data) - 100], "total_size")
+    _rejects("trunc_body.bin", data[: len(data) - 100], "total_size")
     _rejects("trunc_empty.bin", b"", "header")
 
 

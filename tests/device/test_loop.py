@@ -111,8 +111,9 @@ def test_config_validation_names_key_and_range():
 
 
 def test_flags_override_and_usage_errors():
-    settings, options = config.parse_argv(["--period-ms", "7", "--mode=batch", "--noise", "0.02",
-                                           "--init-theta", "-1.5"])
+    settings, options = config.parse_argv(
+        ["--period-ms", "7", "--mode=batch", "--noise", "0.02", "--init-theta", "-1.5"]
+    )
     assert settings == {"period_ms": 7, "mode": "batch", "noise": 0.02, "init_theta": -1.5}, settings
     for bad in (["--bogus", "1"], ["--period-ms"], ["stray"]):
         try:

@@ -4,23 +4,11 @@
 import gc
 import time
 
-import micropython
-
-from devtest import file_exists, skip
+from devtest import assert_no_alloc, file_exists, skip
 from tinypolicy.logger import FLAG_MISSED, FLAG_SAFE, Ring
 from tinypolicy.loop import ControlLoop
 from tinypolicy.plant import Pendulum, to_q20
 from tinypolicy.sensors import Noise, PlantSensor
-
-
-def assert_no_alloc(fn):
-    """Call fn() with the heap locked. (devtest.assert_no_alloc(fn, *args) calls fn(*args), and that
-    var-args call allocates by itself on this port, even with no args: so a plain call here.)"""
-    micropython.heap_lock()
-    try:
-        return fn()
-    finally:
-        micropython.heap_unlock()
 
 
 class FakePolicy:

@@ -3,19 +3,8 @@ import gc
 import math
 from array import array
 
+from devtest import assert_no_alloc
 from tinypolicy import ModelError, Policy
-
-
-def assert_no_alloc(fn):
-    """Call fn() with the heap locked (devtest.assert_no_alloc(fn, *args) calls fn(*args), and a star-args call
-    allocates by itself on this port even with no arguments, so it would fail any function)."""
-    import micropython
-
-    micropython.heap_lock()
-    try:
-        return fn()
-    finally:
-        micropython.heap_unlock()
 
 
 def test_attributes():

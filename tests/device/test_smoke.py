@@ -22,3 +22,14 @@ def test_heap_lock_catches_allocation():
     except MemoryError:
         return
     raise AssertionError("heap_lock did not stop an allocation")
+
+
+def test_heap_lock_lets_allocation_free_code_run():
+    buf = bytearray(4)
+
+    def fill():
+        for i in range(4):
+            buf[i] = i
+
+    assert_no_alloc(fill)
+    assert buf == bytearray((0, 1, 2, 3))
