@@ -8,14 +8,16 @@ PORT       ?=
 BOARD      ?= unix
 OUT        ?= logs/run.csv
 LOG        ?= logs/demo.csv
-DURATION   ?= 10
+PLOTS      ?= plots
+DURATION   ?= 0
 SRC        ?=
 STAMP      := $(VENV)/.setup-stamp
 
 .PHONY: setup demo test test-fast train flash monitor plot bench bench-quick vboard mpy dist lint clean help
 
 help:
-	@echo "make demo | test | setup | train | flash PORT=.. BOARD=.. | monitor PORT=.. OUT=.. | plot LOG=.."
+	@echo "make demo | test | setup | train | flash PORT=.. BOARD=.. | monitor PORT=.. OUT=.. [DURATION=s]"
+	@echo "     plot LOG=.. [PLOTS=dir]"
 	@echo "     bench | vboard | mpy | dist | lint | clean"
 
 setup: $(STAMP)
@@ -30,13 +32,15 @@ $(STAMP): requirements.txt requirements-stubs.txt pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(TP) demo --log $(LOG)
+	$(TP) demo --log $(LOG) --plots $(PLOTS)
 
 test: $(STAMP) mpy lint
 	$(PY) -m pytest
 
+# Trains, exports models/ (ONNX, metadata, blobs, golden vectors), then refreshes the device replay vectors.
 train: $(STAMP)
 	$(TP) train
+	$(PY) tools/gen_replay_data.py
 
 mpy: $(STAMP)
 	$(TP) mpy
@@ -48,7 +52,7 @@ monitor: $(STAMP)
 	$(TP) monitor --port "$(PORT)" --out $(OUT) --duration $(DURATION)
 
 plot: $(STAMP)
-	$(TP) plot $(LOG)
+	$(TP) plot $(LOG) --out $(PLOTS)
 
 vboard: $(STAMP)
 	$(TP) vboard

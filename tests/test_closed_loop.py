@@ -144,6 +144,21 @@ def test_missing_model_runs_safe_zero_torque():
     assert abs(log.data["theta"]).min() > 3.0  # still hanging
 
 
+@needs_model
+def test_corrupt_model_names_file_and_field_once(tmp_path):
+    blob = bytearray(INT8.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF  # a flipped weight byte: the CRC no longer matches
+    bad = tmp_path / "flipped.bin"
+    bad.write_bytes(bytes(blob))
+    proc, log = run_app("--mode", "batch", "--duration-s", 1, "--model", bad)
+    check_stream(proc, log, n_rows=100)
+    assert rc_of(proc) == 1
+    errors = [m for m in log.messages if m.startswith("error: model:")]
+    assert len(errors) == 1 and "crc" in errors[0].lower(), log.messages
+    assert errors[0].count("flipped.bin") == 1, errors[0]
+    assert (log.data["torque"] == 0).all()
+
+
 def test_flag_mistakes_exit_2():
     for flags in (["--bogus", "1"], ["--period-ms", "70"], ["--noise"]):
         proc, log = run_app(*flags)

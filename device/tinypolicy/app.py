@@ -54,15 +54,15 @@ def load_policy(cfg, here, msgs):
     path = cfg["model"] or "models/policy_%s.bin" % ("int8" if dtype == "auto" else dtype)
     path = resolve(path, here)
     try:
-        from tinypolicy import ModelError, Policy  # type: ignore[attr-defined]  # runtime colleague
+        from tinypolicy import ModelError, Policy
     except ImportError as exc:
         return None, path, "model: device runtime unavailable (%s)" % exc
     try:
         policy = Policy.load(path)
     except OSError as exc:
         return None, path, "model: %s: cannot open (%s)" % (path, exc)
-    except ModelError as exc:
-        return None, path, "model: %s: %s" % (path, exc)
+    except ModelError as exc:  # its text starts with the path and names the field
+        return None, path, "model: %s" % exc
     except MemoryError:
         return None, path, "model: %s: does not fit in the heap" % path
     if dtype != "auto" and policy.dtype != dtype:

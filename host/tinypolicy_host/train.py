@@ -515,12 +515,8 @@ def run(args) -> int:
         print(f"export skipped (--no-export): `tinypolicy export --spec {spec_path}` picks up provenance.json and "
               "returns.json beside it")
         return 0
-    try:
-        from .export import export_all
-    except ImportError as exc:
-        print(f"warning: export skipped: tinypolicy_host.export not available ({exc}); spec saved to {spec_path}",
-              file=sys.stderr)
-        return 0
+    from .export import export_all
+
     for path in export_all(spec, out_dir=MODELS, provenance=provenance, returns=returns):
         print(f"wrote {path}")
     return 0
