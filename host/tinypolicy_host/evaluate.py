@@ -185,6 +185,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="policy versions to evaluate (repeatable; default all available)")
     parser.add_argument("--expert", action="store_true", help="evaluate the expert controller instead")
     parser.add_argument("--json", type=Path, help="also write the table as JSON")
+    dev = parser.add_argument_group("policy on the device (gymnasium on the host, torques from `tinypolicy serve`)")
+    dev.add_argument("--device", action="store_true",
+                     help="run the policy on the device: the unix MicroPython port, or --port for a board")
+    dev.add_argument("--model", type=Path, default=MODELS / "policy_int8.bin",
+                     help="blob the device runs and the host checks against (default models/policy_int8.bin)")
+    dev.add_argument("--port", help="serial port of a flashed board, or `vboard` (default: unix port subprocess)")
+    dev.add_argument("--variant", choices=("mpy", "src"), default="mpy",
+                     help="unix port: the x64 .mpy build (default) or the source package")
+    dev.add_argument("--setting", action="append", choices=tuple(SETTINGS),
+                     help="control period / noise settings to run (repeatable; default all)")
 
 
 def run(args) -> int:
@@ -194,6 +204,8 @@ def run(args) -> int:
 
     if args.episodes < 1:
         raise UserError("--episodes: must be at least 1")
+    if args.device:
+        return run_on_device(args)
     if args.expert:
         from .expert import expert_torque
 
@@ -218,3 +230,24 @@ def run(args) -> int:
     if args.json:
         args.json.write_text(json.dumps(table, indent=2))
     return 0
+
+
+def run_on_device(args) -> int:
+    import json
+
+    from .device_eval import evaluate_on_device
+
+    settings = {name: SETTINGS[name] for name in (args.setting or SETTINGS)}
+    result = evaluate_on_device(args.model, args.episodes, settings, port=args.port, variant=args.variant)
+    dev = result.pop("device")
+    print(f"policy on the device: {dev['link']}, {dev['model']} ({dev['dtype']}); gymnasium Pendulum-v1 on the host, "
+          f"seeds 0..{args.episodes - 1}")
+    for name, res in result.items():
+        print(f"  {name:<11} mean return {res['mean']:9.2f}  (std {res['std']:.2f}, min {res['min']:.2f})")
+    exact = "identical in Q12" if dev["dtype"] != "f32" else f"within {1e-5:g} N·m"
+    print(f"  {dev['states']} torques from the device in {dev['round_trips']} round trips ({dev['device_seconds']} s); "
+          f"{dev['mismatches']} differ from the host reference ({exact} expected; max |diff| "
+          f"{dev['max_abs_diff_vs_host']:.3g} N·m)")
+    if args.json:
+        args.json.write_text(json.dumps({"returns": result, "device": dev}, indent=2))
+    return 1 if dev["mismatches"] else 0
