@@ -410,12 +410,12 @@ def locked_ok(fn, inp, o, n):
 
 
 def make_loop(p, period_ms=10):
-    """The app's whole control step (tinypolicy.loop.ControlLoop) on the simulated pendulum with noise."""
-    from tinypolicy.actuators import SimActuator
-    from tinypolicy.logger import Ring
-    from tinypolicy.loop import ControlLoop
-    from tinypolicy.plant import Pendulum, to_q20
-    from tinypolicy.sensors import Noise, PlantSensor
+    """The app's whole control step (tinypolicy_app.loop.ControlLoop) on the simulated pendulum with noise."""
+    from tinypolicy_app.actuators import SimActuator
+    from tinypolicy_app.logger import Ring
+    from tinypolicy_app.loop import ControlLoop
+    from tinypolicy_app.plant import Pendulum, to_q20
+    from tinypolicy_app.sensors import Noise, PlantSensor
 
     plant = Pendulum(to_q20(3.141592653589793), 0, period_ms)
     loop = ControlLoop(p, PlantSensor(plant, Noise(0.01, 0.01, 1)), SimActuator(plant), plant, Ring(128),
@@ -506,8 +506,8 @@ def bench_dtype(dtype, cfg, clk, ps):
     gc.collect()
 
 
-APP_MODULES = ("tinypolicy.logger", "tinypolicy.plant", "tinypolicy.sensors", "tinypolicy.actuators",
-               "tinypolicy.loop", "tinypolicy.config", "tinypolicy.ticker", "tinypolicy.app")
+APP_MODULES = ("tinypolicy_app.logger", "tinypolicy_app.plant", "tinypolicy_app.sensors", "tinypolicy_app.actuators",
+               "tinypolicy_app.loop", "tinypolicy_app.config", "tinypolicy_app.ticker", "tinypolicy_app.app")
 
 
 def heap_imports(base):

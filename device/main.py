@@ -19,7 +19,7 @@ except ImportError:
     sys.path.append(HERE + "/../boards/unix")
     import board  # type: ignore[import-not-found]  # noqa: E402
 
-from tinypolicy import app  # noqa: E402
+from tinypolicy_app import app  # noqa: E402
 
 # Command-line flags and the exit status only when run as a script on the unix port: a board (and the virtual
 # board, where the monitor does `import main`) reads config.json only and returns to the REPL.

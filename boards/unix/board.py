@@ -1,9 +1,9 @@
 # device: board module for the unix port (CI, `make demo`): no hardware, software ticker.
 """The app imports only `board`. On the unix port there is no machine.Timer and no rig: the ticker is
-tinypolicy.ticker.Timer (absolute schedule on time.ticks_us, polled by the foreground via `wait`), the sensor
+tinypolicy_app.ticker.Timer (absolute schedule on time.ticks_us, polled by the foreground via `wait`), the sensor
 is the simulated pendulum, the actuator the simulated torque. An allocation-free policy gets the 'hard'
 callback, which the software ticker emulates by locking the heap around the step."""
-from tinypolicy.ticker import Timer
+from tinypolicy_app.ticker import Timer
 
 NAME = "unix"
 TIMER_ID = -1

@@ -1,7 +1,8 @@
 """Release folders: per architecture, everything a board needs in the layout it is flashed in.
 
-dist/tinypolicy-<version>-<arch>/ holds tinypolicy/*.mpy, main.py, config.json, models/*.bin and boards/ (copy
-the one for your board to the device as board.py); a .zip of each folder sits beside it."""
+dist/tinypolicy-<version>-<arch>/ holds tinypolicy/*.mpy (runtime), tinypolicy_app/*.mpy (control app), main.py,
+config.json, models/*.bin and boards/ (copy the one for your board to the device as board.py); a .zip of each folder
+sits beside it."""
 import shutil
 from importlib.metadata import version
 from pathlib import Path
@@ -17,13 +18,14 @@ def add_arguments(parser):
 
 def build(arch: str, out_root: Path) -> Path:
     """Assemble one release folder from build/mpy/<arch>; returns the zip path."""
-    compiled = BUILD / "mpy" / arch / mpy.PACKAGE
-    if not compiled.is_dir():
-        raise UserError(f"{compiled}: missing; run `make mpy` first")
     folder = out_root / f"tinypolicy-{version('tinypolicy')}-{arch}"
+    for package in mpy.PACKAGES:
+        if not (BUILD / "mpy" / arch / package).is_dir():
+            raise UserError(f"{BUILD / 'mpy' / arch / package}: missing; run `make mpy` first")
     if folder.exists():
         shutil.rmtree(folder)
-    shutil.copytree(compiled, folder / mpy.PACKAGE)
+    for package in mpy.PACKAGES:
+        shutil.copytree(BUILD / "mpy" / arch / package, folder / package)
     for name in ("main.py", "config.json"):
         if (DEVICE / name).exists():
             shutil.copy2(DEVICE / name, folder / name)

@@ -2,8 +2,8 @@
 
 What goes where on the board's filesystem (paths relative to the board's cwd, `/` on a board):
 
-    tinypolicy/*.mpy    the device package compiled for the board's arch (build/mpy/<arch>/, `make mpy`),
-                        or tinypolicy/*.py with --src
+    tinypolicy/*.mpy    the runtime and the control app compiled for the board's arch (build/mpy/<arch>/,
+    tinypolicy_app/*.mpy  `make mpy`), or their *.py with --src
     models/<blob>.bin   the model blob(s) config.json names ("model": "models/policy_int8.bin")
     config.json         device/config.json (or --config)
     board.py            boards/<board>/board.py
@@ -25,9 +25,9 @@ from pathlib import Path
 
 from . import serialio
 from .errors import UserError
+from .mpy import PACKAGES, package_sources
 from .paths import BOARDS, BUILD, DEVICE, REPO
 
-PACKAGE = "tinypolicy"
 CHUNK = 1024  # bytes per raw-REPL write (sent base64-encoded: 1368 bytes of source, ~1 KB of heap to decode)
 
 # Defined on the device once per connection. Plain MicroPython; uses relative paths only.
@@ -123,10 +123,9 @@ def board_arch(board: str) -> str:
 
 
 def package_items(arch: str, src: bool) -> list[Item]:
-    src_root = DEVICE / PACKAGE
-    sources = sorted(src_root.rglob("*.py"))
+    sources = package_sources(DEVICE)
     if not sources:
-        raise UserError(f"{src_root}: no device package sources found")
+        raise UserError(f"{DEVICE}: no device package sources found ({', '.join(PACKAGES)})")
     if src:
         return [Item(p, p.relative_to(DEVICE).as_posix()) for p in sources]
     root = BUILD / "mpy" / arch
@@ -265,7 +264,7 @@ def flash(port: str, board: str, src: bool = False, config_path: Path | None = N
                   f"({time.monotonic() - t1:.2f} s)", file=out, flush=True)
         # Remove package modules that are not part of this build, and leftovers of interrupted flashes.
         wanted = {it.remote for it in items}
-        removed = [p for p in dev.files(PACKAGE) if p not in wanted]
+        removed = [p for package in PACKAGES for p in dev.files(package) if p not in wanted]
         leftovers = [it.remote + ".new" for it in items]
         removed += [p for p, h in zip(leftovers, dev.hashes(leftovers), strict=True) if h is not None]
         for path in removed:

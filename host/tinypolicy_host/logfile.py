@@ -1,6 +1,6 @@
 """Read the device's CSV log stream: a header line, data rows, and `# level: text` message lines.
 
-Columns (from device/tinypolicy/logger.py): tick, t_us, theta (rad), theta_dot (rad/s), torque (N·m),
+Columns (from device/tinypolicy_app/logger.py): tick, t_us, theta (rad), theta_dot (rad/s), torque (N·m),
 infer_us, lateness_us, overruns, flags.
 """
 from dataclasses import dataclass, field

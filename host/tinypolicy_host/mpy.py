@@ -1,4 +1,8 @@
-"""Compile the device package with mpy-cross for each target architecture into build/mpy/<arch>/."""
+"""Compile the device packages with mpy-cross for each target architecture into build/mpy/<arch>/.
+
+Two packages: `tinypolicy`, the inference runtime (loader, kernels, Policy; what `mip install` gets) and
+`tinypolicy_app`, the control application around it (timer loop, sensors, actuators, log, config).
+"""
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +17,9 @@ ARCHES = {
     "armv7emsp": "RP2350, STM32F4",
     "x64": "unix port (tests)",
 }
-PACKAGE = "tinypolicy"
+RUNTIME = "tinypolicy"
+APP = "tinypolicy_app"
+PACKAGES = (RUNTIME, APP)
 
 
 def add_arguments(parser):
@@ -21,9 +27,9 @@ def add_arguments(parser):
     parser.add_argument("--out", type=Path, default=BUILD / "mpy")
 
 
-def package_sources() -> list[Path]:
-    """Every .py of the device package (main.py and board modules stay source: users edit them)."""
-    return sorted((DEVICE / PACKAGE).rglob("*.py"))
+def package_sources(device: Path = DEVICE) -> list[Path]:
+    """Every .py of the device packages under `device` (main.py and board modules stay source: users edit them)."""
+    return sorted(p for package in PACKAGES for p in (device / package).rglob("*.py"))
 
 
 def compile_arch(arch: str, out_root: Path) -> list[Path]:
@@ -45,9 +51,9 @@ def compile_arch(arch: str, out_root: Path) -> list[Path]:
     return written
 
 
-def sizes(out_root: Path = BUILD / "mpy") -> dict[str, int]:
-    """Total .mpy bytes of the package per architecture."""
-    return {arch: sum(p.stat().st_size for p in (out_root / arch).rglob("*.mpy")) for arch in ARCHES
+def sizes(out_root: Path = BUILD / "mpy", package: str | None = None) -> dict[str, int]:
+    """Total .mpy bytes per architecture: of one package, or (None) of both."""
+    return {arch: sum(p.stat().st_size for p in (out_root / arch / (package or "")).rglob("*.mpy")) for arch in ARCHES
             if (out_root / arch).is_dir()}
 
 
@@ -55,6 +61,8 @@ def run(args) -> int:
     arches = args.arch or list(ARCHES)
     for arch in arches:
         files = compile_arch(arch, args.out)
-        total = sum(p.stat().st_size for p in files)
-        print(f"{arch:10s} {len(files):3d} files {total:7d} bytes  -> {args.out / arch}  ({ARCHES[arch]})")
+        by_package = {pkg: sum(p.stat().st_size for p in files if p.parent.name == pkg) for pkg in PACKAGES}
+        total = sum(by_package.values())
+        print(f"{arch:10s} {len(files):3d} files {total:6d} B (runtime {by_package[RUNTIME]:6d} B, app "
+              f"{by_package[APP]:6d} B)  -> {args.out / arch}  ({ARCHES[arch]})")
     return 0

@@ -2,11 +2,11 @@
 import time
 from array import array
 
-from tinypolicy import config
-from tinypolicy.logger import FLAG_DROPPED, Ring, fmt_fixed, format_row
-from tinypolicy.loop import T_WRAP, tadd
-from tinypolicy.plant import PI_Q20, Pendulum, to_q20
-from tinypolicy.sensors import Noise, ReplaySensor, gauss_q12
+from tinypolicy_app import config
+from tinypolicy_app.logger import FLAG_DROPPED, Ring, fmt_fixed, format_row
+from tinypolicy_app.loop import T_WRAP, tadd
+from tinypolicy_app.plant import PI_Q20, Pendulum, to_q20
+from tinypolicy_app.sensors import Noise, ReplaySensor, gauss_q12
 
 
 def test_fmt_fixed_rounds_exactly():
@@ -92,7 +92,7 @@ def test_ring_counts_drops_and_flags_next_row():
 
 
 def test_row_format_matches_header_contract():
-    from tinypolicy.logger import HEADER
+    from tinypolicy_app.logger import HEADER
 
     assert HEADER == "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"
     cols = [array("i", (v,)) for v in (3, 30000, -PI_Q20, 1 << 20, -8192, 41, 7, 0, 8)]
@@ -139,7 +139,7 @@ def test_replay_sensor_reads_rows_then_stops():
 
 
 def test_unix_ticker_keeps_an_absolute_schedule():
-    from tinypolicy.ticker import Timer
+    from tinypolicy_app.ticker import Timer
 
     stamps = [0] * 20
     count = [0]
@@ -168,7 +168,7 @@ def test_control_time_wraps_at_2_pow_30_without_long_ints():
 
 
 def test_hist_median_percentile_and_clamp():
-    from tinypolicy.loop import HIST_BINS, Hist
+    from tinypolicy_app.loop import HIST_BINS, Hist
 
     h = Hist()
     assert h.median() == -1

@@ -5,10 +5,10 @@ import gc
 import time
 
 from devtest import assert_no_alloc, file_exists, skip
-from tinypolicy.logger import FLAG_MISSED, FLAG_SAFE, Ring
-from tinypolicy.loop import ControlLoop
-from tinypolicy.plant import Pendulum, to_q20
-from tinypolicy.sensors import Noise, PlantSensor
+from tinypolicy_app.logger import FLAG_MISSED, FLAG_SAFE, Ring
+from tinypolicy_app.loop import ControlLoop
+from tinypolicy_app.plant import Pendulum, to_q20
+from tinypolicy_app.sensors import Noise, PlantSensor
 
 
 class FakePolicy:
@@ -26,7 +26,7 @@ class FakePolicy:
 
 
 def _loop(policy=None, noise=0.0, theta=3.14159, period_ms=10, ring=64):
-    from tinypolicy.actuators import SimActuator
+    from tinypolicy_app.actuators import SimActuator
 
     plant = Pendulum(to_q20(theta), 0, period_ms)
     nz = Noise(noise, noise, 7) if noise else None

@@ -21,7 +21,7 @@ from array import array
 
 from micropython import const
 
-from tinypolicy.logger import FLAG_MISSED, FLAG_OVERRUN, FLAG_SAFE, FLAG_SAT
+from tinypolicy_app.logger import FLAG_MISSED, FLAG_OVERRUN, FLAG_SAFE, FLAG_SAT
 
 HIST_BINS = const(1024)
 _CHUNK_SHIFT = const(8)  # 256 bins (1 KB) per chunk

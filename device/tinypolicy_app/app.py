@@ -15,12 +15,12 @@ import time
 
 import micropython
 
-from tinypolicy import config
-from tinypolicy.actuators import BoardActuator, NullActuator, SimActuator
-from tinypolicy.logger import HEADER, Messages, Ring, write_line
-from tinypolicy.loop import HIST_BINS, ControlLoop
-from tinypolicy.plant import Pendulum, to_q20
-from tinypolicy.sensors import BoardSensor, Noise, PlantSensor, ReplaySensor, load_replay
+from tinypolicy_app import config
+from tinypolicy_app.actuators import BoardActuator, NullActuator, SimActuator
+from tinypolicy_app.logger import HEADER, Messages, Ring, write_line
+from tinypolicy_app.loop import HIST_BINS, ControlLoop
+from tinypolicy_app.plant import Pendulum, to_q20
+from tinypolicy_app.sensors import BoardSensor, Noise, PlantSensor, ReplaySensor, load_replay
 
 
 def exists(path):
