@@ -79,6 +79,10 @@ def test_flash_verifies_then_copies_only_changes(tree, vboard, tmp_path):
     s, _ = run_flash(vboard, src=True)
     assert s["copied"] == [] and len(s["unchanged"]) == 6
 
+    (tree / "models" / "policy_q15.bin").write_bytes(b"q15 blob")  # another shipped blob goes along
+    s, _ = run_flash(vboard, src=True)
+    assert s["copied"] == ["models/policy_q15.bin"] and (fs / "models" / "policy_q15.bin").read_bytes() == b"q15 blob"
+
     (tree / "device" / "tinypolicy" / "__init__.py").write_text("# device: fake\nVERSION = 2\n")
     s, _ = run_flash(vboard, src=True)
     assert s["copied"] == ["tinypolicy/__init__.py"]

@@ -4,7 +4,8 @@ What goes where on the board's filesystem (paths relative to the board's cwd, `/
 
     tinypolicy/*.mpy    the runtime and the control app compiled for the board's arch (build/mpy/<arch>/,
     tinypolicy_app/*.mpy  `make mpy`), or their *.py with --src
-    models/<blob>.bin   the model blob(s) config.json names ("model": "models/policy_int8.bin")
+    models/<blob>.bin   the model blob config.json names ("model": "models/policy_int8.bin"), then every other
+                        shipped models/policy_*.bin
     config.json         device/config.json (or --config)
     board.py            boards/<board>/board.py
     main.py             device/main.py (last: the app only starts with everything else in place)
@@ -171,12 +172,19 @@ def plan(board: str, src: bool, config_path: Path) -> list[Item]:
         raise UserError(f"{config_path}: not valid JSON ({exc})") from None
     if not isinstance(config, dict):
         raise UserError(f"{config_path}: expected a JSON object")
-    for rel in data_paths(config, config_path):
+    wanted = data_paths(config, config_path)
+    for rel in wanted:
         local = REPO / rel
         if not local.is_file():
             raise UserError(f"{config_path}: {rel} not found in the repository (the model: `make train`; "
                             "or fix the path)")
         items.append(Item(local, rel))
+    # The other shipped blobs too (a few hundred bytes each): switching "dtype"/"model" in config.json, or
+    # benchmarks/device_bench.py comparing f32/int8/q15, then needs no reflash.
+    for local in sorted((REPO / "models").glob("policy_*.bin")):
+        rel = local.relative_to(REPO).as_posix()
+        if rel not in wanted:
+            items.append(Item(local, rel))
     board_py = BOARDS / board / "board.py"
     main_py = DEVICE / "main.py"
     for p in (board_py, main_py):
