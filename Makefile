@@ -23,12 +23,16 @@ help:
 setup: $(STAMP)
 
 # Re-runs only when the pins or the project metadata change.
-$(STAMP): requirements.txt requirements-stubs.txt pyproject.toml
+# MicroPython stubs per port (rp2, esp32) go to their own folder: fresh each time, so no stale module lingers.
+$(STAMP): requirements.txt requirements-stubs-rp2.txt requirements-stubs-esp32.txt pyproject.toml
 	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --upgrade \
-	    --target $(VENV)/stubs/rp2 -r requirements-stubs.txt
+	rm -rf $(VENV)/stubs/rp2 $(VENV)/stubs/esp32
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps \
+	    --target $(VENV)/stubs/rp2 -r requirements-stubs-rp2.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps \
+	    --target $(VENV)/stubs/esp32 -r requirements-stubs-esp32.txt
 	touch $@
 
 demo: $(STAMP)

@@ -48,8 +48,7 @@ def setup(period_ms):
     """Create the rig's peripherals (called by the app once, before the loop) and stop the motor."""
     global _adc, _pwm, _dir, _period_ms
     _period_ms = period_ms
-    atten = getattr(ADC, "ATTN_11DB", 3)  # esp32 constant (the rp2 type stubs lack it)
-    _adc = ADC(Pin(PIN_ANGLE_ADC), atten=atten)
+    _adc = ADC(Pin(PIN_ANGLE_ADC), atten=ADC.ATTN_11DB)
     _dir = Pin(PIN_DIR, Pin.OUT, value=0)
     _pwm = PWM(Pin(PIN_PWM), freq=PWM_FREQ, duty_u16=0)
 
