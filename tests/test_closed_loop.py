@@ -12,7 +12,6 @@ from tinypolicy_host.paths import BOARDS, DEVICE, MODELS, REPO
 HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"
 MAIN = DEVICE / "main.py"
 INT8 = MODELS / "policy_int8.bin"
-needs_model = pytest.mark.skipif(not INT8.exists(), reason="models/policy_int8.bin not trained/exported yet")
 
 
 def run_app(*flags, timeout=120, cwd=DEVICE, main=MAIN, **kw):
@@ -56,7 +55,6 @@ def assert_swing_up_and_hold(log, period_ms, duration_s=10.0):
     assert worst < 0.1, f"|theta| reached {worst:.3f} rad in the last 5 s (period {period_ms} ms)"
 
 
-@needs_model
 @pytest.mark.parametrize("period_ms", [5, 10, 20, 50])
 def test_batch_swing_up_with_noise(period_ms):
     proc, log = run_app("--mode", "batch", "--period-ms", period_ms, "--duration-s", 10, "--noise", 0.01,
@@ -72,7 +70,6 @@ def test_batch_swing_up_with_noise(period_ms):
     assert (log.data["lateness_us"] == 0).all()
 
 
-@needs_model
 @pytest.mark.slow
 def test_realtime_swing_up_10ms():
     proc, log = run_app("--mode", "realtime", "--period-ms", 10, "--duration-s", 10, "--noise", 0.01,
@@ -92,7 +89,6 @@ def test_realtime_swing_up_10ms():
     assert (log.data["lateness_us"] >= 0).all()
 
 
-@needs_model
 def test_open_loop_replay_is_bit_exact(tmp_path):
     expected_file = REPO / "data" / "outputs_expected.csv"
     tag = expected_file.read_text().splitlines()[0]
@@ -113,7 +109,6 @@ def test_open_loop_replay_is_bit_exact(tmp_path):
     assert not bad, f"{len(bad)} rows differ, first: {bad[:3]}"
 
 
-@needs_model
 def test_compiled_mpy_package_runs_the_loop(tmp_path):
     """The x64 .mpy build of the package (what boards run, compiled) drives the same loop."""
     shutil.copy(MAIN, tmp_path / "main.py")
@@ -144,7 +139,6 @@ def test_missing_model_runs_safe_zero_torque():
     assert abs(log.data["theta"]).min() > 3.0  # still hanging
 
 
-@needs_model
 def test_corrupt_model_names_file_and_field_once(tmp_path):
     blob = bytearray(INT8.read_bytes())
     blob[len(blob) // 2] ^= 0xFF  # a flipped weight byte: the CRC no longer matches
@@ -157,6 +151,20 @@ def test_corrupt_model_names_file_and_field_once(tmp_path):
     assert len(errors) == 1 and "crc" in errors[0].lower(), log.messages
     assert errors[0].count("flipped.bin") == 1, errors[0]
     assert (log.data["torque"] == 0).all()
+
+
+def test_replay_mistakes_are_one_error_line(tmp_path):
+    prose = tmp_path / "notes.txt"
+    prose.write_text("root:x:0:0:root:/root:/bin/sh\nnot,numbers\n")
+    cases = [(("--replay-input", prose), r"error: replay_input: .*notes\.txt:1: want two integer columns"),
+             (("--replay-input", tmp_path / "none.csv"), r"error: replay_input: .*none\.csv: cannot read"),
+             (("--replay-input", "data/inputs.csv", "--replay-output", tmp_path / "no" / "dir" / "out.csv"),
+              r"error: replay_output: .*out\.csv: cannot write")]
+    for flags, message in cases:
+        proc, log = run_app("--sensor", "replay", "--model", "models/policy_int8.bin", *flags, cwd=REPO)
+        assert rc_of(proc) == 1, flags
+        assert "Traceback" not in proc.stderr, proc.stderr
+        assert any(re.match(message, m) for m in log.messages), (flags, log.messages)
 
 
 def test_flag_mistakes_exit_2():

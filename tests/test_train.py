@@ -52,3 +52,46 @@ def test_spec_round_trip_matches_torch():
         for p, q in zip(net.parameters(), back.parameters(), strict=True):
             assert torch.equal(p, q)
         assert back.activation == act
+
+
+def test_quick_training_exports_loadable_artifacts_beside_it_not_into_models(tmp_path):
+    """A --quick run with export: ONNX + blobs + metadata land in OUT/models (never the shipped models/), the ONNX
+    model passes the checker and onnxruntime agrees with the spec, and the device runtime loads every blob and
+    answers like the host reference."""
+    import hashlib
+    import json
+
+    import onnx
+    import onnxruntime as ort
+
+    from devrun import run_micropython
+    from tinypolicy_host.blob import read_blob
+    from tinypolicy_host.paths import MODELS
+
+    shipped = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in MODELS.glob("*.bin")}
+    args = ["train", "--quick", "--no-progress", "--bc-steps", "50", "--rollout-iters", "2", "--es-gens", "3",
+            "--out", str(tmp_path)]
+    assert cli.main(args) == 0
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in MODELS.glob("*.bin")} == shipped
+    out = tmp_path / "models"
+    spec = FloatPolicySpec.load(tmp_path / "policy_spec.npz")
+    model = onnx.load(str(out / "tiny_policy.onnx"))
+    onnx.checker.check_model(model, full_check=True)
+    theta = np.linspace(-3, 3, 7).astype(np.float32)
+    theta_dot = np.linspace(-6, 6, 7).astype(np.float32)
+    sess = ort.InferenceSession(str(out / "tiny_policy.onnx"), providers=["CPUExecutionProvider"])
+    (state,) = sess.get_inputs()  # state (N, 2) float32 [theta, theta_dot]
+    got = np.asarray(sess.run(None, {state.name: np.stack([theta, theta_dot], axis=1)})[0]).reshape(-1)
+    assert np.allclose(got, spec.forward(theta.astype(np.float64), theta_dot.astype(np.float64)), atol=1e-5)
+    meta = json.loads((out / "metadata.json").read_text())
+    for dtype in ("f32", "int8", "q15"):
+        blob = out / f"policy_{dtype}.bin"
+        assert meta["artifacts"][blob.name]["sha256"] == hashlib.sha256(blob.read_bytes()).hexdigest()
+        want = read_blob(blob).forward(theta.astype(np.float64), theta_dot.astype(np.float64))
+        code = (f"from tinypolicy import Policy\np = Policy.load({str(blob)!r})\n"
+                f"for s in {list(zip(theta.tolist(), theta_dot.tolist(), strict=True))!r}:\n"
+                "    print(repr(p.infer(list(s))[0]))\n")
+        proc = run_micropython(["-c", code])
+        assert proc.returncode == 0, proc.stderr
+        dev = np.array([float(x) for x in proc.stdout.split()])
+        assert np.allclose(dev, want, atol=1e-5 if dtype == "f32" else 0), (dtype, dev, want)

@@ -87,33 +87,37 @@ def warm_up(policy, inp, out, n, msgs):
 
 
 class Reporter:
-    """Foreground: drains the ring and reports counter changes as messages (at most one per counter per
-    second of control time)."""
+    """Foreground: drains the ring and reports counter changes as warnings, at most one per counter per second
+    of control time (counts are cumulative, so a held-back change shows in the next message and the summary)."""
+
+    REPORT_EVERY_MS = 1000
 
     def __init__(self, loop, ring, msgs, out, extra=None):
         self.loop, self.ring, self.msgs, self.out, self.extra = loop, ring, msgs, out, extra
-        self.seen_over = 0
-        self.seen_missed = 0
-        self.seen_drop = 0
-        self.seen_reent = 0
+        self.seen = [0, 0, 0, 0]  # overruns, missed, dropped, reentries at their last report
+        self.next_ms = [0, 0, 0, 0]  # control time (ms) from which each counter may be reported again
 
     def pump(self, limit=-1):
         n = self.ring.drain(self.out, limit, self.extra)
         lp = self.loop
-        if lp.overruns != self.seen_over:
-            self.seen_over = lp.overruns
+        now_ms = lp.last_tick * lp.period_ms
+        if self._due(0, lp.overruns, now_ms):
             self.msgs.warn("overrun: %d steps took longer than the period (last at tick %d)" % (
                 lp.overruns, lp.last_tick))
-        if lp.missed != self.seen_missed:
-            self.seen_missed = lp.missed
+        if self._due(1, lp.missed, now_ms):
             self.msgs.warn("missed: %d schedule slots skipped (last before tick %d)" % (lp.missed, lp.last_tick))
-        if self.ring.dropped != self.seen_drop:
-            self.seen_drop = self.ring.dropped
+        if self._due(2, self.ring.dropped, now_ms):
             self.msgs.warn("log: %d rows dropped, ring full (raise ring or decimation)" % self.ring.dropped)
-        if lp.reentries != self.seen_reent:
-            self.seen_reent = lp.reentries
+        if self._due(3, lp.reentries, now_ms):
             self.msgs.warn("timer: %d callbacks arrived during a step and were dropped" % lp.reentries)
         return n
+
+    def _due(self, k, count, now_ms):
+        if count == self.seen[k] or now_ms < self.next_ms[k]:
+            return False
+        self.seen[k] = count
+        self.next_ms[k] = now_ms + self.REPORT_EVERY_MS
+        return True
 
 
 def run_batch(loop, n_ticks, lock, rep):
@@ -212,8 +216,12 @@ def build_stages(board, cfg, here, msgs, have_policy):
         sensor = ReplaySensor(rows)
         msgs.info("replay %s: %d rows" % (path, sensor.n))
         if cfg["replay_output"]:
-            out_file = open(cfg["replay_output"], "w")
-            out_file.write("torque_q12\n")
+            try:
+                out_file = open(cfg["replay_output"], "w")
+                out_file.write("torque_q12\n")
+            except OSError as exc:
+                msgs.error("replay_output: %s: cannot write (%s)" % (cfg["replay_output"], exc))
+                return None
             extra = _line_writer(out_file)
         return sensor, NullActuator(), None, extra, out_file, fell_back
     if sensor_kind == "board":

@@ -98,12 +98,17 @@ class ReplaySensor:
                 self.done = True
 
 
+REPLAY_HEADER = "theta_q12,theta_dot_q12"
+
+
 def load_replay(path):
-    """Read a replay CSV (foreground): columns theta_q12,theta_dot_q12 (ints); '#' lines, blank lines and one
-    header row before the data are skipped. Returns array('i'). Raises ValueError naming the line."""
+    """Read a replay CSV (foreground): columns theta_q12,theta_dot_q12 (ints); '#' lines, blank lines and the
+    header row `theta_q12,theta_dot_q12` before the data are skipped. Returns array('i'). Raises ValueError naming
+    the line (also for a file without data rows)."""
     rows = array("i")
     with open(path) as f:
         n = 0
+        header_seen = False
         for line in f:
             n += 1
             line = line.strip()
@@ -114,11 +119,14 @@ def load_replay(path):
                 th = int(parts[0])
                 w = int(parts[1])
             except (ValueError, IndexError):
-                if len(rows) == 0 and not parts[0].lstrip("-").isdigit():
-                    continue  # header row
+                if not header_seen and len(rows) == 0 and line.replace(" ", "") == REPLAY_HEADER:
+                    header_seen = True
+                    continue
                 raise ValueError("%s:%d: want two integer columns theta_q12,theta_dot_q12" % (path, n)) from None
             rows.append(th)
             rows.append(w)
+    if len(rows) == 0:
+        raise ValueError("%s: no data rows (want lines theta_q12,theta_dot_q12)" % path)
     return rows
 
 

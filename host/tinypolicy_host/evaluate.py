@@ -116,19 +116,10 @@ def swing_up(policy, dt: float, noise: float = NOISE, seconds: float = EPISODE_S
 
 
 def policies_for(spec, dtypes=("float", "int8", "q15"), warn=print) -> dict:
-    """name -> callable for the float spec and, when `tinypolicy_host.quant` exists, its int8/Q15 versions."""
-    out = {}
-    for dtype in dtypes:
-        if dtype == "float":
-            out["float"] = spec.forward
-            continue
-        try:
-            from .quant import quantize
-        except ImportError as exc:
-            warn(f"warning: {dtype} skipped: tinypolicy_host.quant not available ({exc})")
-            continue
-        out[dtype] = quantize(spec, dtype).forward
-    return out
+    """name -> callable for the float spec and its int8/Q15 versions (bit-exact integer reference)."""
+    from .quant import quantize
+
+    return {dtype: spec.forward if dtype == "float" else quantize(spec, dtype).forward for dtype in dtypes}
 
 
 def results_table(spec, n_episodes: int = 500, dtypes=("float", "int8", "q15"), settings=None,
@@ -200,10 +191,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import json
 
-    from .spec import FloatPolicySpec
+    from .spec import load_spec_file
 
     if args.episodes < 1:
         raise UserError("--episodes: must be at least 1")
+    if args.json and not args.json.parent.is_dir():
+        raise UserError(f"--json {args.json}: folder {args.json.parent} does not exist")
     if args.device:
         return run_on_device(args)
     if args.expert:
@@ -221,9 +214,7 @@ def run(args) -> int:
         path = args.spec
         if path is None:
             path = next((p for p in DEFAULT_SPECS if p.exists()), DEFAULT_SPECS[0])
-        if not path.exists():
-            raise UserError(f"{path}: no such spec file (run `tinypolicy train` first)")
-        spec = FloatPolicySpec.load(path)
+        spec = load_spec_file(path)
         table = results_table(spec, args.episodes, tuple(args.dtype or ("float", "int8", "q15")),
                               warn=lambda m: print(m, file=sys.stderr))
     print(format_table(table))

@@ -28,7 +28,7 @@ from .quant import (
     quantize,
     to_q12,
 )
-from .spec import FloatPolicySpec
+from .spec import FloatPolicySpec, load_spec_file
 
 GOLDEN = REPO / "tests" / "data" / "golden"
 ONNX_NAME = "tiny_policy.onnx"
@@ -54,12 +54,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    if not args.spec.is_file():
-        raise UserError(f"{args.spec}: no such spec file (train first: `tinypolicy train`)")
-    try:
-        spec = FloatPolicySpec.load(args.spec)
-    except Exception as exc:  # np.load raises many types (BadZipFile, UnpicklingError, KeyError, ValueError…)
-        raise UserError(f"{args.spec}: not a policy spec: {exc}") from None
+    spec = load_spec_file(args.spec)
     provenance = _load_json(args.provenance or args.spec.with_name("provenance.json"), args.provenance is not None)
     returns = _load_json(args.returns or args.spec.with_name("returns.json"), args.returns is not None) or None
     # Re-exporting the spec that training already exported: keep its training provenance (and returns).

@@ -45,14 +45,11 @@ def torque_errors(spec, quantized: dict, n: int = 20000) -> dict:
     return out
 
 
-def closed_loop_returns(policies: dict, episodes: int, settings=None) -> dict | None:
-    """{dtype: {setting: mean return}} on gymnasium Pendulum-v1 through the colleague module
-    `tinypolicy_host.evaluate` (seeds 0..episodes−1; settings default: all of evaluate.SETTINGS), or None if
-    that module is not available."""
-    try:
-        from . import evaluate  # optional: owned by the training work
-    except ImportError:
-        return None
+def closed_loop_returns(policies: dict, episodes: int, settings=None) -> dict:
+    """{dtype: {setting: mean return}} on gymnasium Pendulum-v1 (seeds 0..episodes−1; settings default: all of
+    evaluate.SETTINGS)."""
+    from . import evaluate
+
     settings = evaluate.SETTINGS if settings is None else settings
     return {dtype: {name: r["mean"] for name, r in evaluate.evaluate(policy.forward, episodes, settings).items()}
             for dtype, policy in policies.items()}

@@ -57,6 +57,19 @@ class FloatPolicySpec:
             return cls(float(data["vel_scale"]), float(data["max_torque"]), layers)
 
 
+def load_spec_file(path: Path) -> FloatPolicySpec:
+    """FloatPolicySpec.load for a path the user gave: a UserError naming the file instead of numpy's exceptions."""
+    from .errors import UserError
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such spec file (train first: `tinypolicy train`)")
+    try:
+        return FloatPolicySpec.load(path)
+    except Exception as exc:  # np.load raises many types (BadZipFile, UnpicklingError, KeyError, ValueError…)
+        raise UserError(f"{path}: not a policy spec: {exc}") from None
+
+
 def apply_activation(x: np.ndarray, name: str) -> np.ndarray:
     if name == "relu":
         return np.maximum(x, 0.0)

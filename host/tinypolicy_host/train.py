@@ -44,6 +44,9 @@ PERIODS = (0.005, 0.01, 0.02, 0.05)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--out", type=Path, default=BUILD / "train", help="output dir (default build/train)")
+    parser.add_argument("--models-out", type=Path,
+                        help="where the export goes (default models/ and tests/data/golden/; with --quick: "
+                             "OUT/models and OUT/golden, so a quick run never replaces the shipped policy)")
     parser.add_argument("--width", type=int, default=16, help="hidden units per layer (default 16)")
     parser.add_argument("--depth", type=int, default=2, help="hidden layers (default 2)")
     parser.add_argument("--activation", choices=("relu", "tanh"), default="relu")
@@ -371,39 +374,15 @@ def git_commit() -> str:
 
 
 def int8_validator():
-    """(validate_fn, description): validation return of the int8 policy — through the bit-exact integer reference
-    `tinypolicy_host.quant` when it exists, else through torch int8 weight fake-quant."""
-    try:
-        from .quant import quantize
-    except ImportError:
-        quantize = None
-    if quantize is not None:
-        from .plant import rollout_np
+    """(validate_fn, description): validation return of the int8 policy through the bit-exact integer reference."""
+    from .plant import rollout_np
+    from .quant import quantize
 
-        def q_validate(net, starts):
-            ret, *_ = rollout_np(quantize(net.to_spec(), "int8").forward, starts[0], starts[1], dt=DT)
-            return float(ret.mean())
-
-        return q_validate, "integer reference"
-
-    def fq_validate(net, starts):
-        import torch
-
-        from .plant import rollout_np
-
-        def pol(th, thd):
-            with torch.no_grad():
-                return net(torch.as_tensor(th, dtype=torch.float32),
-                           torch.as_tensor(thd, dtype=torch.float32)).double().numpy()
-
-        old, net.fake_quant_bits = net.fake_quant_bits, 8
-        try:
-            ret, *_ = rollout_np(pol, starts[0], starts[1], dt=DT)
-        finally:
-            net.fake_quant_bits = old
+    def q_validate(net, starts):
+        ret, *_ = rollout_np(quantize(net.to_spec(), "int8").forward, starts[0], starts[1], dt=DT)
         return float(ret.mean())
 
-    return fq_validate, "torch int8 weight fake-quant"
+    return q_validate, "integer reference"
 
 
 def run(args) -> int:
@@ -515,8 +494,10 @@ def run(args) -> int:
         print(f"export skipped (--no-export): `tinypolicy export --spec {spec_path}` picks up provenance.json and "
               "returns.json beside it")
         return 0
-    from .export import export_all
+    from .export import GOLDEN, export_all
 
-    for path in export_all(spec, out_dir=MODELS, provenance=provenance, returns=returns):
+    models_out = args.models_out or (out / "models" if quick else MODELS)
+    golden_out = models_out.parent / "golden" if models_out != MODELS else GOLDEN
+    for path in export_all(spec, out_dir=models_out, provenance=provenance, returns=returns, golden_dir=golden_out):
         print(f"wrote {path}")
     return 0

@@ -177,3 +177,4 @@ def test_hist_median_percentile_and_clamp():
     assert h.median() == 5 and h.max == 5000
     assert h.percentile(99) == HIST_BINS - 1  # 5000 lands in the last bin
     assert h.percentile(1) == 0  # -4 clamps to 0
+
