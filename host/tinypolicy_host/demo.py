@@ -3,12 +3,14 @@ MicroPython port (device/main.py, board-sized heap), the CSV log goes to logs/, 
 summary is printed: when it got upright, overruns, median inference time."""
 import subprocess
 import sys
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import UserError
-from .logfile import read_log
+from .logfile import parse_lines
 from .paths import DEVICE, LOGS, PLOTS, micropython_binary
 
 HEAPSIZE = "128K"  # RP2040-sized heap: what would not fit on the board fails here too
@@ -36,25 +38,74 @@ def device_command(args) -> list[str]:
     return [micropython_binary(), "-X", f"heapsize={HEAPSIZE}", "main.py", *flags]
 
 
-def run_device(cmd: list[str], log_path: Path, echo: bool) -> int:
-    """Run the app from device/ (as `cd device && micropython main.py`), tee stdout into the log file and echo
-    the `# level: text` messages live. Returns the exit status."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log, subprocess.Popen(cmd, cwd=DEVICE, stdout=subprocess.PIPE,
-                                                      stderr=subprocess.PIPE, text=True, bufsize=1) as proc:
+def open_log(path: Path):
+    """The log file, opened for writing (folders created): a UserError naming it if that is not possible."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "w")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write the log here ({exc.strerror or exc})") from None
+
+
+def check_plot_folder(folder: Path) -> None:
+    """Before the run, not after it: the plot folder exists (created if needed) and takes a file."""
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder}: exists and is not a folder (--plots names the folder for the PNGs)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UserError(f"{folder}: cannot write the plots here ({exc.strerror or exc})") from None
+
+
+@dataclass
+class DeviceRun:
+    rc: int  # exit status
+    started: bool  # the CSV header came: the app accepted its configuration and started the loop
+    errors: list[str] = field(default_factory=list)  # `# error: text` messages, as text
+
+
+def run_device(cmd: list[str], log, echo: bool) -> DeviceRun:
+    """Run the app from device/ (as `cd device && micropython main.py`), tee stdout into the open log file and
+    echo the `# level: text` messages live. The messages before the CSV header are held back until it comes:
+    an app that stops before it (it rejected its configuration) is reported by the caller in one line."""
+    run = DeviceRun(rc=0, started=False)
+    held: list[str] = []
+    try:
+        proc = subprocess.Popen(cmd, cwd=DEVICE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                bufsize=1)
+    except OSError as exc:
+        raise UserError(f"{cmd[0]}: cannot run the MicroPython unix port ({exc.strerror or exc}; "
+                        "$MICROPYTHON names it, `make setup` installs it)") from None
+    with proc:
         assert proc.stdout is not None and proc.stderr is not None
         for line in proc.stdout:
             log.write(line)
             if line.startswith("# "):
+                if line.startswith("# error:"):
+                    run.errors.append(line[len("# error:"):].strip())
                 if echo and not line.startswith("# debug"):
-                    print("device" + line[1:].rstrip())
-            elif not (line[:1].isdigit() or line.startswith("tick,")):
+                    message = "device" + line[1:].rstrip()
+                    if run.started:
+                        print(message)
+                    else:
+                        held.append(message)
+            elif line.startswith("tick,"):
+                run.started = True
+                for message in held:
+                    print(message)
+                held.clear()
+            elif not line[:1].isdigit():
                 print("device: " + line.rstrip(), file=sys.stderr)  # e.g. a traceback
         err = proc.stderr.read()
-        rc = proc.wait()
+        run.rc = proc.wait()
+    if not (run.errors and not run.started):
+        for message in held:  # e.g. a crash before the header: every clue helps
+            print(message)
     if err.strip():
         print(err.rstrip(), file=sys.stderr)
-    return rc
+    return run
 
 
 def device_summary(log) -> dict[str, str]:
@@ -76,12 +127,19 @@ def upright_since(t: np.ndarray, theta: np.ndarray) -> float | None:
 
 def run(args) -> int:
     cmd = device_command(args)
-    print(f"demo: {args.duration_s:g} s closed loop, {args.period_ms} ms period, {args.dtype}, {args.mode}, "
-          f"noise {args.noise:g} on the unix MicroPython port")
-    rc = run_device(cmd, args.log, echo=not args.quiet)
-    log = read_log(args.log)
+    if not args.no_plots:
+        check_plot_folder(args.plots)
+    with open_log(args.log) as log_file:
+        print(f"demo: {args.duration_s:g} s closed loop, {args.period_ms} ms period, {args.dtype}, {args.mode}, "
+              f"noise {args.noise:g} on the unix MicroPython port")
+        dev = run_device(cmd, log_file, echo=not args.quiet)
+    rc = dev.rc
+    if not dev.started and dev.errors:
+        raise UserError(f"the device app did not start: {'; '.join(dev.errors)}")
+    log = parse_lines(args.log.read_text(errors="replace").splitlines())
     if len(log) == 0:
-        raise UserError(f"{args.log}: the device printed no data rows (exit status {rc})")
+        why = "; ".join(dev.errors) if dev.errors else "see the device output above"
+        raise UserError(f"{args.log}: the device printed no data rows (exit status {rc}: {why})")
     s = device_summary(log)
     d = log.data
     t = d["tick"] * args.period_ms / 1000.0
@@ -101,9 +159,13 @@ def run(args) -> int:
         except ImportError as exc:
             print(f"demo: plots skipped: tinypolicy_host.plot unavailable ({exc})")
         else:
-            paths = plot_log(args.log, args.plots)
+            try:
+                paths = plot_log(args.log, args.plots)
+            except OSError as exc:
+                raise UserError(f"{args.plots}: cannot write the plots here ({exc.strerror or exc})") from None
             print("demo: plots " + " ".join(str(p) for p in paths))
     if rc != 0:
-        print(f"demo: the device exited with status {rc} (see the '# error:' lines above)", file=sys.stderr)
+        why = "; ".join(dev.errors) if dev.errors else "see the device output above"
+        print(f"demo: the device exited with status {rc} ({why})", file=sys.stderr)
         return 1
     return 0 if up is not None else 1
