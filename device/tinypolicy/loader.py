@@ -9,15 +9,17 @@
 - `layers`: list of (n_in, n_out, activation, w_off, b_off) byte offsets (the float path uses them).
 
 Order of checks (the header and tables are read into small fixed buffers; nothing sized by the file is allocated
-before the structural checks pass): file exists, file size
-<= 64 KiB, header length, magic, version, dtype, n_layers 1..8, n_inputs 2, n_features 3, n_outputs 1,
-total_size == file size, per layer n_in / n_out 1..64 and chained, activation known, pshift <= 15, lo <= hi,
-relu lo == 0, tanh |lo|, |hi| <= 16384, hidden lo/hi within int16 (activation buffers), f32 fields zero,
-total_size == size implied by the layer table, then the file is read (its size is now known to be what the
-table implies, <= 64 KiB), then CRC32, fshift <= 31, every per-output shift <= 31, then the descriptor
-(34 ints for 3 layers) is built. The int8 / q15 model's RAM is the blob itself (720 bytes for the shipped 2x16
-int8 net) + descriptor + 2 activation buffers: ~1.5 KB per loaded int8 policy, measured with gc.mem_alloc.
-Every failure raises ModelError("<path>: <field>: <what>").
+before the structural checks pass): file exists and is not a directory, file size <= 64 KiB, header length, magic,
+version, dtype, n_layers 1..8, n_inputs 2, n_features 3, n_outputs 1, total_size == file size, per layer n_in /
+n_out 1..64 and chained, activation known, pshift <= 15, lo <= hi, relu lo == 0, tanh |lo|, |hi| <= 16384, hidden
+lo/hi within int16 (activation buffers), f32 pshift / lo / hi zero, total_size == size implied by the layer table.
+Then the blob buffer (bytearray(total_size), <= 64 KiB) is allocated and the file read into it, then CRC32,
+vel_scale / max_torque finite, and (int8 / q15) the descriptor is built: 11 + 8 * n_layers ints (35 for the
+shipped 3-layer nets), checking every fshift and per-output shift <= 31 as it goes. The int8 / q15 model's RAM is
+the blob itself (720 bytes for the shipped 2x16 int8 net) + descriptor + 2 activation buffers: ~1.5 KB per loaded
+int8 policy, measured with gc.mem_alloc.
+Every failure raises ModelError("<path>: <field>: <what>"); I/O errors (a directory, an unreadable file) use the
+field "cannot open" or "read".
 """
 import struct
 from array import array
@@ -101,17 +103,22 @@ def load(path):
         raise ModelError("%s: %s: %s" % (path, field, what))
 
     try:
-        size = os.stat(path)[6]
+        st = os.stat(path)
     except OSError as exc:
         raise ModelError("%s: cannot open: no such file (%s)" % (path, exc))
+    if st[0] & 0xF000 == 0x4000:  # S_IFDIR
+        fail("read", "is a directory")
+    size = st[6]
     if size > _MAX_FILE:
         fail("file size", "%d bytes exceeds the %d-byte limit" % (size, _MAX_FILE))
     try:
         f = open(path, "rb")
     except OSError as exc:
-        raise ModelError("%s: cannot open (%s)" % (path, exc))
+        raise ModelError("%s: cannot open: %s" % (path, exc))
     try:
         return _load(f, size, fail)
+    except OSError as exc:  # EIO, EISDIR on ports whose stat has no mode, ...
+        fail("read", str(exc))
     finally:
         f.close()
 

@@ -170,3 +170,28 @@ def test_rejections_of_q15_and_f32_blobs_too():
         _rejects("crc_%s.bin" % dtype, data, "crc32")
     data = _read("models/policy_f32.bin")
     _rejects("f32_lo.bin", _layer_field(data, 0, 8, "<i", 3), "layer 0 pshift/lo/hi")
+
+
+def test_directory_is_a_model_error():
+    for path in ("models", "tests"):
+        for fn in (load, Policy.load):
+            try:
+                fn(path)
+            except ModelError as exc:
+                assert str(exc) == path + ": read: is a directory", str(exc)
+                continue
+            raise AssertionError("%s: loaded without error" % path)
+
+
+def test_read_error_is_a_model_error():
+    from devtest import file_exists, skip
+
+    path = "/proc/self/mem"  # Linux: stat size 0, open works, read at offset 0 fails with EIO
+    if not file_exists(path):
+        skip("no %s on this port" % path)
+    try:
+        load(path)
+    except ModelError as exc:
+        assert str(exc).startswith(path + ": read: "), str(exc)
+        return
+    raise AssertionError("no ModelError")
