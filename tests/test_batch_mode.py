@@ -1,6 +1,8 @@
 """Device batch and serve modes (`micropython -m tinypolicy …`), driven from CPython on the unix port, from
 source and from the x64 .mpy build."""
 import csv
+import os
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +71,55 @@ def test_batch_malformed_row(tmp_path, variant, body, line, what):
     assert proc.stderr.startswith(f"error: {inp} line {line}: "), proc.stderr
     assert what in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out.csv").exists()  # the partial output is removed
+
+
+def _fails_cleanly(proc, out, prefix):
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith(prefix), proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_batch_row_not_utf8(tmp_path, variant):
+    inp = tmp_path / "in.csv"
+    inp.write_bytes(b"theta,theta_dot\n0,0\n0.5,1\n\xff\xfe,1\n0,1\n")
+    out = tmp_path / "out.csv"
+    proc = _batch(variant, REPO / "models" / "policy_int8.bin", inp, out)
+    _fails_cleanly(proc, out, f"error: {inp} line 4: not valid UTF-8 text")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_batch_input_is_a_directory(tmp_path, variant):
+    out = tmp_path / "out.csv"
+    proc = _batch(variant, REPO / "models" / "policy_f32.bin", tmp_path, out)
+    _fails_cleanly(proc, out, f"error: {tmp_path} line 1: ")
+    assert "EISDIR" in proc.stderr
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("first, what", [
+    ("abc,1", "theta: 'abc' is not a number"),
+    ("theta,omega", "theta: 'theta' is not a number"),
+    ("theta,theta_dot,torque", "expected 2 columns"),
+])
+def test_batch_malformed_first_row_is_not_a_header(tmp_path, variant, first, what):
+    inp = tmp_path / "in.csv"
+    inp.write_text(first + "\n0,0\n")
+    out = tmp_path / "out.csv"
+    proc = _batch(variant, REPO / "models" / "policy_int8.bin", inp, out)
+    _fails_cleanly(proc, out, f"error: {inp} line 1: {what}")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_batch_header_ignores_whitespace(tmp_path, variant):
+    inp = tmp_path / "in.csv"
+    inp.write_bytes(b" theta , theta_dot \r\n0,0\r\n\n0.5,-1\r\n")
+    out = tmp_path / "out.csv"
+    proc = _batch(variant, REPO / "models" / "policy_int8.bin", inp, out)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text().splitlines()[0] == "torque,torque_q12" and len(out.read_text().splitlines()) == 3
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -108,3 +159,23 @@ def test_serve(variant, end):
     for (_t, _w, want), got in zip(rows, lines[:-1], strict=True):
         assert round(float(got) * 4096) == int(want)
     assert lines[-1].startswith(f"error: line {len(rows) + 1}: expected 2 columns")
+
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_batch_error_keeps_dev_paths(tmp_path, variant):
+    # The partial OUT.csv is removed only when it is a regular file outside /dev/ and /proc/: os.stat follows
+    # /dev/stdout to the file stdout is redirected to, and os.remove would delete the /dev/stdout symlink itself.
+    # Observed harmlessly with a regular file in /dev/shm (tmpfs).
+    shm = Path("/dev/shm")
+    if not shm.is_dir():
+        pytest.skip("no /dev/shm")
+    inp = tmp_path / "in.csv"
+    inp.write_text("0,0\n1,x\n")
+    out = shm / f"tinypolicy_test_batch_{os.getpid()}_{variant}.csv"
+    try:
+        proc = _batch(variant, REPO / "models" / "policy_int8.bin", inp, out)
+        assert proc.returncode == 1 and "line 2: theta_dot" in proc.stderr, proc.stderr
+        assert out.exists()
+    finally:
+        out.unlink(missing_ok=True)

@@ -2,14 +2,16 @@
 """MICROPYPATH=device micropython -m tinypolicy batch --model M.bin --input IN.csv --output OUT.csv
 MICROPYPATH=device micropython -m tinypolicy serve --model M.bin
 
-batch: IN.csv rows `theta,theta_dot` (floats, rad and rad/s; an optional header row is any first line whose
-first field is not a number; blank lines are skipped). OUT.csv: a header, then one row per input row:
+batch: IN.csv rows `theta,theta_dot` (floats, rad and rad/s; blank lines are skipped; the first line may be the
+header `theta,theta_dot`, whitespace ignored; any other first line is a data row). OUT.csv: a header, then one
+row per input row:
   f32:        `torque`             (N*m, %.9g)
   int8, q15:  `torque,torque_q12`  (torque = torque_q12 / 4096, exact; torque_q12 = the kernel's integer output
                                     for inputs floor(x * 4096 + 0.5), for exact comparison with the host)
 serve: reads `theta,theta_dot` lines from stdin, writes one torque line (%.9g N*m) per line and flushes;
 `quit` or end of input ends it; a malformed line is answered with `error: line N: ...` and serving goes on.
-Errors: one line `error: ...` on stderr, exit status 1 (2 for usage), no traceback.
+Errors: one line `error: ...` on stderr, exit status 1 (2 for usage), no traceback; batch errors in IN.csv
+(malformed row, not UTF-8, unreadable) name the line, and the partial OUT.csv is removed.
 """
 import sys
 
@@ -56,15 +58,11 @@ def parse_row(line):
 
 
 def _is_header(line):
-    try:
-        float(line.split(",")[0])
-        return False
-    except ValueError:
-        return True
+    return "".join(line.split()) == "theta,theta_dot"
 
 
 def batch(model, in_path, out_path):
-    """Streams row by row (constant memory); on a malformed row the partial output file is removed."""
+    """Streams row by row (constant memory); on any error the partial output file is removed."""
     import os
 
     from tinypolicy.policy import Policy
@@ -83,23 +81,33 @@ def batch(model, in_path, out_path):
     n = 0
     try:
         dst.write("torque,torque_q12\n" if quant else "torque\n")
-        for line in src:
+        while True:
             n += 1
-            line = line.strip()
-            if not line or (n == 1 and _is_header(line)):
-                continue
             try:
+                line = src.readline()
+                if not line:
+                    break
+                line = line.strip()
+                if not line or (n == 1 and _is_header(line)):
+                    continue
                 t = p.infer(parse_row(line))[0]
-            except ValueError as exc:
-                raise CliError("%s line %d: %s" % (in_path, n, exc))
+            except (OSError, ValueError) as exc:  # malformed row; reading: EISDIR, EIO, UnicodeError (str() empty)
+                raise CliError("%s line %d: %s" % (in_path, n, str(exc) or "not valid UTF-8 text"))
             if quant:
                 dst.write("%.17g,%d\n" % (t, int(t * 4096.0)))  # t = torque_q12 / 4096 exactly
             else:
                 dst.write("%.9g\n" % t)
-    except CliError:
+    except (CliError, OSError) as exc:  # OSError here: writing OUT.csv (disk full, ...)
         dst.close()
-        os.remove(out_path)
-        raise
+        try:
+            # a regular file only; not /dev/stdout, /proc/self/fd/1 (a symlink to a regular file if redirected)
+            if os.stat(out_path)[0] & 0xF000 == 0x8000 and out_path[:5] not in ("/dev/", "/proc"):
+                os.remove(out_path)
+        except OSError:
+            pass
+        if isinstance(exc, CliError):
+            raise exc
+        raise CliError("%s: cannot write (%s)" % (out_path, exc))
     finally:
         src.close()
         dst.close()
