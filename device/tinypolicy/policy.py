@@ -11,15 +11,22 @@ Attributes: dtype ('f32' | 'int8' | 'q15'), n_inputs (2), n_outputs (1), n_layer
 max_torque_q12 (int), vel_scale (float). Q12 = value * 4096 (rad, rad/s, N*m).
 For f32 blobs infer_q converts Q12 -> float, runs the float path and converts back: it works, but allocates
 (floats are heap objects), so use an int8 or q15 blob inside a hard timer callback or under heap_lock.
+Imports: the viper kernel (kernels.py) is imported only when an int8 / q15 blob is loaded, so `import tinypolicy`
+and f32 blobs also work on ports without the native emitter.
 """
 from array import array
 
 from tinypolicy.errors import ModelError
-from tinypolicy.fixed import to_q12
-from tinypolicy.kernels import forward
 
 _I32_MAX = 2147483647
 _Q12_LIMIT = _I32_MAX / 4096.0  # |x| in float units whose Q12 value still fits int32
+
+
+def to_q12(x):
+    """fixed.to_q12, duplicated so that the float path never imports viper code: floor(x * 4096 + 0.5)."""
+    v = x * 4096.0 + 0.5
+    q = int(v)
+    return q - 1 if q > v else q
 
 
 class Policy:
@@ -39,6 +46,11 @@ class Policy:
             from tinypolicy.floatpath import FloatNet
 
             net = FloatNet(model)
+            self._fwd = None
+        else:  # int8 / q15: the viper kernel, imported only now (a port without viper can still run f32)
+            from tinypolicy.kernels import forward
+
+            self._fwd = forward  # in the instance dict: self._fwd(...) binds nothing, allocates nothing
         self._net = net
         self._desc = model.desc  # int8 / q15: array('i') layer descriptor (loader.D_*); f32: None
         self._blob = None if net else model.blob  # bytearray: weights, bias, mult, shift read in place
@@ -67,7 +79,7 @@ class Policy:
         """inp: array('i') [theta_q12, theta_dot_q12]; writes torque_q12 into out[0] (array('i'), len >= 1).
         int8 / q15: allocation-free (one viper call). f32: allocates."""
         if self._net is None:
-            forward(self._desc, self._blob, self._act, inp, out)  # type: ignore[arg-type]  # viper ptr <- buffer
+            self._fwd(self._desc, self._blob, self._act, inp, out)  # type: ignore[arg-type, misc]  # viper ptr <- buffer
         else:
             t = self._net.forward(inp[0] / 4096.0, inp[1] / 4096.0)
             out[0] = to_q12(t)
@@ -84,7 +96,7 @@ class Policy:
         theta_dot = -1024.0 if theta_dot < -1024.0 else (1024.0 if theta_dot > 1024.0 else theta_dot)
         self._qin[0] = to_q12(theta)
         self._qin[1] = to_q12(theta_dot)
-        forward(self._desc, self._blob, self._act, self._qin, self._qout)  # type: ignore[arg-type]
+        self._fwd(self._desc, self._blob, self._act, self._qin, self._qout)  # type: ignore[arg-type, misc]
         return [self._qout[0] / 4096.0]
 
     def __repr__(self):

@@ -84,3 +84,34 @@ def test_ram_held_by_a_loaded_int8_policy():
     held = gc.mem_alloc() - before
     assert p.dtype == "int8"
     assert held <= 2048, held
+
+
+def test_f32_path_imports_no_viper_code():
+    # A port without the native emitter cannot import kernels / fixed (@micropython.viper): `import tinypolicy`,
+    # loading an f32 blob, infer and infer_q must not import them. Fresh import: drop the package from
+    # sys.modules (earlier tests imported it), restore it afterwards.
+    import sys
+
+    def ours():
+        return [k for k in sys.modules if k == "tinypolicy" or k.startswith("tinypolicy.")]
+
+    saved = {k: sys.modules[k] for k in ours()}
+    for k in saved:
+        del sys.modules[k]
+    viper = ("tinypolicy.kernels", "tinypolicy.fixed")
+    try:
+        tp = __import__("tinypolicy")
+        assert [m for m in viper if m in sys.modules] == []
+        p = tp.Policy.load("models/policy_f32.bin")
+        y = p.infer([0.25, -1.0])[0]
+        out = array("i", (0,))
+        p.infer_q(array("i", (1024, -4096)), out)
+        assert abs(out[0] - y * 4096) <= 0.5 + 1e-9, (out[0], y)
+        assert p.max_torque_q12 == 8192
+        assert [m for m in viper if m in sys.modules] == [], ours()
+        assert tp.Policy.load("models/policy_int8.bin").dtype == "int8"
+        assert "tinypolicy.kernels" in sys.modules  # the check above can fail: int8 does import the kernel
+    finally:
+        for k in ours():
+            del sys.modules[k]
+        sys.modules.update(saved)
