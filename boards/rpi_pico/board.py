@@ -15,6 +15,8 @@ import sys
 import micropython
 from machine import ADC, PWM, Pin, Timer, idle
 
+from tinypolicy_app.rig import AnalogRig
+
 micropython.alloc_emergency_exception_buf(100)
 
 NAME = "rpi_pico"
@@ -35,73 +37,32 @@ MOTOR_SIGN = 1
 # Torque (Q12 N*m) that 100 % duty produces on the real rig; the model's range is +-2 N*m = +-8192.
 FULL_SCALE_TORQUE_Q12 = 8192
 
-_TWO_PI_Q12 = 25736
-_PI_Q12 = 12868
-
-_adc = None
-_pwm = None
-_dir = None
-_period_ms = DEFAULT_PERIOD_MS
-_last = 0  # previous theta_q12
-_w = 0  # filtered theta_dot_q12
-_primed = False
+_rig = None
 
 
 def setup(period_ms):
-    """Create the rig's peripherals (called by the app once, before the loop) and stop the motor."""
-    global _adc, _pwm, _dir, _period_ms
-    _period_ms = period_ms
-    _adc = ADC(Pin(PIN_ANGLE_ADC))
-    _dir = Pin(PIN_DIR, Pin.OUT, value=0)
-    _pwm = PWM(Pin(PIN_PWM), freq=PWM_FREQ, duty_u16=0)
-
-
-def _angle_q12():
-    assert _adc is not None
-    r = (_adc.read_u16() >> 4) - ANGLE_ZERO_RAW12  # 12 bits: products stay below 2^30
-    t = (r * _TWO_PI_Q12) >> 12
-    if ANGLE_SIGN < 0:
-        t = -t
-    if t > _PI_Q12:
-        t -= _TWO_PI_Q12
-    elif t < -_PI_Q12:
-        t += _TWO_PI_Q12
-    return t
+    """Create the rig's peripherals (called by the app once, before the loop); the motor starts stopped."""
+    global _rig
+    pwm = PWM(Pin(PIN_PWM), freq=PWM_FREQ, duty_u16=0)
+    _rig = AnalogRig(ADC(Pin(PIN_ANGLE_ADC)), pwm, Pin(PIN_DIR, Pin.OUT, value=0), period_ms, ANGLE_ZERO_RAW12,
+                     ANGLE_SIGN, MOTOR_SIGN, FULL_SCALE_TORQUE_Q12)
 
 
 def read_sensor(inp):
     """Tick side, allocation-free: inp[0] = theta_q12, inp[1] = theta_dot_q12 (filtered finite difference)."""
-    global _last, _w, _primed
-    t = _angle_q12()
-    d = t - _last
-    if d > _PI_Q12:  # shortest way round the wrap
-        d -= _TWO_PI_Q12
-    elif d < -_PI_Q12:
-        d += _TWO_PI_Q12
-    _last = t
-    if not _primed:
-        _primed = True
-        d = 0
-    _w += (d * 1000 // _period_ms - _w) >> 2
-    inp[0] = t
-    inp[1] = _w
+    assert _rig is not None
+    _rig.read(inp)
 
 
 def write_actuator(torque_q12):
     """Tick side, allocation-free: |torque| -> PWM duty, sign -> direction pin."""
-    assert _pwm is not None and _dir is not None
-    t = torque_q12 if MOTOR_SIGN > 0 else -torque_q12
-    a = -t if t < 0 else t
-    duty = a * 65535 // FULL_SCALE_TORQUE_Q12
-    if duty > 65535:
-        duty = 65535
-    _dir.value(1 if t < 0 else 0)
-    _pwm.duty_u16(duty)
+    assert _rig is not None
+    _rig.write(torque_q12)
 
 
 def actuator_off():
-    if _pwm is not None:
-        _pwm.duty_u16(0)
+    if _rig is not None:
+        _rig.off()
 
 
 def make_ticker(alloc_free):

@@ -1,0 +1,88 @@
+# device: the boards' rig I/O (tinypolicy_app.rig.AnalogRig) with stand-in ADC / PWM / Pin objects.
+from array import array
+
+from devtest import assert_no_alloc
+from tinypolicy_app.rig import PI_Q12, TWO_PI_Q12, AnalogRig, wrap_q12
+
+
+class ADC:
+    def __init__(self):
+        self.raw12 = 2048
+
+    def read_u16(self):
+        return self.raw12 << 4 | 0xA  # the low 4 bits are noise the rig drops
+
+
+class PWM:
+    duty = -1
+
+    def duty_u16(self, d):
+        self.duty = d
+
+
+class Pin:
+    level = -1
+
+    def value(self, v):
+        self.level = v
+
+
+def _rig(**kw):
+    adc, pwm, pin = ADC(), PWM(), Pin()
+    return AnalogRig(adc, pwm, pin, 10, **kw), adc, pwm, pin
+
+
+def test_starts_with_the_motor_off():
+    _, _, pwm, _ = _rig()
+    assert pwm.duty == 0
+
+
+def test_angle_zero_quarter_and_wrap():
+    rig, adc, _, _ = _rig(zero_raw12=1000)
+    for raw, want in ((1000, 0), (2024, TWO_PI_Q12 // 4), (0, (-1000 * TWO_PI_Q12) >> 12), (3500, 15708 - TWO_PI_Q12)):
+        adc.raw12 = raw
+        assert rig.angle_q12() == want, (raw, rig.angle_q12(), want)
+    adc.raw12 = 2024
+    rig_neg = AnalogRig(adc, PWM(), Pin(), 10, 1000, -1)
+    assert rig_neg.angle_q12() == -(TWO_PI_Q12 // 4)
+    assert wrap_q12(PI_Q12 + 1) == PI_Q12 + 1 - TWO_PI_Q12 and wrap_q12(-PI_Q12) == -PI_Q12
+
+
+def test_velocity_is_filtered_difference_across_the_wrap():
+    rig, adc, _, _ = _rig()
+    inp = array("i", (0, 0))
+    adc.raw12 = 2048 + 2040  # near +pi
+    rig.read(inp)
+    assert inp[1] == 0  # first reading: no difference yet
+    adc.raw12 = 2048 - 2040  # across the wrap to near -pi: a small positive step, not a whole turn back
+    rig.read(inp)
+    step = rig.angle_q12() - (2040 * TWO_PI_Q12 >> 12) + TWO_PI_Q12
+    assert 0 < step < 200
+    assert inp[1] == (step * 1000 // 10) >> 2  # alpha = 1/4 of the new finite difference (Q12 rad/s)
+
+
+def test_torque_to_duty_and_direction():
+    rig, _, pwm, pin = _rig(full_scale_torque_q12=4096)
+    for torque, duty, level in ((2048, 32767, 0), (-2048, 32767, 1), (8192, 65535, 0), (-9000, 65535, 1), (0, 0, 0)):
+        rig.write(torque)
+        assert (pwm.duty, pin.level) == (duty, level), torque
+    flipped, _, pwm, pin = _rig(motor_sign=-1)
+    flipped.write(4096)
+    assert (pwm.duty, pin.level) == (32767, 1)
+    flipped.off()
+    assert pwm.duty == 0
+
+
+def test_tick_side_allocates_nothing():
+    rig, adc, _, _ = _rig()
+    inp = array("i", (0, 0))
+    rig.read(inp)
+    rig.write(100)
+
+    def tick():
+        for raw in (100, 4000, 2048):
+            adc.raw12 = raw
+            rig.read(inp)
+            rig.write(inp[0])
+
+    assert_no_alloc(tick)
