@@ -8,12 +8,8 @@ import pytest
 
 from tinypolicy_host.cli import main
 from tinypolicy_host.logfile import read_log
-from tinypolicy_host.paths import MODELS
-
-needs_model = pytest.mark.skipif(not (MODELS / "policy_int8.bin").exists(), reason="no models/policy_int8.bin")
 
 
-@needs_model
 def test_demo_writes_log_plots_and_summary(tmp_path):
     log_path = tmp_path / "logs" / "demo.csv"
     plots = tmp_path / "plots"
