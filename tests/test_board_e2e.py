@@ -1,11 +1,10 @@
-"""End to end on the virtual board, through the make targets a user types: `make flash`, `make monitor`, then
-plot. Real mpremote over a real pty into the unix MicroPython port, the real device app, model and config."""
+"""End to end on the virtual board, through the make targets a user types: `make flash`, `make monitor`, `make
+plot`. Real mpremote over a real pty into the unix MicroPython port, the real device app, model and config."""
 import hashlib
 import json
 import math
 import re
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 from PIL import Image
 
 from tinypolicy_host.logfile import read_log
+from tinypolicy_host.mpy import PACKAGES
 from tinypolicy_host.paths import BOARDS, BUILD, DEVICE, REPO
 from tinypolicy_host.plot import NAMES, UPRIGHT_BAND, wrap_angle
 from tinypolicy_host.vboard import VBoardProcess
@@ -44,12 +44,15 @@ def test_flash_monitor_plot_on_virtual_board(tmp_path):
         assert m and m.group(1) == m.group(2), r.stdout
         expected = {"main.py": DEVICE / "main.py", "config.json": DEVICE / "config.json",
                     "board.py": BOARDS / "unix" / "board.py", config["model"]: REPO / config["model"]}
-        for mpy in (BUILD / "mpy" / "x64" / "tinypolicy").rglob("*.mpy"):
-            expected[mpy.relative_to(BUILD / "mpy" / "x64").as_posix()] = mpy
+        expected |= {f"models/policy_{dtype}.bin": REPO / "models" / f"policy_{dtype}.bin"
+                     for dtype in ("f32", "int8", "q15")}
+        for package in PACKAGES:
+            for mpy in (BUILD / "mpy" / "x64" / package).rglob("*.mpy"):
+                expected[mpy.relative_to(BUILD / "mpy" / "x64").as_posix()] = mpy
         for rel, local in expected.items():  # independent check of the board's flash
             assert (fs / rel).is_file() and sha(fs / rel) == sha(local), rel
             assert f" {rel} " in r.stdout
-        assert not list(fs.rglob("*.new")) and not list((fs / "tinypolicy").glob("*.py"))
+        assert not list(fs.rglob("*.new")) and not [p for package in PACKAGES for p in (fs / package).glob("*.py")]
         # 2. a second flash copies nothing
         r, t_second = make("flash", f"PORT={vb.port}", "BOARD=unix")
         assert re.search(r"flash: 0 copied \(0 B\), (\d+) unchanged", r.stdout), r.stdout
@@ -70,12 +73,11 @@ def test_flash_monitor_plot_on_virtual_board(tmp_path):
     t = (t_us - t_us[0]) / 1e6
     end = wrap_angle(log.data["theta"][t >= t[-1] - 0.5])
     assert np.all(np.abs(end) <= UPRIGHT_BAND), f"not upright at the end: |theta| up to {np.abs(end).max():.3f}"
-    # 5. plots
+    # 5. plots, as the user types it
     plots = tmp_path / "plots"
-    r = subprocess.run([sys.executable, "-m", "tinypolicy_host.cli", "plot", str(out), "--out", str(plots)],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    r, _ = make("plot", f"LOG={out}", f"PLOTS={plots}")
     for name in NAMES:
+        assert str(plots / name) in r.stdout, r.stdout
         with Image.open(plots / name) as im:
             im.verify()
             assert im.format == "PNG"

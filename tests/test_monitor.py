@@ -233,6 +233,45 @@ def test_missing_port_is_a_user_error(tmp_path):
         monitor.monitor("", tmp_path / "x.csv", duration=1)
 
 
+def test_bad_out_is_one_error_line_before_the_port_is_opened(tmp_path, monkeypatch, capsys):
+    from tinypolicy_host import serialio
+    from tinypolicy_host.cli import main
+
+    def connect(port):
+        raise AssertionError("the port must not be opened with a bad --out")
+
+    monkeypatch.setattr(serialio, "connect", connect)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    for out, why in ((tmp_path, "is a folder"), (blocker / "run.csv", "cannot write")):
+        assert main(["monitor", "--port", "/dev/null", "--out", str(out), "--duration", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --out {out}: {why}") and err.count("\n") == 1, err
+
+
+def test_failed_connection_keeps_the_previous_log(tmp_path, monkeypatch):
+    """OUT is only truncated once the raw REPL answers: a board that does not answer costs no old log."""
+    from tinypolicy_host import serialio
+    from tinypolicy_host.errors import UserError
+
+    closed = []
+
+    def no_raw_repl(transport, soft_reset):
+        raise UserError("--port fake: no MicroPython raw REPL answering")
+
+    monkeypatch.setattr(serialio, "connect", lambda port: "transport")
+    monkeypatch.setattr(serialio, "enter_raw_repl", no_raw_repl)
+    monkeypatch.setattr(serialio, "close", closed.append)
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    old.write_text(HEADER + "\n" + row(0) + "\n")
+    for out in (old, new):
+        with pytest.raises(UserError, match="no MicroPython raw REPL"):
+            monitor.monitor("/dev/null", out, duration=1, status_stream=io.StringIO())
+    assert old.read_text() == HEADER + "\n" + row(0) + "\n"
+    assert not new.exists()
+    assert closed == ["transport", "transport"]
+
+
 def test_monitor_survives_the_port_vanishing(tmp_path):
     """Board unplugged mid-run (here: the virtual board killed): rows so far are in the file, no traceback."""
     import threading

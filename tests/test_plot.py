@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tinypolicy_host.cli import main
 from tinypolicy_host.errors import UserError
 from tinypolicy_host.plot import NAMES, plot_log, wrap_angle
 
@@ -55,3 +56,16 @@ def test_cli(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(NAMES)
+
+
+def test_out_that_is_a_file_is_one_error_line(tmp_path, capsys):
+    log = write_log(tmp_path / "run.csv", n=20)
+    not_a_folder = tmp_path / "plots.png"
+    not_a_folder.write_text("keep me")
+    assert main(["plot", str(log), "--out", str(not_a_folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {not_a_folder}: exists and is not a folder") and err.count("\n") == 1, err
+    assert not_a_folder.read_text() == "keep me"
+    assert main(["plot", str(log), "--out", str(not_a_folder / "sub")]) == 2  # below a file: cannot be created
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {not_a_folder / 'sub'}: cannot create the plot folder") and err.count("\n") == 1

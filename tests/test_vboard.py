@@ -138,3 +138,36 @@ def test_killed_relay_leaves_no_orphans(tmp_path):
     os.kill(vb.pid, signal.SIGKILL)
     vb.stop()
     assert not wait_gone(kids), "interpreter survived its relay"
+
+
+def vboard_cli(tmp_path, *args, timeout=30):
+    return subprocess.run([sys.executable, "-m", "tinypolicy_host.cli", "vboard", "--port-file", str(tmp_path / "port"),
+                           *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--heapsize", "abc"], "error: --heapsize abc: expected bytes with an optional K or M suffix"),
+    (["--heapsize", "128KB"], "error: --heapsize 128KB: expected bytes"),
+    (["--fs", "FILE"], "error: --fs FILE: is a file"),
+])
+def test_bad_options_are_one_error_line(tmp_path, args, message):
+    a_file = tmp_path / "flash.img"
+    a_file.write_text("not a folder")
+    args = [str(a_file) if a == "FILE" else a for a in args]
+    r = vboard_cli(tmp_path, *args)
+    assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
+    assert r.stderr.startswith(message.replace("FILE", str(a_file))), r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert a_file.read_text() == "not a folder" and not (tmp_path / "port").exists()
+
+
+def test_interpreter_that_dies_at_boot_stops_the_vboard(tmp_path):
+    """No endless reboot loop: an interpreter that exits before its REPL (here a heap micropython rejects) three
+    times in a row ends the vboard with one error line, its port file removed."""
+    r = vboard_cli(tmp_path, "--fs", str(tmp_path / "fs"), "--heapsize", "0")
+    assert r.returncode == 2, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the interpreter exited 3 times in a row before reaching the REPL (--heapsize 0")
+    assert "Invalid command line arguments" in last and "Traceback" not in r.stderr
+    assert r.stderr.count("vboard: boot ") == 3
+    assert not (tmp_path / "port").exists()

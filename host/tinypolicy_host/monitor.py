@@ -8,10 +8,11 @@ How it stops: after --duration seconds, on the device's `# info: done` (the app 
 Ctrl-C, or when the app ends or fails; in every case still-running device code gets Ctrl-C, the lines it prints
 while stopping are kept, and everything received is in OUT when the monitor exits.
 
-OUT gets the CSV header and the data rows exactly as the device printed them. `#` lines are messages: shown on
-stderr, not written to the CSV. A line that is neither (garbage bytes, a line cut short by a reset, a row with the
-wrong field count) is counted as malformed and reported; line splitting resynchronises at every newline and at
-any non-text byte, so a broken line never takes the next good line with it.
+OUT is checked before the port is opened and only replaced once the board's raw REPL answers (a board that does
+not answer leaves the previous log alone). It gets the CSV header and the data rows exactly as the device printed
+them. `#` lines are messages: shown on stderr, not written to the CSV. A line that is neither (garbage bytes, a
+line cut short by a reset, a row with the wrong field count) is counted as malformed and reported; line splitting
+resynchronises at every newline and at any non-text byte, so a broken line never takes the next good line with it.
 """
 import re
 import sys
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import serialio
+from .errors import UserError
 
 START_CODE = "import sys\nsys.modules.pop('main', None)\nimport main"  # as at boot: __file__, tracebacks
 STATUS_HZ = 5.0
@@ -246,58 +248,42 @@ class Capture:
                 self.status.say(f"monitor: {ev.kind} line: {ev.text[:100]!r}")
 
 
+def check_out(out_path: Path) -> None:
+    """OUT must be a file that can be written: checked before the port is opened, and without truncating a
+    previous log (that happens only once the board answers)."""
+    if out_path.is_dir():
+        raise UserError(f"--out {out_path}: is a folder; give a file name, e.g. {out_path / 'run.csv'}")
+    existed = out_path.exists()
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(out_path, "a"):
+            pass
+    except OSError as exc:
+        raise UserError(f"--out {out_path}: cannot write ({exc.strerror or exc})") from None
+    if not existed:
+        out_path.unlink()
+
+
 def monitor(port: str, out_path: Path, duration: float = 10.0, reset: bool = True, start_code: str = START_CODE,
             status_stream=None) -> dict:
     """Run the app and capture its log into out_path; returns a summary dict."""
     status = Status(status_stream or sys.stderr)
     port = serialio.resolve_port(port)
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    check_out(out_path)
     transport = serialio.connect(port)
-    reason = "?"
-    t0 = time.monotonic()
-    with open(out_path, "w") as out:
-        cap = Capture(out, status)
-        try:
-            serialio.enter_raw_repl(transport, soft_reset=reset)
-            transport.exec_raw_no_follow(start_code)
-            ser = transport.serial
-            ser.timeout = 0.05
-            t0 = time.monotonic()
-            done_at = ended_at = None
+    try:
+        serialio.enter_raw_repl(transport, soft_reset=reset)
+        with open(out_path, "w") as out:  # only now: a board that does not answer leaves the previous log alone
+            cap = Capture(out, status)
             try:
-                while cap.section < 2:
-                    data = ser.read(4096)
-                    if data:
-                        cap.feed(data)
-                    now = time.monotonic()
-                    if cap.section == 1:  # app returned; its error output follows at once (bounded wait)
-                        ended_at = ended_at or now
-                        if now - ended_at > STOP_TIMEOUT_S:
-                            break
-                        continue
-                    if cap.parser.done and done_at is None:
-                        done_at = now
-                    if done_at is not None and now - done_at > DONE_GRACE_S:
-                        reason = "done (app still running, stopped)"
-                        break
-                    if duration and now - t0 >= duration:
-                        reason = "duration"
-                        break
-                    status.update(cap.parser, now - t0)
-            except KeyboardInterrupt:
-                reason = "Ctrl-C"
-            except OSError as exc:  # serial.SerialException too: the board was unplugged or reset its USB
-                reason = f"port lost ({exc})"
+                t0, reason = _run_app(transport, start_code, cap, status, duration)
             finally:
+                for ev in cap.parser.finish():
+                    status.say(f"monitor: {ev.kind} line at exit: {ev.text[:100]!r}")
                 out.flush()
-            if cap.section < 2 and not reason.startswith("port lost"):  # stop the app, keep its last lines
-                _stop(ser, cap)
-        finally:
-            for ev in cap.parser.finish():
-                status.say(f"monitor: {ev.kind} line at exit: {ev.text[:100]!r}")
-            out.flush()
-            serialio.close(transport)
+    finally:
+        serialio.close(transport)
     seconds = time.monotonic() - t0
     p = cap.parser
     if reason == "?":
@@ -314,6 +300,46 @@ def monitor(port: str, out_path: Path, duration: float = 10.0, reset: bool = Tru
     return {"rows": p.rows, "malformed": list(p.malformed), "partial": list(p.partial), "salvaged": p.salvaged,
             "messages": list(p.messages), "reason": reason, "seconds": seconds, "bytes": cap.nbytes,
             "device_error": cap.error.strip() if failed else "", "out": str(out_path)}
+
+
+def _run_app(transport, start_code: str, cap: Capture, status: Status, duration: float) -> tuple[float, str]:
+    """Start the app and feed its output to `cap` until it ends, says done, the duration is up, Ctrl-C or the port
+    is lost; then stop it if it still runs. Returns the start time and why it stopped ("?": the app ended)."""
+    transport.exec_raw_no_follow(start_code)
+    ser = transport.serial
+    ser.timeout = 0.05
+    t0 = time.monotonic()
+    reason = "?"
+    done_at = ended_at = None
+    try:
+        while cap.section < 2:
+            data = ser.read(4096)
+            if data:
+                cap.feed(data)
+            now = time.monotonic()
+            if cap.section == 1:  # app returned; its error output follows at once (bounded wait)
+                ended_at = ended_at or now
+                if now - ended_at > STOP_TIMEOUT_S:
+                    break
+                continue
+            if cap.parser.done and done_at is None:
+                done_at = now
+            if done_at is not None and now - done_at > DONE_GRACE_S:
+                reason = "done (app still running, stopped)"
+                break
+            if duration and now - t0 >= duration:
+                reason = "duration"
+                break
+            status.update(cap.parser, now - t0)
+    except KeyboardInterrupt:
+        reason = "Ctrl-C"
+    except OSError as exc:  # serial.SerialException too: the board was unplugged or reset its USB
+        reason = f"port lost ({exc})"
+    finally:
+        cap.out.flush()
+    if cap.section < 2 and not reason.startswith("port lost"):  # stop the app, keep its last lines
+        _stop(ser, cap)
+    return t0, reason
 
 
 def _stop(ser, cap: Capture) -> None:

@@ -6,6 +6,7 @@
     lateness_hist.png   histogram of how late each tick started (µs), overrun count
 """
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,20 @@ def _time_s(log) -> np.ndarray:
     return log.data["tick"] * 0.05
 
 
+def _plot_dir(out_dir) -> Path:
+    """The folder for the PNGs, created if needed; a UserError naming it when it cannot be one."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"{out_dir}: exists and is not a folder (the plots go into a folder: choose another one)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{out_dir}: cannot create the plot folder ({exc.strerror or exc})") from None
+    if not os.access(out_dir, os.W_OK):
+        raise UserError(f"{out_dir}: the plot folder is not writable")
+    return out_dir
+
+
 def plot_log(log_path, out_dir=PLOTS) -> list[Path]:
     """Write the four PNGs for the log into out_dir; returns their paths."""
     import matplotlib
@@ -48,8 +63,7 @@ def plot_log(log_path, out_dir=PLOTS) -> list[Path]:
         raise UserError(f"{log_path}: header: missing column(s) {', '.join(missing)}")
     if len(log) == 0:
         raise UserError(f"{log_path}: no data rows")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _plot_dir(out_dir)
     d, t = log.data, _time_s(log)
     name = Path(log_path).name
     paths = []

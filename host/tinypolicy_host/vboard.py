@@ -32,6 +32,7 @@ import errno
 import fcntl
 import os
 import pty
+import re
 import select
 import signal
 import struct
@@ -58,6 +59,8 @@ RAW_PASTE_UNSUPPORTED = b"R\x00"
 PENDING_LIMIT = 64 * 1024  # bytes the relay holds for the host side before it applies back-pressure
 NO_READER_S = 1.0
 BOOT_WAIT_S = 2.0  # back-pressure longer than this = no host connected: drop output, like a board's USB CDC
+MAX_FAILED_BOOTS = 3  # interpreters in a row that exit before reaching the REPL: stop instead of rebooting forever
+HEAPSIZE = re.compile(r"\d+[KkMm]?")  # what `micropython -X heapsize=` takes: bytes, or KiB / MiB
 
 
 def add_arguments(parser):
@@ -116,6 +119,9 @@ class VirtualBoard:
         self._host_tail = b""  # start of a possible raw-paste request split across reads
         self._host_tail_at = 0.0
         self._tail = b""  # last bytes from the interpreter, to spot banners split across reads
+        self._reached_repl = False  # the current interpreter has shown a REPL (banner or prompt)
+        self._failed_boots = 0  # interpreters in a row that exited before reaching the REPL
+        self._last_output = b""  # for the error when they do
         self._swallow_until: bytes | None = None  # after a raw-mode reboot: hide output until this marker
         self._stalled_since: float | None = None
         self._stop = False
@@ -142,8 +148,8 @@ class VirtualBoard:
         os.set_blocking(master, False)
         self.dev_master, self.dev_slave = master, slave  # slave kept: its input queue and termios are checked
         self.boots += 1
-        self._tail = b""
-        self._seen_output = False
+        self._tail = self._last_output = b""
+        self._seen_output = self._reached_repl = False
         self._boot_deadline = time.monotonic() + BOOT_WAIT_S
         self._written = 0
         self._ctrl_c_until = 0.0
@@ -183,6 +189,12 @@ class VirtualBoard:
     def _reboot(self) -> None:
         raw = self.raw_mode
         self._reap()
+        self._failed_boots = 0 if self._reached_repl else self._failed_boots + 1
+        if self._failed_boots >= MAX_FAILED_BOOTS:
+            last = self._last_output.decode("utf-8", "replace").strip() or "nothing"
+            raise UserError(f"the interpreter exited {self._failed_boots} times in a row before reaching the REPL "
+                            f"(--heapsize {self.heapsize}; a main.py that exits at boot: --no-main); "
+                            f"its last output: {last[-200:]!r}")
         self._to_host += b"MPY: soft reboot\r\n"
         self._spawn(raw)
 
@@ -191,6 +203,9 @@ class VirtualBoard:
         self._seen_output = True
         seen = self._tail + data
         self._tail = seen[-64:]
+        self._last_output = (self._last_output + data)[-200:]
+        if not self._reached_repl:
+            self._reached_repl = any(mark in seen for mark in (PROMPT, RAW_BANNER, FRIENDLY_BANNER))
         if self._swallow_until is not None:
             if self._swallow_until == PROMPT and PROMPT in seen:
                 self._swallow_until = RAW_BANNER
@@ -380,6 +395,14 @@ class VirtualBoard:
 
 def run(args) -> int:
     fs = args.fs.resolve()
+    if not HEAPSIZE.fullmatch(args.heapsize):
+        raise UserError(f"--heapsize {args.heapsize}: expected bytes with an optional K or M suffix, e.g. 128K")
+    if fs.exists() and not fs.is_dir():
+        raise UserError(f"--fs {args.fs}: is a file; the board's flash is a folder")
+    try:
+        fs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--fs {args.fs}: cannot create the folder ({exc.strerror or exc})") from None
     try:
         micropython_binary()
     except FileNotFoundError as exc:
