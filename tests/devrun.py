@@ -3,20 +3,10 @@ import os
 import subprocess
 from pathlib import Path
 
-from tinypolicy_host.paths import BUILD, DEVICE, REPO, micropython_binary
+from tinypolicy_host.paths import REPO, device_path, micropython_binary
 
 DEVICE_TESTS = REPO / "tests" / "device"
-MPY_X64 = BUILD / "mpy" / "x64"
 HEAPSIZE = "128K"  # board-sized heap (RP2040 has ~160 KB free): what does not fit there fails here first
-
-
-def device_path(variant: str) -> str:
-    """MICROPYPATH for the device package as source ("src") or as the x64 .mpy build ("mpy")."""
-    if variant == "mpy":
-        if not (MPY_X64 / "tinypolicy").is_dir():
-            raise FileNotFoundError(f"{MPY_X64} is missing: run `make mpy`")
-        return str(MPY_X64)
-    return str(DEVICE)
 
 
 def run_micropython(args, *, variant="src", heapsize=HEAPSIZE, cwd=REPO, extra_path=(), timeout=300,

@@ -15,7 +15,7 @@ import sys
 import micropython
 from machine import ADC, PWM, Pin, Timer, idle
 
-from tinypolicy_app.rig import AnalogRig
+from tinypolicy_app.rig import AnalogRig, actuator_off, read_sensor, use, write_actuator  # noqa: F401 (board API)
 
 micropython.alloc_emergency_exception_buf(100)
 
@@ -37,32 +37,13 @@ MOTOR_SIGN = 1
 # Torque (Q12 N*m) that 100 % duty produces on the real rig; the model's range is +-2 N*m = +-8192.
 FULL_SCALE_TORQUE_Q12 = 8192
 
-_rig = None
-
 
 def setup(period_ms):
     """Create the rig's peripherals (called by the app once, before the loop); the motor starts stopped."""
-    global _rig
     pwm = PWM(Pin(PIN_PWM), freq=PWM_FREQ, duty_u16=0)
-    _rig = AnalogRig(ADC(Pin(PIN_ANGLE_ADC)), pwm, Pin(PIN_DIR, Pin.OUT, value=0), period_ms, ANGLE_ZERO_RAW12,
-                     ANGLE_SIGN, MOTOR_SIGN, FULL_SCALE_TORQUE_Q12)
-
-
-def read_sensor(inp):
-    """Tick side, allocation-free: inp[0] = theta_q12, inp[1] = theta_dot_q12 (filtered finite difference)."""
-    assert _rig is not None
-    _rig.read(inp)
-
-
-def write_actuator(torque_q12):
-    """Tick side, allocation-free: |torque| -> PWM duty, sign -> direction pin."""
-    assert _rig is not None
-    _rig.write(torque_q12)
-
-
-def actuator_off():
-    if _rig is not None:
-        _rig.off()
+    adc = ADC(Pin(PIN_ANGLE_ADC))
+    dir_pin = Pin(PIN_DIR, Pin.OUT, value=0)
+    use(AnalogRig(adc, pwm, dir_pin, period_ms, ANGLE_ZERO_RAW12, ANGLE_SIGN, MOTOR_SIGN, FULL_SCALE_TORQUE_Q12))
 
 
 def make_ticker(alloc_free):

@@ -8,7 +8,8 @@
 - torque: duty_u16 = |torque_q12| * 65535 / full_scale_q12 (saturated), the sign on the direction pin (1 = negative).
 
 Tick-side methods (read, write) allocate nothing: they may run in a hard timer IRQ. The board module creates the
-peripherals (pins differ per board) and hands them over.
+peripherals (pins differ per board), hands them over with `use(AnalogRig(...))` in its setup(), and re-exports
+read_sensor / write_actuator / actuator_off below as its board API.
 """
 
 TWO_PI_Q12 = 25736
@@ -55,6 +56,32 @@ class AnalogRig:
 
     def off(self):
         self.pwm.duty_u16(0)
+
+
+_rig = None  # the board's rig, set by use() from board.setup()
+
+
+def use(rig):
+    global _rig
+    _rig = rig
+
+
+def read_sensor(inp):
+    """Board API, tick side: inp[0] = theta_q12, inp[1] = theta_dot_q12."""
+    assert _rig is not None
+    _rig.read(inp)
+
+
+def write_actuator(torque_q12):
+    """Board API, tick side: |torque| -> PWM duty, sign -> direction pin."""
+    assert _rig is not None
+    _rig.write(torque_q12)
+
+
+def actuator_off():
+    """Board API: stop the motor (safe on exit, on Ctrl-C, and before setup)."""
+    if _rig is not None:
+        _rig.off()
 
 
 def wrap_q12(t):

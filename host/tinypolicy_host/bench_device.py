@@ -6,10 +6,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from .paths import BUILD, DEVICE, REPO, micropython_binary
+from .paths import REPO, device_path, micropython_binary
 
 SCRIPT = REPO / "benchmarks" / "device_bench.py"
-MPY_X64 = BUILD / "mpy" / "x64"
 # The app itself runs in a board-sized 128K heap (tests, demo, tick runs). The benchmark script needs room on
 # top of it (its own bytecode, histograms, a second ControlLoop, the float path's garbage), so it gets 256K:
 # heap *used* figures are unaffected, heap *free* ones are not board figures.
@@ -39,15 +38,6 @@ def parse_lines(lines) -> list[dict]:
             rec[k] = _value(v)
         records.append(rec)
     return records
-
-
-def device_path(variant: str) -> str:
-    """MICROPYPATH: the x64 .mpy build ("mpy", what a board runs: mpy-cross compiled viper) or the source."""
-    if variant == "mpy":
-        if not (MPY_X64 / "tinypolicy").is_dir():
-            raise FileNotFoundError(f"{MPY_X64} is missing: run `make mpy`")
-        return str(MPY_X64)
-    return str(DEVICE)
 
 
 def run_device_bench(n: int, warmup: int, block: int, *, variant: str = "mpy", dtypes=("f32", "int8", "q15"),

@@ -202,8 +202,8 @@ def instruction_counts(variant: str = "mpy", c_binary: Path | None = None) -> li
     counted like any other code); C: mlp_ref count."""
     import os
 
-    from .bench_device import HEAPSIZE, SCRIPT, device_path
-    from .paths import micropython_binary
+    from .bench_device import HEAPSIZE, SCRIPT
+    from .paths import device_path, micropython_binary
 
     if shutil.which("valgrind") is None:
         raise RuntimeError("valgrind not installed")

@@ -20,7 +20,7 @@ import numpy as np
 from . import serialio
 from .blob import read_blob
 from .errors import UserError
-from .paths import BUILD, DEVICE, REPO, micropython_binary
+from .paths import REPO, device_path, micropython_binary
 from .quant import QuantPolicy
 
 F32_TOLERANCE = 1e-5  # N·m: float32 on the device vs the float32 blob evaluated in float64 on the host
@@ -51,10 +51,10 @@ class UnixPortLink:
     """`micropython -m tinypolicy serve --model BLOB` as a subprocess (the device package as source or x64 .mpy)."""
 
     def __init__(self, model: Path, variant: str = "mpy"):
-        package_dir = BUILD / "mpy" / "x64" if variant == "mpy" else DEVICE
-        if not (package_dir / "tinypolicy").is_dir():
-            raise UserError(f"{package_dir / 'tinypolicy'}: missing (run `make mpy`, or use --variant src)")
-        env = dict(os.environ, MICROPYPATH=f"{package_dir}:.frozen")
+        try:
+            env = dict(os.environ, MICROPYPATH=f"{device_path(variant)}:.frozen")
+        except FileNotFoundError as exc:
+            raise UserError(f"{exc} (or use --variant src)") from None
         cmd = [micropython_binary(), "-X", f"heapsize={HEAPSIZE}", "-m", "tinypolicy", "serve", "--model", str(model)]
         self.where = f"unix port ({variant})"
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

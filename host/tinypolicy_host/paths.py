@@ -11,6 +11,7 @@ BOARDS = REPO / "boards"
 BUILD = REPO / "build"
 LOGS = REPO / "logs"
 PLOTS = REPO / "plots"
+MPY_X64 = BUILD / "mpy" / "x64"
 
 
 def micropython_binary() -> str:
@@ -28,3 +29,13 @@ def micropython_binary() -> str:
     if not found:
         raise FileNotFoundError("no micropython binary: run `make setup` or set MICROPYTHON=/path/to/micropython")
     return found
+
+
+def device_path(variant: str = "mpy") -> str:
+    """MICROPYPATH entry for the device packages on the unix port: the x64 .mpy build ("mpy": compiled with
+    mpy-cross, as a board runs them) or the sources ("src")."""
+    if variant == "mpy":
+        if not (MPY_X64 / "tinypolicy").is_dir():
+            raise FileNotFoundError(f"{MPY_X64} is missing: run `make mpy`")
+        return str(MPY_X64)
+    return str(DEVICE)

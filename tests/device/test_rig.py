@@ -86,3 +86,20 @@ def test_tick_side_allocates_nothing():
             rig.write(inp[0])
 
     assert_no_alloc(tick)
+
+
+def test_board_api_functions_drive_the_rig_in_use():
+    from tinypolicy_app import rig as rig_module
+
+    r, adc, pwm, pin = _rig(zero_raw12=0)
+    rig_module.use(r)
+    inp = array("i", (0, 0))
+    adc.raw12 = 1024  # a quarter turn from zero
+    rig_module.read_sensor(inp)
+    assert inp[0] == TWO_PI_Q12 // 4
+    rig_module.write_actuator(-4096)
+    assert (pwm.duty, pin.level) == (32767, 1)
+    rig_module.actuator_off()
+    assert pwm.duty == 0
+    rig_module.use(None)
+    rig_module.actuator_off()  # no rig: nothing to stop, no error
