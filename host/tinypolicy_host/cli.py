@@ -11,19 +11,20 @@ from .errors import UserError
 
 # name -> (module, one-line help)
 COMMANDS = {
-    "train": ("train", "train the pendulum policy (behaviour cloning + rollout fine-tuning + QAT)"),
+    "train": ("train", "train the pendulum policy (behaviour cloning, rollout fine-tuning, evolution strategies)"),
     "export": ("export", "export a trained checkpoint: ONNX, metadata.json, f32/int8/q15 blobs, golden vectors"),
     "quant-report": ("quant_report", "float vs int8 vs Q15: torque error and closed-loop return"),
     "eval": ("evaluate", "evaluate a policy on gymnasium Pendulum-v1 (host reference or on the device)"),
-    "mpy": ("mpy", "compile the device package with mpy-cross for every target architecture"),
+    "mpy": ("mpy", "compile the device packages with mpy-cross for every target architecture"),
     "demo": ("demo", "closed-loop pendulum on the unix MicroPython port, log + plots + summary"),
     "vboard": ("vboard", "virtual board: unix MicroPython behind a pseudo-terminal"),
-    "flash": ("flash", "deploy device package, model, config and board module with mpremote"),
+    "flash": ("flash", "deploy device packages, blobs, config and board module with mpremote"),
+    "devtest": ("board_tests", "run the device test suite (tests/device) on a flashed board or the virtual board"),
     "monitor": ("monitor", "start the app on a board and capture its CSV log"),
     "plot": ("plot", "plot a captured CSV log"),
     "bench": ("bench", "benchmarks: latency, memory, code size, tick timing"),
     "dist": ("dist", "build a release folder of .mpy files per architecture"),
-    "lint": ("lint", "ruff on host and device code, type check of the device package"),
+    "lint": ("lint", "ruff on host and device code, type check of the device code against each board's stubs"),
 }
 
 

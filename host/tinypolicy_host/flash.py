@@ -239,6 +239,26 @@ class Device:
                             "the previous version is still in place")
         self._exec(f"_tp_replace({tmp!r}, {item.remote!r})")
 
+    def sync(self, items: list[Item], force: bool = False, out=sys.stdout) -> tuple[list[str], list, list, int]:
+        """Copy (verified) the items whose hash on the device differs. Returns (local hashes, copied remote
+        paths, unchanged remote paths, bytes copied); one line per file to `out`."""
+        datas = [it.data() for it in items]
+        local = [local_hash(d, self.alg) for d in datas]
+        remote = self.hashes([it.remote for it in items])
+        copied, unchanged, nbytes = [], [], 0
+        for it, data, want, have in zip(items, datas, local, remote, strict=True):
+            if have == want and not force:
+                unchanged.append(it.remote)
+                print(f"  = {it.remote:32s} {len(data):6d} B  unchanged ({self.alg} matches)", file=out)
+                continue
+            t1 = time.monotonic()
+            self.write_verified(it, data)
+            copied.append(it.remote)
+            nbytes += len(data)
+            print(f"  + {it.remote:32s} {len(data):6d} B  copied, verified on device "
+                  f"({time.monotonic() - t1:.2f} s)", file=out, flush=True)
+        return local, copied, unchanged, nbytes
+
     def remove(self, path: str) -> None:
         self._exec(f"os.remove({path!r})")
 
@@ -253,23 +273,9 @@ def flash(port: str, board: str, src: bool = False, config_path: Path | None = N
     try:
         serialio.enter_raw_repl(transport, soft_reset=reset)
         dev = Device(transport)
-        datas = [it.data() for it in items]
-        local = [local_hash(d, dev.alg) for d in datas]
-        remote = dev.hashes([it.remote for it in items])
         kind = "source" if src else f"{serialio.BOARD_ARCH[board]} .mpy"
         print(f"flash: {len(items)} files ({kind}) to {port}, board {board}; device hash {dev.alg}", file=out)
-        copied, unchanged, nbytes = [], [], 0
-        for it, data, want, have in zip(items, datas, local, remote, strict=True):
-            if have == want and not force:
-                unchanged.append(it.remote)
-                print(f"  = {it.remote:32s} {len(data):6d} B  unchanged ({dev.alg} matches)", file=out)
-                continue
-            t1 = time.monotonic()
-            dev.write_verified(it, data)
-            copied.append(it.remote)
-            nbytes += len(data)
-            print(f"  + {it.remote:32s} {len(data):6d} B  copied, verified on device "
-                  f"({time.monotonic() - t1:.2f} s)", file=out, flush=True)
+        local, copied, unchanged, nbytes = dev.sync(items, force, out)
         # Remove package modules that are not part of this build, and leftovers of interrupted flashes.
         wanted = {it.remote for it in items}
         removed = [p for package in PACKAGES for p in dev.files(package) if p not in wanted]

@@ -1,0 +1,63 @@
+"""`tinypolicy devtest --port`: the device test files run on a (virtual) board through mpremote's raw REPL, one
+fresh interpreter per module, and a failing device test fails the command."""
+
+import io
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tinypolicy_host.board_tests import run_on_board
+from tinypolicy_host.errors import UserError
+from tinypolicy_host.paths import BUILD, MODELS, REPO
+from tinypolicy_host.vboard import VBoardProcess
+
+TESTS = REPO / "tests" / "device"
+
+
+@pytest.fixture
+def board(tmp_path):
+    """A virtual board holding what `make flash` puts there: both packages (x64 .mpy) and the blobs."""
+    fs = tmp_path / "fs"
+    for package in ("tinypolicy", "tinypolicy_app"):
+        shutil.copytree(BUILD / "mpy" / "x64" / package, fs / package)
+    shutil.copytree(MODELS, fs / "models", ignore=shutil.ignore_patterns("*.onnx", "*.json", "*.md"))
+    with VBoardProcess(fs, tmp_path / "port", run_main=False) as vb:
+        yield vb, fs
+
+
+def test_device_tests_pass_on_the_board(board):
+    vb, fs = board
+    out = io.StringIO()
+    totals = run_on_board(vb.port, ["test_smoke", "test_policy_api", "test_rig"], with_data=False, out=out)
+    text = out.getvalue()
+    assert totals["fail"] == 0, text
+    assert totals["modules"]["test_smoke"]["pass"] == 3 and totals["pass"] >= 15, text
+    assert (fs / "tests" / "device" / "runner.py").read_bytes() == (TESTS / "runner.py").read_bytes()
+    assert "PASS test_policy_api.test_infer_q_allocates_nothing_int8_q15" in text
+
+
+def test_a_failing_device_test_fails_the_command(board, tmp_path):
+    vb, _ = board
+    tests = tmp_path / "suite"
+    tests.mkdir()
+    for name in ("runner.py", "devtest.py"):
+        shutil.copy(TESTS / name, tests / name)
+    (tests / "test_mixed.py").write_text("# device: one passes, one fails\n"
+                                         "def test_ok():\n    assert 1 + 1 == 2\n\n"
+                                         "def test_broken():\n    assert [1, 2] == [2, 1], 'order'\n")
+    out = io.StringIO()
+    totals = run_on_board(vb.port, [], with_data=False, tests_dir=tests, out=out)
+    text = out.getvalue()
+    assert (totals["pass"], totals["fail"]) == (1, 1), text
+    assert "FAIL test_mixed.test_broken" in text and "AssertionError: order" in text
+    with pytest.raises(UserError, match="test_nope: no such module"):
+        run_on_board(vb.port, ["test_nope"], with_data=False, tests_dir=tests)
+
+
+def test_cli_without_a_board_is_one_error_line():
+    r = subprocess.run([sys.executable, "-m", "tinypolicy_host.cli", "devtest", "--port", "/dev/nonexistent_tty"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.startswith("error: --port /dev/nonexistent_tty")
+    assert "Traceback" not in r.stderr
