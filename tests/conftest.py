@@ -12,6 +12,15 @@ from devrun import DEVICE_TESTS, run_micropython, test_file_heapsize
 _results: dict = {}
 
 
+def pytest_sessionstart(session):
+    """The [mpy] variants and the .mpy-based tests import build/mpy/x64: bring it up to date with the sources
+    (a no-op when `make test` just ran `make mpy`), so a direct `pytest` never tests stale compiled code."""
+    from tinypolicy_host import mpy
+    from tinypolicy_host.paths import BUILD
+
+    mpy.compile_arch("x64", BUILD / "mpy")
+
+
 def pytest_pycollect_makemodule(module_path, parent):
     # Device test files are MicroPython, not CPython: collect them as device files, never import them.
     if module_path.parent == DEVICE_TESTS:
