@@ -54,7 +54,7 @@ def test_round_trip(tmp_path, dtype):
     assert encode_blob(back) == path.read_bytes()  # byte-exact second trip
 
 
-@pytest.mark.parametrize("act", ["relu", "tanh"])
+@pytest.mark.parametrize("act", ["relu", "tanh", "hardtanh", "sigmoid"])
 @pytest.mark.parametrize("dims", [(3, 1), (3, 8, 1), (3, 32, 16, 8, 1)])
 def test_round_trip_shapes(tmp_path, dims, act):
     spec = make_spec(dims, act, seed=len(dims))
@@ -133,6 +133,29 @@ def test_rejections_name_the_file_and_field(tmp_path, case):
         read_blob(path)
     assert str(path) in str(exc.value) and f": {field}:" in str(exc.value), str(exc.value)
     assert isinstance(exc.value, UserError)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "q15"])
+def test_hardtanh_and_sigmoid_layers(dtype):
+    """Codes 3 (hardtanh) and 4 (sigmoid) in the layer table; hardtanh stores its ±1.0 as lo/hi, sigmoid the ±8.0
+    pre-activation clamp (±16384 in Q11), which the reader bounds like tanh's (it indexes the tanh table)."""
+    spec = make_spec((3, 8, 8, 1), "sigmoid")
+    spec.layers[1].activation = "hardtanh"
+    q = quantize(spec, dtype, CALIB)
+    data = encode_blob(q)
+    top = {"int8": 127, "q15": 32767}[dtype]
+    acts = [struct.unpack_from("<B3xii", data, LAYER0 + 4 + 16 * k) for k in range(3)]  # code, lo, hi
+    assert acts[:2] == [(4, -16384, 16384), (3, -top, top)] and acts[2][0] == 0
+    assert same(q, decode_blob(data))
+    assert same(spec, decode_blob(encode_blob(spec)))  # f32: the codes only
+    bad = bytearray(data)
+    struct.pack_into("<i", bad, LAYER0 + 12, 16385)  # layer 0 (sigmoid) hi
+    with pytest.raises(BlobError, match="layer 0 lo/hi: .*sigmoid pre-activation"):
+        decode_blob(_fix_crc(bad), "s.bin")
+    bad = bytearray(data)
+    struct.pack_into("<B", bad, LAYER0 + 4, 5)
+    with pytest.raises(BlobError, match="layer 0 activation: unknown code 5"):
+        decode_blob(_fix_crc(bad), "s.bin")
 
 
 def test_shift_over_31_is_rejected():

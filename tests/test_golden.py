@@ -55,6 +55,45 @@ def test_tanh_test_model_golden_matches_reference(dtype):
     assert any((np.abs(t.y) == 16384).any() for t in traces[:-1]), "the ±4 tanh clamp is exercised"
 
 
+@pytest.mark.parametrize("dtype", ["int8", "q15"])
+def test_hardtanh_sigmoid_test_model_golden_matches_reference(dtype):
+    from tinypolicy_host.export import HS_FOLDER, hardtanh_sigmoid_test_spec
+    from tinypolicy_host.quant import quantize
+
+    folder = GOLDEN / HS_FOLDER
+    policy = read_blob(folder / f"policy_hs_{dtype}.bin")
+    assert policy.same_as(quantize(hardtanh_sigmoid_test_spec(), dtype))  # the committed test blob is reproducible
+    assert [q.activation for q in policy.layers] == ["sigmoid", "hardtanh", "sigmoid", "identity"]
+    theta_q, theta_dot_q = golden_inputs()
+    assert (folder / f"golden_hs_{dtype}.csv").read_text() == golden_table(policy, theta_q, theta_dot_q)
+    layers = golden_layers_table(policy, theta_q[layer_rows()], theta_dot_q[layer_rows()])
+    assert (folder / f"golden_hs_{dtype}_layers.csv").read_text() == layers
+    ft, traces = policy.trace(theta_q, theta_dot_q)
+    for k in (0, 2):  # both sigmoid layers reach their ±8 pre-activation clamp (on both sides for layer 2)
+        assert (np.abs(traces[k].y) == 16384).any()
+    assert (traces[2].y == -16384).any() and (traces[2].y == 16384).any()
+    top = 127 if dtype == "int8" else 32767  # hardtanh: ±1.0 = the clamp bounds, both hit often
+    assert (traces[1].out == top).mean() > 0.1 and (traces[1].out == -top).mean() > 0.1
+    assert (np.abs(traces[1].out) < top).mean() > 0.05
+    torque = traces[-1].out[:, 0]
+    assert (np.abs(torque) < 8192).sum() >= 250 and (torque == 8192).any() and (torque == -8192).any()
+
+
+def test_hardtanh_sigmoid_f32_golden_matches_onnxruntime():
+    from tinypolicy_host.blob import encode_blob
+    from tinypolicy_host.export import HS_FOLDER, build_onnx, hardtanh_sigmoid_test_spec
+
+    spec = hardtanh_sigmoid_test_spec()
+    folder = GOLDEN / HS_FOLDER
+    assert (folder / "policy_hs_f32.bin").read_bytes() == encode_blob(spec)
+    theta, theta_dot = golden_float_inputs()
+    onnx_bytes = build_onnx(spec).SerializeToString()
+    assert (folder / "golden_hs_f32.csv").read_text() == golden_f32_table(onnx_bytes, theta, theta_dot)
+    rows = np.loadtxt(folder / "golden_hs_f32.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(spec.forward(rows[:, 0], rows[:, 1]), rows[:, 2], atol=2e-5)
+    assert (np.abs(rows[:, 2]) < spec.max_torque).sum() >= 250
+
+
 def test_f32_golden_matches_onnxruntime():
     theta, theta_dot = golden_float_inputs()
     assert (GOLDEN / "golden_f32.csv").read_text() == golden_f32_table(MODELS / ONNX_NAME, theta, theta_dot)
@@ -94,6 +133,7 @@ def test_export_all_writes_consistent_artifacts(tmp_path):
         assert meta["artifacts"][BLOB_NAMES[dtype]]["bytes"] == (out / BLOB_NAMES[dtype]).stat().st_size
         theta_q, theta_dot_q = golden_inputs()
         assert (golden / f"golden_{dtype}.csv").read_text() == golden_table(policy, theta_q, theta_dot_q)
+    assert (golden / "hardtanh_sigmoid" / "golden_hs_f32.csv").is_file()
     # CLI: re-export keeps the provenance of the same spec; a missing spec is one `error:` line.
     cli = [sys.executable, "-m", "tinypolicy_host.cli", "export"]
     proc = subprocess.run([*cli, "--spec", str(spec_path), "--out", str(out), "--golden", str(golden)],

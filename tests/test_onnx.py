@@ -34,7 +34,8 @@ def torch_forward(spec: FloatPolicySpec, theta, theta_dot) -> np.ndarray:
         x = torch.stack([torch.cos(th), torch.sin(th), thd * spec.vel_scale], dim=-1)
         for layer in spec.layers:
             x = torch.nn.functional.linear(x, torch.from_numpy(layer.weight), torch.from_numpy(layer.bias))
-            x = {"relu": torch.relu, "tanh": torch.tanh}.get(layer.activation, lambda v: v)(x)
+            x = {"relu": torch.relu, "tanh": torch.tanh, "hardtanh": torch.nn.functional.hardtanh,
+                 "sigmoid": torch.sigmoid}.get(layer.activation, lambda v: v)(x)
         return torch.clamp(x[:, 0], -spec.max_torque, spec.max_torque).numpy()
 
 
@@ -54,7 +55,7 @@ def test_shipped_model_matches_torch_and_spec():
     assert np.abs(ort).max() <= spec.max_torque
 
 
-@pytest.mark.parametrize("act", ["relu", "tanh"])
+@pytest.mark.parametrize("act", ["relu", "tanh", "hardtanh", "sigmoid"])
 def test_built_model_matches_torch_plain_ops(tmp_path, act):
     rng = np.random.default_rng(3)
     dims = [3, 12, 8, 1]
@@ -68,3 +69,37 @@ def test_built_model_matches_torch_plain_ops(tmp_path, act):
     ort = onnx_forward(path, theta, theta_dot)
     np.testing.assert_allclose(ort, torch_forward(spec, theta, theta_dot), atol=1e-5, rtol=0)
     np.testing.assert_allclose(ort, spec.forward(theta, theta_dot), atol=1e-5, rtol=0)
+
+
+def test_hardtanh_and_sigmoid_nodes():
+    """hardtanh is ONNX Clip(−1, 1), sigmoid is Sigmoid; PolicyNet builds nn.Hardtanh / nn.Sigmoid for them."""
+    from onnx import numpy_helper
+
+    from tinypolicy_host.export import hardtanh_sigmoid_test_spec
+    from tinypolicy_host.model import PolicyNet
+
+    model = build_onnx(hardtanh_sigmoid_test_spec())
+    ops = [n.op_type for n in model.graph.node if n.name.startswith(("dense", "hardtanh", "sigmoid"))]
+    assert ops == ["Gemm", "Sigmoid", "Gemm", "Clip", "Gemm", "Sigmoid", "Gemm"]
+    inits = {i.name: float(numpy_helper.to_array(i)) for i in model.graph.initializer if i.name.startswith("hard")}
+    assert inits == {"hardtanh_min": -1.0, "hardtanh_max": 1.0}
+    clip = next(n for n in model.graph.node if n.op_type == "Clip" and n.name.startswith("hardtanh"))
+    assert list(clip.input[1:]) == ["hardtanh_min", "hardtanh_max"]
+    assert isinstance(PolicyNet(4, 2, "hardtanh").act, torch.nn.Hardtanh)
+    assert isinstance(PolicyNet(4, 2, "sigmoid").act, torch.nn.Sigmoid)
+    with pytest.raises(ValueError, match="activation"):
+        PolicyNet(4, 2, "gelu")
+
+
+def test_mixed_hardtanh_sigmoid_net_matches_torch_and_spec():
+    """The synthetic golden net (sigmoid, hardtanh, sigmoid, identity): onnxruntime vs torch functional ops and
+    the float64 spec on 10 000 random states, including |x| far beyond the sigmoid's ±8 and hardtanh's ±1."""
+    from tinypolicy_host.export import hardtanh_sigmoid_test_spec
+
+    spec = hardtanh_sigmoid_test_spec()
+    theta, theta_dot = states(2)
+    theta_dot = theta_dot * 4  # ±40 rad/s: drives the first sigmoid layer deep into saturation
+    ort = onnx_forward(build_onnx(spec).SerializeToString(), theta, theta_dot)
+    np.testing.assert_allclose(ort, torch_forward(spec, theta, theta_dot), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(ort, spec.forward(theta, theta_dot), atol=1e-5, rtol=0)
+    assert (np.abs(ort) < spec.max_torque).mean() > 0.2

@@ -14,6 +14,10 @@ from tinypolicy_host.spec import DenseSpec, FloatPolicySpec
 SIN_TABLE_MAX_ERR = 6.1e-5  # measured 6.03e-5 over all 65536 turn units (≈ 1 LSB of Q14)
 SIN_THETA_MAX_ERR = 3.3e-4  # measured 3.17e-4 for θ ∈ [−π, π] in Q12 (dominated by the turn-unit step)
 TANH_MAX_ERR = 7.5e-5  # measured 7.38e-5 for every Q12 input in [−4, 4]
+# sigmoid(x) = (1 + T(x/2)) / 2 against 1 / (1 + e^−x), every Q11 pre-activation in [−8, 8]:
+SIGMOID_Q15_MAX_ERR = 3.7e-5  # measured 3.69e-5 (half the tanh table's error; 16384 + T is exact Q15)
+SIGMOID_INT8_MAX_ERR = 2.0e-3  # measured 1.98e-3 (+ rounding to 1/256)
+SIGMOID_CLAMP_ERR = 3.4e-4  # measured 3.36e-4 = 1 − 32757/32768 for |x| > 8 (the ±8 pre-activation clamp)
 
 
 def make_spec(act="relu", seed=0, dims=(3, 16, 16, 1)):
@@ -60,6 +64,48 @@ def test_tanh_accuracy():
     np.testing.assert_array_equal(Q.tanh_output(np.array([16384, -16384, 100]), "q15"), [32767, -32767, 200])
 
 
+def test_sigmoid_accuracy():
+    """Every input of the sigmoid path: Q11 pre-activations y (x = y/2048) in [−8, 8], then beyond the clamp."""
+    y = np.arange(-16384, 16385)
+    ref = 1.0 / (1.0 + np.exp(-y / 2048))
+    q15, i8 = Q.activation_output(y, "sigmoid", "q15"), Q.activation_output(y, "sigmoid", "int8")
+    np.testing.assert_array_equal(q15, Q.Q14_ONE + Q.tanh_q14(y))
+    assert np.abs(q15 / 32768 - ref).max() <= SIGMOID_Q15_MAX_ERR
+    assert np.abs(i8 / 256 - ref).max() <= SIGMOID_INT8_MAX_ERR
+    assert (q15.min(), q15.max(), i8.min(), i8.max()) == (11, 32757, 0, 256)  # no clamp needed after 16384 + T
+    np.testing.assert_array_equal(q15 + q15[::-1], 32768)  # sigmoid(−x) = 1 − sigmoid(x), exactly
+    big = np.array([-1e9, -100.0, -8.0, 8.0, 100.0, 1e9])  # beyond ±8 the output stays at the clamp's value
+    far = np.array([11, 11, 11, 32757, 32757, 32757]) / 32768
+    assert np.abs(far - 1.0 / (1.0 + np.exp(-np.clip(big, -700, 700)))).max() <= SIGMOID_CLAMP_ERR
+
+
+@pytest.mark.parametrize("dtype", ["int8", "q15"])
+def test_hardtanh_layer_is_the_clamp(dtype):
+    """hardtanh layers need no activation code: one fixed format per layer (int8 1/127, Q15 2^−15) whose ±1.0 is
+    the clamp bound lo/hi = ∓127 / ∓32767. Where the float unit clips, the integer one sits exactly on the bound;
+    elsewhere it follows the float value to the quantization error."""
+    spec = make_spec("hardtanh", seed=2)
+    for layer in spec.layers[:-1]:
+        layer.weight *= 3  # so that plenty of units clip
+    policy = Q.quantize(spec, dtype)
+    top = {"int8": 127, "q15": 32767}[dtype]
+    scale = {"int8": 127.0, "q15": 32768.0}[dtype]
+    rng = np.random.default_rng(8)
+    theta, theta_dot = rng.uniform(-np.pi, np.pi, 20000), rng.uniform(-8, 8, 20000)
+    _, traces = policy.trace(Q.to_q12(theta), Q.to_q12(theta_dot))
+    z = spec.layers[0].weight.astype(np.float64) @ spec.features(theta, theta_dot).T
+    z = z.T + spec.layers[0].bias
+    layer, out = policy.layers[0], traces[0].out
+    assert (layer.activation, layer.lo, layer.hi) == ("hardtanh", -top, top)
+    assert out.min() == -top and out.max() == top
+    clipped = np.abs(z) > 1.05
+    assert clipped.mean() > 0.2
+    np.testing.assert_array_equal(out[clipped], np.sign(z[clipped]) * top)
+    err = np.abs(out / scale - np.clip(z, -1, 1))
+    # input-side error × |W| ≈ 5: int8 features at 1/127, q15 the Q12 angle and the sin table (3.2e-4)
+    assert err.max() < {"int8": 0.08, "q15": 3e-3}[dtype], err.max()
+
+
 def _loop_reduce(t):
     while t > 12868:
         t -= 25736
@@ -97,7 +143,7 @@ def test_choose_mult_shift():
         Q.choose_mult_shift(1e6, 2**30)
 
 
-@pytest.mark.parametrize("act", ["relu", "tanh"])
+@pytest.mark.parametrize("act", ["relu", "tanh", "hardtanh", "sigmoid"])
 @pytest.mark.parametrize("dtype", ["int8", "q15"])
 def test_quantized_close_to_float(act, dtype):
     spec = make_spec(act)
@@ -127,7 +173,7 @@ EXTREMES = np.array([0, 1, -1, 12868, -12868, 12869, 2**31 - 1, -(2**31), 2**30,
 
 
 @pytest.mark.parametrize("dtype", ["int8", "q15"])
-@pytest.mark.parametrize("act", ["relu", "tanh"])
+@pytest.mark.parametrize("act", ["relu", "tanh", "hardtanh", "sigmoid"])
 def test_32_bit_bound_on_extreme_inputs(dtype, act):
     """Every intermediate of the reference is checked inside forward_q (Int32Overflow otherwise); the static
     bound proves it for all inputs, also for a net with large weights and 64-unit layers."""

@@ -1,8 +1,9 @@
 # device: float reference path: runs an f32 blob in plain MicroPython floats (any port, no viper needed).
-"""Weights are copied from the blob into array('f') per layer (raw float32, no per-value float objects); the
-blob itself is not kept. Features: [cos theta, sin theta, theta_dot * vel_scale] (no clamp, like the ONNX model),
-then dense layers, then the output clipped to +-max_torque. Arithmetic is the port's float (double on unix,
-single on RP2040 / ESP32). Every call allocates (floats are heap objects): not for a hard IRQ or heap lock.
+"""Weights are copied from the blob into array('f') per layer (raw float32, no per-value float objects); the blob
+itself is not kept. Features: [cos theta, sin theta, theta_dot * vel_scale] (no clamp, like the ONNX model), then
+dense layers (activations identity, relu, tanh, hardtanh = clip to [-1, 1], sigmoid), then the output clipped to
++-max_torque. Arithmetic is the port's float (double on unix, single on RP2040 / ESP32). Every call allocates
+(floats are heap objects): not for a hard IRQ or heap lock.
 """
 import math
 from array import array
@@ -35,6 +36,10 @@ class FloatNet:
                         s = 0.0
                 elif act == 2:
                     s = math.tanh(s)
+                elif act == 3:  # hardtanh
+                    s = -1.0 if s < -1.0 else (1.0 if s > 1.0 else s)
+                elif act == 4:  # sigmoid; via tanh: exp(-s) would overflow (ValueError) for s < -709
+                    s = 0.5 + 0.5 * math.tanh(0.5 * s)
                 y.append(s)
             x = y
         t = x[0]

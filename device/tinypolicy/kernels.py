@@ -6,7 +6,9 @@
 - blob: bytearray holding the whole blob; weights (int8 via ptr8 or int16 via ptr16), bias and mult (int32 via
   ptr32) and shift (u8) are read in place at the offsets in desc;
 - act: array('h') of 2 * desc[10]: two int16 activation buffers (ping-pong), each as wide as the widest
-  layer; int8 activations are int8 values (relu: 0..255) in the int16 slots; Q15 ones are Q`fa` of their layer;
+  layer; int8 activations are int8 values (relu: 0..255, sigmoid: 0..256) in the int16 slots; Q15 ones are Q`fa`
+  of their layer. Activation codes: identity 0, relu 1 and hardtanh 3 are the requant clamp to lo..hi alone;
+  tanh 2 and sigmoid 4 go through the tanh table;
 - inp: array('i') [theta_q12, theta_dot_q12] (Q12 rad, rad/s; theta any wrap, theta_dot clamped to +-32 rad/s);
 - out: array('i'), out[0] receives torque_q12 (Q12 N*m, clamped by the last layer to +-max_torque).
 
@@ -123,7 +125,7 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                 y = lo
             elif y > hi:
                 y = hi
-            if kind == 2:  # tanh: y is the clamped Q12 pre-activation; T(y) in Q14, handed on as int8 / Q15
+            if kind == 2 or kind == 4:  # tanh / sigmoid: y is the clamped pre-activation (+-16384), T(y) in Q14
                 u = y
                 if u < 0:
                     u = 0 - u
@@ -132,7 +134,11 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                 tv += ((int(ttab[i + 1]) - tv) * (u & 63) + 32) >> 6
                 if y < 0:
                     tv = 0 - tv
-                if wide:
+                if kind == 4:  # sigmoid(x) = (1 + tanh(x/2)) / 2 with y = x in Q11: Q15 16384 + T, int8 1/256
+                    y = tv + 16384
+                    if not wide:
+                        y = (y + 64) >> 7
+                elif wide:
                     y = tv << 1
                     if y > 32767:
                         y = 32767

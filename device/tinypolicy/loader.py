@@ -11,13 +11,13 @@
 Order of checks (the header and tables are read into small fixed buffers; nothing sized by the file is allocated
 before the structural checks pass): file exists and is not a directory, file size <= 64 KiB, header length, magic,
 version, dtype, n_layers 1..8, n_inputs 2, n_features 3, n_outputs 1, total_size == file size, per layer n_in /
-n_out 1..64 and chained, activation known, pshift <= 15, lo <= hi, relu lo == 0, tanh |lo|, |hi| <= 16384, hidden
-lo/hi within int16 (activation buffers), f32 pshift / lo / hi zero, total_size == size implied by the layer table.
-Then the blob buffer (bytearray(total_size), <= 64 KiB) is allocated and the file read into it, then CRC32,
-vel_scale / max_torque finite, and (int8 / q15) the descriptor is built: 11 + 8 * n_layers ints (35 for the
-shipped 3-layer nets), checking every fshift and per-output shift <= 31 as it goes. The int8 / q15 model's RAM is
-the blob itself (720 bytes for the shipped 2x16 int8 net) + descriptor + 2 activation buffers: ~1.5 KB per loaded
-int8 policy, measured with gc.mem_alloc.
+n_out 1..64 and chained, activation known, pshift <= 15, lo <= hi, relu lo == 0, tanh / sigmoid |lo|, |hi| <=
+16384, other hidden lo/hi within int16 (activation buffers), f32 pshift / lo / hi zero, total_size == size implied
+by the layer table. Then the blob buffer (bytearray(total_size), <= 64 KiB) is allocated and the file read into it,
+then CRC32, vel_scale / max_torque finite, and (int8 / q15) the descriptor is built: 11 + 8 * n_layers ints (35 for
+the shipped 3-layer nets), checking every fshift and per-output shift <= 31 as it goes. The int8 / q15 model's RAM
+is the blob itself (720 bytes for the shipped 2x16 int8 net) + descriptor + 2 activation buffers: ~1.5 KB per
+loaded int8 policy, measured with gc.mem_alloc.
 Every failure raises ModelError("<path>: <field>: <what>"); I/O errors (a directory, an unreadable file) use the
 field "cannot open" or "read".
 """
@@ -31,7 +31,7 @@ from tinypolicy.errors import ModelError
 MAGIC = b"TPOL"
 _VERSION = const(1)
 DTYPES = ("f32", "int8", "q15")
-ACTIVATIONS = ("identity", "relu", "tanh")
+ACTIVATIONS = ("identity", "relu", "tanh", "hardtanh", "sigmoid")
 _N_INPUTS = const(2)
 _N_FEATURES = const(3)
 _N_OUTPUTS = const(1)
@@ -166,7 +166,7 @@ def _load(f, size, fail):
         if n_in != prev:
             fail(name + "n_in", "%d does not match the previous output size %d" % (n_in, prev))
         if act >= len(ACTIVATIONS):
-            fail(name + "activation", "unknown code %d (0 identity, 1 relu, 2 tanh)" % act)
+            fail(name + "activation", "unknown code %d (0 identity, 1 relu, 2 tanh, 3 hardtanh, 4 sigmoid)" % act)
         if pshift > _MAX_PSHIFT:
             fail(name + "pshift", "%d exceeds %d" % (pshift, _MAX_PSHIFT))
         if not quant and (pshift or lo or hi):
@@ -176,9 +176,11 @@ def _load(f, size, fail):
                 fail(name + "lo/hi", "lo %d > hi %d" % (lo, hi))
             if act == 1 and lo != 0:
                 fail(name + "lo", "%d: a relu layer clamps at lo = 0" % lo)
-            if act == 2 and (lo < -_TANH_LIMIT or hi > _TANH_LIMIT):
-                fail(name + "lo/hi", "%d, %d: a tanh pre-activation must stay within +-%d" % (lo, hi, _TANH_LIMIT))
-            if act != 2 and k < n_layers - 1 and (lo < -32768 or hi > 32767):
+            table = act == 2 or act == 4  # tanh, sigmoid: lo, hi clamp the tanh table's input
+            if table and (lo < -_TANH_LIMIT or hi > _TANH_LIMIT):
+                fail(name + "lo/hi", "%d, %d: a %s pre-activation must stay within +-%d" % (
+                    lo, hi, ACTIVATIONS[act], _TANH_LIMIT))
+            if not table and k < n_layers - 1 and (lo < -32768 or hi > 32767):
                 fail(name + "lo/hi", "%d, %d: outside the int16 activation buffers" % (lo, hi))
         w_off = pos
         pos += _pad4(n_in * n_out * wsize)

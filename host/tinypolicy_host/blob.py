@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .quant import TANH_LIMIT_Q12, QLayer, QuantPolicy, int32_bound_violations
+from .quant import TABLE_ACTIVATIONS, TANH_LIMIT_Q12, QLayer, QuantPolicy, int32_bound_violations
 from .spec import DenseSpec, FloatPolicySpec
 
 MAGIC = b"TPOL"
 VERSION = 1
 DTYPE_CODES = {"f32": 0, "int8": 1, "q15": 2}
 DTYPE_NAMES = {v: k for k, v in DTYPE_CODES.items()}
-ACTIVATION_CODES = {"identity": 0, "relu": 1, "tanh": 2}
+ACTIVATION_CODES = {"identity": 0, "relu": 1, "tanh": 2, "hardtanh": 3, "sigmoid": 4}
 ACTIVATION_NAMES = {v: k for k, v in ACTIVATION_CODES.items()}
 WEIGHT_DTYPE = {"f32": "<f4", "int8": "<i1", "q15": "<i2"}
 BIAS_DTYPE = {"f32": "<f4", "int8": "<i4", "q15": "<i4"}
@@ -176,7 +176,8 @@ def decode_blob(data: bytes, name: str = "<blob>") -> FloatPolicySpec | QuantPol
         if n_in != prev:
             fail(f"layer {k} n_in", f"{n_in} does not match the previous output size {prev}")
         if act not in ACTIVATION_NAMES:
-            fail(f"layer {k} activation", f"unknown code {act} (0 identity, 1 relu, 2 tanh)")
+            fail(f"layer {k} activation",
+                 f"unknown code {act} (0 identity, 1 relu, 2 tanh, 3 hardtanh, 4 sigmoid)")
         if pshift > MAX_PSHIFT:
             fail(f"layer {k} pshift", f"{pshift} exceeds {MAX_PSHIFT}")
         if dtype == "f32" and (pshift or lo or hi):
@@ -185,8 +186,10 @@ def decode_blob(data: bytes, name: str = "<blob>") -> FloatPolicySpec | QuantPol
             fail(f"layer {k} lo/hi", f"lo {lo} > hi {hi}")
         if dtype != "f32" and act == ACTIVATION_CODES["relu"] and lo != 0:
             fail(f"layer {k} lo", f"{lo}: a relu layer clamps at lo = 0")
-        if dtype != "f32" and act == ACTIVATION_CODES["tanh"] and (lo < -TANH_LIMIT_Q12 or hi > TANH_LIMIT_Q12):
-            fail(f"layer {k} lo/hi", f"{lo}, {hi}: a tanh pre-activation must stay within ±{TANH_LIMIT_Q12}")
+        if (dtype != "f32" and ACTIVATION_NAMES[act] in TABLE_ACTIVATIONS
+                and (lo < -TANH_LIMIT_Q12 or hi > TANH_LIMIT_Q12)):
+            fail(f"layer {k} lo/hi", f"{lo}, {hi}: a {ACTIVATION_NAMES[act]} pre-activation must stay within "
+                                     f"±{TANH_LIMIT_Q12}")
         prev = n_out
     if prev != n_outputs:
         fail(f"layer {n_layers - 1} n_out", f"{prev} does not match n_outputs {n_outputs}")

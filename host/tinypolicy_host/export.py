@@ -22,6 +22,7 @@ from .quant import (
     I32_MAX,
     I32_MIN,
     PI_Q12,
+    TABLE_ACTIVATIONS,
     TWO_PI_Q12,
     QuantPolicy,
     calibration_states,
@@ -106,7 +107,8 @@ def _rel(path: Path) -> str:
 
 def build_onnx(spec: FloatPolicySpec):
     """ONNX model: input `state` (N, 2) float32 [θ, θ̇] → Cos, Sin, Mul(vel_scale) → Concat (N, 3) →
-    Gemm (+ Relu/Tanh) per layer → Clip ±max_torque → output `torque` (N, 1)."""
+    Gemm (+ Relu / Tanh / Clip(−1, 1) for hardtanh / Sigmoid) per layer → Clip ±max_torque → output `torque`
+    (N, 1)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -128,14 +130,21 @@ def build_onnx(spec: FloatPolicySpec):
         helper.make_node("Concat", ["cos_theta", "sin_theta", "theta_dot_scaled"], ["features"], axis=1,
                          name="features"),
     ]
+    if any(layer.activation == "hardtanh" for layer in spec.layers):  # only then: relu nets stay byte-identical
+        inits += [numpy_helper.from_array(np.array(-1.0, np.float32), "hardtanh_min"),
+                  numpy_helper.from_array(np.array(1.0, np.float32), "hardtanh_max")]
     x = "features"
     for k, layer in enumerate(spec.layers):
         inits += [numpy_helper.from_array(layer.weight.astype(np.float32), f"W{k}"),
                   numpy_helper.from_array(layer.bias.astype(np.float32), f"b{k}")]
         nodes.append(helper.make_node("Gemm", [x, f"W{k}", f"b{k}"], [f"z{k}"], transB=1, name=f"dense{k}"))
         x = f"z{k}"
-        if layer.activation in ("relu", "tanh"):
-            op = {"relu": "Relu", "tanh": "Tanh"}[layer.activation]
+        if layer.activation == "hardtanh":
+            nodes.append(helper.make_node("Clip", [x, "hardtanh_min", "hardtanh_max"], [f"h{k}"],
+                                          name=f"hardtanh{k}"))
+            x = f"h{k}"
+        elif layer.activation in ("relu", "tanh", "sigmoid"):
+            op = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid"}[layer.activation]
             nodes.append(helper.make_node(op, [x], [f"h{k}"], name=f"{layer.activation}{k}"))
             x = f"h{k}"
     nodes.append(helper.make_node("Clip", [x, "torque_min", "torque_max"], ["torque"], name="torque_clip"))
@@ -154,12 +163,13 @@ def build_onnx(spec: FloatPolicySpec):
 
 
 def onnx_forward(model_path, theta, theta_dot) -> np.ndarray:
-    """onnxruntime on (θ, θ̇) arrays → torque (N,) float32."""
+    """onnxruntime on (θ, θ̇) arrays → torque (N,) float32. model_path: a file, or the serialized model (bytes)."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
-    sess = ort.InferenceSession(str(model_path), so, providers=["CPUExecutionProvider"])
+    src = model_path if isinstance(model_path, bytes) else str(model_path)
+    sess = ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
     state = np.stack([np.asarray(theta, np.float32), np.asarray(theta_dot, np.float32)], axis=1)
     return sess.run(["torque"], {"state": state})[0][:, 0]
 
@@ -226,7 +236,8 @@ def golden_table(policy: QuantPolicy, theta_q, theta_dot_q) -> str:
 
 def golden_layers_table(policy: QuantPolicy, theta_q, theta_dot_q) -> str:
     """Every intermediate: reduced angle, turn units, cos/sin Q14, clamped θ̇, features x0..x2, then per layer
-    k: acc (accumulators), pre (tanh layers only: clamped Q12 pre-activation), out (what the next layer sees)."""
+    k: acc (accumulators), pre (tanh / sigmoid layers only: the clamped pre-activation), out (what the next layer
+    sees)."""
     ft, traces = policy.trace(theta_q, theta_dot_q)
     cols = {"theta_q12": theta_q, "theta_dot_q12": theta_dot_q, "t_reduced": ft.t_reduced, "turn": ft.turn,
             "cos_q14": ft.cos_q14, "sin_q14": ft.sin_q14, "theta_dot_clamped": ft.theta_dot_q12}
@@ -235,7 +246,7 @@ def golden_layers_table(policy: QuantPolicy, theta_q, theta_dot_q) -> str:
     for k, (layer, tr) in enumerate(zip(policy.layers, traces, strict=True)):
         for j in range(layer.n_out):
             cols[f"l{k}_acc{j}"] = tr.acc[:, j]
-        if layer.activation == "tanh":
+        if layer.activation in TABLE_ACTIVATIONS:
             for j in range(layer.n_out):
                 cols[f"l{k}_pre{j}"] = tr.y[:, j]
         for j in range(layer.n_out):
@@ -285,11 +296,55 @@ def write_tanh_golden(golden_dir: Path) -> list[Path]:
     return written
 
 
+HS_FOLDER = "hardtanh_sigmoid"
+HS_ACTIVATIONS = ("sigmoid", "hardtanh", "sigmoid", "identity")
+
+
+def hardtanh_sigmoid_test_spec() -> FloatPolicySpec:
+    """A fixed synthetic 3-12-10-8-1 net (not a controller) with sigmoid, hardtanh, sigmoid hidden layers: golden
+    vectors for the device's sigmoid path (tanh table at half the input, 16384 + T hand-off) and hardtanh layers
+    (the requant clamp at ∓127 / ∓32767), fed by features, sigmoid and hardtanh outputs. Weights are large enough
+    that both sigmoid layers reach their ±8 pre-activation clamp and the hardtanh layer clips at ±1."""
+    rng = np.random.default_rng(GOLDEN_SEED + 3)
+    dims = [3, 12, 10, 8, 1]
+    from .spec import DenseSpec
+
+    return FloatPolicySpec(0.125, 2.0, [
+        DenseSpec((rng.normal(size=(dims[k + 1], dims[k])) * 2.0).astype(np.float32),
+                  rng.normal(size=dims[k + 1]).astype(np.float32), HS_ACTIVATIONS[k])
+        for k in range(4)])
+
+
+def write_hardtanh_sigmoid_golden(golden_dir: Path) -> list[Path]:
+    """golden_dir/hardtanh_sigmoid/: policy_hs_{f32,int8,q15}.bin, golden_hs_{int8,q15}.csv (+ layer files) from
+    the integer reference, and golden_hs_f32.csv from onnxruntime on build_onnx() of the same spec."""
+    out = golden_dir / HS_FOLDER
+    out.mkdir(parents=True, exist_ok=True)
+    spec = hardtanh_sigmoid_test_spec()
+    theta_q, theta_dot_q = golden_inputs()
+    rows = layer_rows()
+    f32 = out / "policy_hs_f32.bin"
+    write_blob(f32, spec)
+    written = [f32]
+    for dtype in ("int8", "q15"):
+        blob = out / f"policy_hs_{dtype}.bin"
+        write_blob(blob, quantize(spec, dtype))
+        policy = read_blob(blob)
+        path, lpath = out / f"golden_hs_{dtype}.csv", out / f"golden_hs_{dtype}_layers.csv"
+        path.write_text(golden_table(policy, theta_q, theta_dot_q))
+        lpath.write_text(golden_layers_table(policy, theta_q[rows], theta_dot_q[rows]))
+        written += [blob, path, lpath]
+    theta, theta_dot = golden_float_inputs()
+    path = out / "golden_hs_f32.csv"
+    path.write_text(golden_f32_table(build_onnx(spec).SerializeToString(), theta, theta_dot))
+    return written + [path]
+
+
 def write_golden(models_dir: Path, golden_dir: Path) -> list[Path]:
     """Golden files from the blobs (and ONNX model) in models_dir: what the device must reproduce; plus the
-    tanh test model's (write_tanh_golden)."""
+    synthetic test models' (write_tanh_golden, write_hardtanh_sigmoid_golden)."""
     golden_dir.mkdir(parents=True, exist_ok=True)
-    written = write_tanh_golden(golden_dir)
+    written = write_tanh_golden(golden_dir) + write_hardtanh_sigmoid_golden(golden_dir)
     theta_q, theta_dot_q = golden_inputs()
     rows = layer_rows()
     for dtype in ("int8", "q15"):

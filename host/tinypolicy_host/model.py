@@ -1,6 +1,7 @@
 """Torch policy network: fixed feature stage [cos θ, sin θ, θ̇·vel_scale] → MLP → torque clipped to ±max_torque.
 
-The hidden layers use one activation (ReLU default, tanh selectable); the output layer is linear and the final
+The hidden layers use one activation (ReLU default; tanh, hardtanh = clip to [−1, 1], sigmoid selectable:
+`HIDDEN_ACTIVATIONS`, torch modules in `activation_module`); the output layer is linear and the final
 clip (hardtanh) to ±max_torque is implicit in `FloatPolicySpec`. Optional fake quantization (int8 weights,
 symmetric per output channel, straight-through estimator) for quantization-aware fine-tuning.
 """
@@ -12,6 +13,14 @@ from .plant import MAX_SPEED, MAX_TORQUE
 from .spec import DenseSpec, FloatPolicySpec
 
 VEL_SCALE = 1.0 / MAX_SPEED
+HIDDEN_ACTIVATIONS = ("relu", "tanh", "hardtanh", "sigmoid")
+
+
+def activation_module(name: str) -> nn.Module:
+    """The torch module of a hidden activation (spec.apply_activation is its float64 twin)."""
+    if name not in HIDDEN_ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}, not {name!r}")
+    return {"relu": nn.ReLU, "tanh": nn.Tanh, "hardtanh": nn.Hardtanh, "sigmoid": nn.Sigmoid}[name]()
 
 
 def fake_quant_per_channel(w: torch.Tensor, bits: int = 8) -> torch.Tensor:
@@ -26,8 +35,7 @@ class PolicyNet(nn.Module):
     def __init__(self, width: int = 16, depth: int = 2, activation: str = "relu", vel_scale: float = VEL_SCALE,
                  max_torque: float = MAX_TORQUE):
         super().__init__()
-        if activation not in ("relu", "tanh"):
-            raise ValueError(f"activation must be relu or tanh, not {activation!r}")
+        self.act = activation_module(activation)  # nn.Hardtanh() clips to [-1, 1]; no parameters
         self.width, self.depth, self.activation = width, depth, activation
         self.vel_scale, self.max_torque = float(vel_scale), float(max_torque)
         dims = [3] + [width] * depth + [1]
@@ -39,7 +47,7 @@ class PolicyNet(nn.Module):
 
     def mlp(self, x: torch.Tensor) -> torch.Tensor:
         """Unclipped output (N·m) from features (..., 3)."""
-        act = torch.relu if self.activation == "relu" else torch.tanh
+        act = self.act
         for i, layer in enumerate(self.layers):
             w = layer.weight
             if self.fake_quant_bits:

@@ -22,11 +22,16 @@ Quantization schemes (`quantize`):
   scales (cos, sin at 1/127, θ̇ over its calibrated range) are folded the same way.
   relu layers clamp to [0, 255] (activations travel in int16 buffers; a relu output is never negative, so this
   is the full 8 bits of magnitude, mean error 0.052 → 0.042 N·m); identity hidden layers to ±127; tanh layers
-  hand on clamp(t >> 7, ±127) (scale 1/128) as the contract fixes. Integer biases are then bias-corrected
-  layer by layer on the calibration states (mean float-vs-integer pre-activation difference removed).
+  hand on clamp(t >> 7, ±127) (scale 1/128) as the contract fixes; hardtanh layers use one fixed output scale
+  1/127 with lo, hi = ∓127, so the ordinary requant + clamp *is* clip(x, −1, 1) (no device code of its own);
+  sigmoid layers hand on (16384 + T + 64) >> 7 ∈ [0, 256] (scale 1/256; T = the tanh table at half the input).
+  Integer biases are then bias-corrected layer by layer on the calibration states (mean float-vs-integer
+  pre-activation difference removed).
 - Q15: power-of-two formats, one per layer (weights Q`fw`, activations Q`fa`), a product shift `p` per layer,
-  mult = 1, shift = fw + fa_in − p − fa_out. All three features enter in Q14. Per layer (not per channel)
-  because the contract fixes mult = 1 and Q15 is already ~100× more precise than int8 here.
+  mult = 1, shift = fw + fa_in − p − fa_out. All three features enter in Q14. Fixed formats: tanh Q12
+  pre-activation → Q15 output; sigmoid Q11 pre-activation (= Q12 of x/2) → Q15; hardtanh Q15 output with
+  lo, hi = ∓32767. Per layer (not per channel) because the contract fixes mult = 1 and Q15 is already ~100× more
+  precise than int8 here.
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .spec import FloatPolicySpec
+from .spec import FloatPolicySpec, apply_activation
 
 # ---- constants of the contract (models/README.md) ----
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
@@ -45,7 +50,9 @@ TWO_PI_Q12 = 25736  # 2·PI_Q12
 TURN_MULT = 10430  # 65536 / (2π) in Q12: a = (t·10430 + 2048) >> 12
 THETA_DOT_LIMIT_Q12 = 131072  # ±32 rad/s clamp before use
 Q14_ONE = 16384
-TANH_LIMIT_Q12 = 16384  # tanh pre-activation clamp ±4.0 in Q12
+TANH_LIMIT_Q12 = 16384  # tanh pre-activation clamp ±4.0 in Q12 (sigmoid: ±8.0 in Q11, the same integers)
+#: Activations whose layer output goes through the tanh table (lo, hi clamp the pre-activation to ±16384).
+TABLE_ACTIVATIONS = ("tanh", "sigmoid")
 DTYPES = ("f32", "int8", "q15")
 ACT_RANGE = {"int8": (-128, 127), "q15": (-32768, 32767)}
 #: int8 relu layers clamp to [0, 255]: activations travel in int16 buffers (contract), and a relu output is
@@ -157,6 +164,25 @@ def tanh_output(t_q14, dtype: str) -> np.ndarray:
     return np.clip(t << 1, -32767, 32767)
 
 
+def sigmoid_output(t_q14, dtype: str) -> np.ndarray:
+    """sigmoid layer output from T(y) = tanh(x/2) in Q14 (y = the pre-activation x in Q11, i.e. x/2 in Q12):
+    sigmoid(x) = (1 + tanh(x/2)) / 2 = (16384 + T) / 32768. Q15: 16384 + T (scale 2^−15); int8: rounded to
+    scale 1/256, (16384 + T + 64) >> 7. No clamp: |T| ≤ TANH_Q14[256] = 16373, so the outputs lie in
+    [11, 32757] (Q15) and [0, 256] (int8; 256 is 1.0, the int16 buffers hold it)."""
+    v = np.asarray(t_q14, np.int64) + Q14_ONE
+    return (v + 64) >> 7 if dtype == "int8" else v
+
+
+def activation_output(y, activation: str, dtype: str) -> np.ndarray:
+    """What a layer hands to the next one from its clamped requantized value y: T(y) through the tanh table for
+    tanh / sigmoid layers, y itself for identity / relu / hardtanh (whose activation is the clamp)."""
+    if activation == "tanh":
+        return tanh_output(tanh_q14(y), dtype)
+    if activation == "sigmoid":
+        return sigmoid_output(tanh_q14(y), dtype)
+    return np.asarray(y, np.int64)
+
+
 def requant(v, mult, shift, lo, hi, name="requant") -> np.ndarray:
     """clamp((v·mult + R(shift)) >> shift, lo, hi), with the 32-bit check of v·mult and v·mult + R(shift)."""
     v = np.asarray(v, np.int64)
@@ -226,9 +252,9 @@ def dense_q(x, weight, bias, mult, shift, pshift, lo, hi, name="dense"):
 class QLayer:
     """One quantized dense layer, exactly the blob's fields. `info` holds the real-valued scales/formats it was
     derived from (metadata only: not in the blob, empty after read_blob)."""
-    activation: str  # identity | relu | tanh
+    activation: str  # identity | relu | tanh | hardtanh | sigmoid
     pshift: int  # product shift p (0 for int8)
-    lo: int  # clamp of y (for tanh: of the Q12 pre-activation)
+    lo: int  # clamp of y (for tanh / sigmoid: of the pre-activation, ±16384)
     hi: int
     weight: np.ndarray  # (n_out, n_in) int64 holding int8 or int16 values
     bias: np.ndarray  # (n_out,) int32 values, accumulator scale
@@ -253,8 +279,8 @@ class QLayer:
 @dataclass(eq=False)
 class LayerTrace:
     acc: np.ndarray  # (N, n_out) accumulators
-    y: np.ndarray  # (N, n_out) after requant + clamp (tanh: the Q12 pre-activation)
-    out: np.ndarray  # (N, n_out) what the next layer sees (= y unless tanh)
+    y: np.ndarray  # (N, n_out) after requant + clamp (tanh / sigmoid: the clamped pre-activation)
+    out: np.ndarray  # (N, n_out) what the next layer sees (= y unless tanh / sigmoid)
 
 
 @dataclass(eq=False)
@@ -291,7 +317,7 @@ class QuantPolicy:
         for k, layer in enumerate(self.layers):
             acc, y = dense_q(x, layer.weight, layer.bias, layer.mult, layer.shift, layer.pshift, layer.lo,
                              layer.hi, name=f"layer {k}")
-            out = tanh_output(tanh_q14(y), self.dtype) if layer.activation == "tanh" else y
+            out = activation_output(y, layer.activation, self.dtype)
             traces.append(LayerTrace(acc, y, out))
             x = out
         return ft, traces
@@ -331,6 +357,8 @@ def int32_bound_violations(policy: QuantPolicy) -> list[str]:
             bad.append(f"layer {k} mult: |acc|·mult + R(shift) can reach {int(req[j])} (unit {j}), exceeds int32")
         if layer.activation == "tanh":
             xmax = 127 if policy.dtype == "int8" else 32767
+        elif layer.activation == "sigmoid":
+            xmax = 256 if policy.dtype == "int8" else 32767
         else:
             xmax = max(abs(layer.lo), abs(layer.hi))
     return bad
@@ -365,8 +393,6 @@ def calibration_states(spec: FloatPolicySpec, seed: int = 0, n_uniform: int = 40
 
 def float_activations(spec: FloatPolicySpec, theta, theta_dot) -> list[np.ndarray]:
     """Post-activation outputs of every layer of the float64 spec (the last one before the output clip)."""
-    from .spec import apply_activation
-
     x, outs = spec.features(theta, theta_dot), []
     for layer in spec.layers:
         x = apply_activation(x @ layer.weight.astype(np.float64).T + layer.bias.astype(np.float64),
@@ -476,8 +502,8 @@ def quantize(spec: FloatPolicySpec, dtype: str, calib_states=None, act_scales: s
 def _correct_biases(policy: QuantPolicy, spec: FloatPolicySpec, theta, theta_dot) -> None:
     """Sequential bias correction (int8): for each layer in turn, the mean difference between the dequantized
     accumulator (with the *quantized* inputs of the calibration states) and the float pre-activation is removed
-    from the integer bias (for relu layers averaged where the float unit is active). The accumulator bound and
-    (mult, shift) are re-chosen for the new bias."""
+    from the integer bias (for relu layers averaged where the float unit is active, for hardtanh layers where it
+    is not clipped). The accumulator bound and (mult, shift) are re-chosen for the new bias."""
     tq, tdq = to_q12(theta), to_q12(theta_dot)
     x = spec.features(theta, theta_dot)
     for k, (layer, fl) in enumerate(zip(policy.layers, spec.layers, strict=True)):
@@ -485,13 +511,13 @@ def _correct_biases(policy: QuantPolicy, spec: FloatPolicySpec, theta, theta_dot
         _, traces = policy.trace(tq, tdq)
         sw = np.asarray(layer.info["weight_scale"])
         diff = traces[k].acc * sw[None, :] - z
-        if layer.activation == "relu":
-            w = (z > 0).astype(np.float64)
+        if layer.activation in ("relu", "hardtanh"):  # averaged where the float unit is not clipped
+            w = ((z > 0) if layer.activation == "relu" else (np.abs(z) < 1)).astype(np.float64)
             mean = (diff * w).sum(0) / np.maximum(w.sum(0), 1)
         else:
             mean = diff.mean(0)
         layer.bias = layer.bias - _round_half_away(mean / sw).astype(np.int64)
-        x = np.maximum(z, 0) if fl.activation == "relu" else (np.tanh(z) if fl.activation == "tanh" else z)
+        x = apply_activation(z, fl.activation)
         acc_absmax = np.abs(layer.weight).sum(axis=1) * layer.info["in_absmax"] + np.abs(layer.bias)
         check_i32("int8 accumulator bound", acc_absmax)
         s_out = np.asarray(layer.info["out_scale"])
@@ -520,6 +546,12 @@ def _quantize_int8_layer(W, b, activation, s_in, in_absmax, act, last, torque_li
     elif activation == "tanh":
         s_out, lo, hi = np.full(n_out, 1 / 4096), -TANH_LIMIT_Q12, TANH_LIMIT_Q12
         nxt, nxt_abs = np.full(n_out, 1 / 128), 127
+    elif activation == "sigmoid":  # pre-activation x in Q11 (x/2 in Q12 for the tanh table), output 1/256
+        s_out, lo, hi = np.full(n_out, 1 / 2048), -TANH_LIMIT_Q12, TANH_LIMIT_Q12
+        nxt, nxt_abs = np.full(n_out, 1 / 256), 256
+    elif activation == "hardtanh":  # ±1.0 is ±127: the clamp to lo, hi is the activation
+        s_out, lo, hi = np.full(n_out, 1 / 127), -127, 127
+        nxt, nxt_abs = s_out, 127
     else:
         # Per-channel output scales (a dead unit gets 1% of the layer's range so it still has a scale).
         lo, hi = (0, relu_hi) if activation == "relu" else (-127, 127)
@@ -546,6 +578,10 @@ def _quantize_q15_layer(W, b, activation, fa_in, in_absmax, act, last, torque_li
         fa_out, lo, hi, nxt, nxt_abs = 12, -torque_lim, torque_lim, 12, torque_lim
     elif activation == "tanh":
         fa_out, lo, hi, nxt, nxt_abs = 12, -TANH_LIMIT_Q12, TANH_LIMIT_Q12, 15, 32767
+    elif activation == "sigmoid":  # Q11 pre-activation = Q12 of x/2; output Q15
+        fa_out, lo, hi, nxt, nxt_abs = 11, -TANH_LIMIT_Q12, TANH_LIMIT_Q12, 15, 32767
+    elif activation == "hardtanh":  # Q15, ±1.0 → ±32767 (1 LSB short of 1.0): the clamp is the activation
+        fa_out, lo, hi, nxt, nxt_abs = 15, -32767, 32767, 15, 32767
     else:
         fa_out = _pow2_format(float(np.abs(act).max()))
         lo, hi = (0, 32767) if activation == "relu" else (-32767, 32767)
@@ -553,7 +589,7 @@ def _quantize_q15_layer(W, b, activation, fa_in, in_absmax, act, last, torque_li
     for p in range(16):
         shift = fw + fa_in - p - fa_out
         if shift < 0:
-            if last or activation == "tanh":
+            if last or activation in ("tanh", "sigmoid", "hardtanh"):  # fixed output formats
                 raise ValueError(f"layer {k}: Q15 formats give a negative shift ({fw}+{fa_in}-{p}-{fa_out})")
             fa_out += shift  # fewer output fraction bits rather than a left shift
             shift = 0
@@ -595,7 +631,7 @@ def device_tables_source(as_bytes: bool = False) -> str:
             lines.append("))")
         return "\n".join(lines)
 
-    head = ["# device: fixed-point lookup tables of the feature stage and tanh (258 entries each).",
+    head = ["# device: fixed-point lookup tables of the feature stage and tanh / sigmoid (258 entries each).",
             "# Generated by tinypolicy_host.quant.device_tables_source() from the host integer reference;",
             "# do not edit by hand. Contract: models/README.md.",
             ""]

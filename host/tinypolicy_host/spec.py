@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-ACTIVATIONS = ("identity", "relu", "tanh")
+#: Hidden-layer activations: hardtanh is clip(x, −1, 1) (torch nn.Hardtanh(), ONNX Clip(−1, 1)); sigmoid is
+#: 1 / (1 + e^−x) (computed by the integer path as (1 + tanh(x/2)) / 2 from the tanh table).
+ACTIVATIONS = ("identity", "relu", "tanh", "hardtanh", "sigmoid")
 
 
 @dataclass
@@ -77,4 +79,8 @@ def apply_activation(x: np.ndarray, name: str) -> np.ndarray:
         return np.tanh(x)
     if name == "identity":
         return x
+    if name == "hardtanh":
+        return np.clip(x, -1.0, 1.0)
+    if name == "sigmoid":
+        return 0.5 + 0.5 * np.tanh(0.5 * x)  # = 1 / (1 + e^-x), without overflow warnings for large |x|
     raise ValueError(f"unknown activation {name!r} (known: {', '.join(ACTIVATIONS)})")

@@ -60,6 +60,23 @@ def test_tanh_accuracy_and_symmetry():
     assert worst <= 7.4e-5, worst
 
 
+def test_sigmoid_via_tanh_accuracy():
+    """The contract's sigmoid (models/README.md): y = x in Q11 clamped to +-16384 (+-8.0), T(y) = tanh(x/2) in
+    Q14, sigmoid Q15 = 16384 + T(y), int8 (16384 + T(y) + 64) >> 7 at scale 1/256. Max error vs
+    1 / (1 + e^-x), every y: Q15 3.7e-5, int8 2.0e-3 (the host test measures the same, test_quant.py)."""
+    worst15 = worst8 = 0.0
+    lo, hi = 32768, 0
+    for y in range(-16384, 16385):
+        s15 = 16384 + tanh_q14(y)
+        s8 = (s15 + 64) >> 7
+        f = 1.0 / (1.0 + math.exp(-y / 2048))
+        worst15 = max(worst15, abs(s15 / 32768 - f))
+        worst8 = max(worst8, abs(s8 / 256 - f))
+        lo, hi = min(lo, s15), max(hi, s15)
+    assert worst15 <= 3.7e-5 and worst8 <= 2.0e-3, (worst15, worst8)
+    assert 0 < lo and hi < 32767, (lo, hi)  # no clamp needed after 16384 + T
+
+
 def test_fixed_functions_allocate_nothing():
     res = bytearray(3)
 

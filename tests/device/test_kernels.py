@@ -50,6 +50,12 @@ def test_tanh_net_layers_exact():
         _check_layers(GOLDEN + "tanh/policy_tanh_%s.bin" % dtype, GOLDEN + "tanh/golden_tanh_%s_layers.csv" % dtype)
 
 
+def test_hardtanh_sigmoid_net_layers_exact():
+    for dtype in ("int8", "q15"):
+        _check_layers(GOLDEN + "hardtanh_sigmoid/policy_hs_%s.bin" % dtype,
+                      GOLDEN + "hardtanh_sigmoid/golden_hs_%s_layers.csv" % dtype)
+
+
 def test_features_exact():
     m = load("models/policy_q15.bin")
     act = array("h", bytes(4 * m.desc[10]))

@@ -145,6 +145,22 @@ def test_field_limits():
     _rejects("shift.bin", _crc(bad), "layer 0 shift", "32")
 
 
+def test_hardtanh_and_sigmoid_codes():
+    hs = "tests/data/golden/hardtanh_sigmoid/policy_hs_%s.bin"
+    for dtype in ("f32", "int8", "q15"):
+        m = load(hs % dtype)
+        assert [t[2] for t in m.layers] == [4, 3, 4, 0], m.layers  # sigmoid, hardtanh, sigmoid, identity
+        if dtype != "f32":
+            assert [m.desc[11 + 8 * k + 2] for k in range(4)] == [4, 3, 4, 0]
+    data = _read(hs % "int8")
+    # layer 0 is sigmoid: its pre-activation clamp must stay inside the tanh table (+-16384)
+    _rejects("sig_lo.bin", _layer_field(bytearray(data), 0, 8, "<i", -16385), "layer 0 lo/hi", "sigmoid", "-16385")
+    _rejects("sig_hi.bin", _layer_field(bytearray(data), 2, 12, "<i", 16385), "layer 2 lo/hi", "sigmoid", "16385")
+    # layer 1 is hardtanh: lo / hi are an ordinary clamp, so they must fit the int16 activation buffers
+    _rejects("ht_hi.bin", _layer_field(bytearray(data), 1, 12, "<i", 40000), "layer 1 lo/hi", "int16")
+    _rejects("act5.bin", _layer_field(bytearray(data), 0, 4, "B", 5), "layer 0 activation", "5", "4 sigmoid")
+
+
 def test_file_too_large():
     _write("huge.bin", b"")
     path = TMP + "/huge.bin"
