@@ -269,11 +269,27 @@ class VirtualBoard:
         return not self._seen_output and time.monotonic() < self._boot_deadline
 
     def _running_code(self) -> bool:
-        """The unix port switches its terminal to ISIG while it runs code and back to raw at the REPL."""
+        """The unix port switches its terminal to ISIG while it runs code and back to raw at the REPL, and it
+        catches SIGINT only while code runs: at the REPL the default action would kill it. The terminal is also
+        in ISIG mode for a moment between two REPL lines, so both must hold (SigCgt in /proc/<pid>/status)."""
         try:
-            return bool(termios.tcgetattr(self.dev_slave)[3] & termios.ISIG)
+            if not termios.tcgetattr(self.dev_slave)[3] & termios.ISIG:
+                return False
         except (OSError, termios.error):
             return False
+        return self._catches_sigint()
+
+    def _catches_sigint(self) -> bool:
+        if self.proc is None:
+            return False
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("SigCgt:"):
+                        return bool(int(line.split()[1], 16) >> (signal.SIGINT - 1) & 1)
+        except (OSError, ValueError):
+            pass
+        return False
 
     def _interrupt(self) -> None:
         try:
