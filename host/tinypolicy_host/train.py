@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .model import HIDDEN_ACTIVATIONS
 from .paths import BUILD, MODELS, REPO
 from .plant import DT, EPISODE_SECONDS, MAX_SPEED, MAX_TORQUE
 
@@ -49,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "OUT/models and OUT/golden, so a quick run never replaces the shipped policy)")
     parser.add_argument("--width", type=int, default=16, help="hidden units per layer (default 16)")
     parser.add_argument("--depth", type=int, default=2, help="hidden layers (default 2)")
-    parser.add_argument("--activation", choices=("relu", "tanh"), default="relu")
+    parser.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="relu", help="hidden layers' activation")
     parser.add_argument("--quick", action="store_true", help="tiny budget (< 60 s) for tests")
     parser.add_argument("--bc-steps", type=int, help="behaviour-cloning steps")
     parser.add_argument("--rollout-iters", type=int, help="rollout fine-tuning iterations")
@@ -249,7 +250,7 @@ class FlatParams:
         from .plant import step
 
         ps = self.unflatten(pop, fake_quant_bits)
-        act = torch.relu if self.net.activation == "relu" else torch.tanh
+        act = self.net.act  # the net's own activation module (relu, tanh, hardtanh, sigmoid)
         n_pop = pop.shape[0]
         th, thd = th0.expand(n_pop, -1).clone(), thd0.expand(n_pop, -1).clone()
         total = torch.zeros_like(th)
