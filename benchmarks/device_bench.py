@@ -571,6 +571,7 @@ def main(argv):
     base = gc.mem_alloc()
     try:
         import tinypolicy  # noqa: F401
+        import tinypolicy.kernels  # noqa: F401  # loaded lazily by Policy; here, so policy RAM is the policy's own
     except ImportError as exc:
         err("import", "tinypolicy: %r" % (exc,))
         return 1
