@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from specs import random_spec
 from tinypolicy_host.blob import (
     HEADER,
     BlobError,
@@ -18,17 +19,10 @@ from tinypolicy_host.blob import (
 )
 from tinypolicy_host.errors import UserError
 from tinypolicy_host.quant import QuantPolicy, quantize
-from tinypolicy_host.spec import DenseSpec, FloatPolicySpec
 
 
 def make_spec(dims=(3, 16, 16, 1), act="relu", seed=0):
-    rng = np.random.default_rng(seed)
-    layers = []
-    for k in range(len(dims) - 1):
-        w = (rng.normal(size=(dims[k + 1], dims[k])) / np.sqrt(dims[k])).astype(np.float32)
-        b = (0.1 * rng.normal(size=dims[k + 1])).astype(np.float32)
-        layers.append(DenseSpec(w, b, act if k < len(dims) - 2 else "identity"))
-    return FloatPolicySpec(0.125, 2.0, layers)
+    return random_spec(dims, act, seed)
 
 
 SPEC = make_spec()

@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
+from specs import random_spec
 from tinypolicy_host import quant as Q
 from tinypolicy_host.blob import read_blob
 from tinypolicy_host.paths import MODELS
-from tinypolicy_host.spec import DenseSpec, FloatPolicySpec
 
 # Stated accuracies (models/README.md): table + interpolation, and the whole θ(Q12) → cos/sin path.
 SIN_TABLE_MAX_ERR = 6.1e-5  # measured 6.03e-5 over all 65536 turn units (≈ 1 LSB of Q14)
@@ -21,13 +21,7 @@ SIGMOID_CLAMP_ERR = 3.4e-4  # measured 3.36e-4 = 1 − 32757/32768 for |x| > 8 (
 
 
 def make_spec(act="relu", seed=0, dims=(3, 16, 16, 1)):
-    rng = np.random.default_rng(seed)
-    layers = []
-    for k in range(len(dims) - 1):
-        w = (rng.normal(size=(dims[k + 1], dims[k])) / np.sqrt(dims[k])).astype(np.float32)
-        b = (0.1 * rng.normal(size=dims[k + 1])).astype(np.float32)
-        layers.append(DenseSpec(w, b, act if k < len(dims) - 2 else "identity"))
-    return FloatPolicySpec(0.125, 2.0, layers)
+    return random_spec(dims, act, seed)
 
 
 def test_tables():

@@ -281,15 +281,19 @@ def write_tanh_golden(golden_dir: Path) -> list[Path]:
     """golden_dir/tanh/: policy_tanh_{int8,q15}.bin and their golden (and layer) files."""
     out = golden_dir / "tanh"
     out.mkdir(parents=True, exist_ok=True)
-    spec = tanh_test_spec()
+    return write_quant_golden(out, tanh_test_spec(), "tanh")
+
+
+def write_quant_golden(out: Path, spec: FloatPolicySpec, tag: str) -> list[Path]:
+    """out/policy_<tag>_{int8,q15}.bin and, from the integer reference, golden_<tag>_{int8,q15}.csv (+ layer files)."""
     theta_q, theta_dot_q = golden_inputs()
     rows = layer_rows()
     written = []
     for dtype in ("int8", "q15"):
-        blob = out / f"policy_tanh_{dtype}.bin"
+        blob = out / f"policy_{tag}_{dtype}.bin"
         write_blob(blob, quantize(spec, dtype))
         policy = read_blob(blob)
-        path, lpath = out / f"golden_tanh_{dtype}.csv", out / f"golden_tanh_{dtype}_layers.csv"
+        path, lpath = out / f"golden_{tag}_{dtype}.csv", out / f"golden_{tag}_{dtype}_layers.csv"
         path.write_text(golden_table(policy, theta_q, theta_dot_q))
         lpath.write_text(golden_layers_table(policy, theta_q[rows], theta_dot_q[rows]))
         written += [blob, path, lpath]
@@ -321,19 +325,9 @@ def write_hardtanh_sigmoid_golden(golden_dir: Path) -> list[Path]:
     out = golden_dir / HS_FOLDER
     out.mkdir(parents=True, exist_ok=True)
     spec = hardtanh_sigmoid_test_spec()
-    theta_q, theta_dot_q = golden_inputs()
-    rows = layer_rows()
     f32 = out / "policy_hs_f32.bin"
     write_blob(f32, spec)
-    written = [f32]
-    for dtype in ("int8", "q15"):
-        blob = out / f"policy_hs_{dtype}.bin"
-        write_blob(blob, quantize(spec, dtype))
-        policy = read_blob(blob)
-        path, lpath = out / f"golden_hs_{dtype}.csv", out / f"golden_hs_{dtype}_layers.csv"
-        path.write_text(golden_table(policy, theta_q, theta_dot_q))
-        lpath.write_text(golden_layers_table(policy, theta_q[rows], theta_dot_q[rows]))
-        written += [blob, path, lpath]
+    written = [f32, *write_quant_golden(out, spec, "hs")]
     theta, theta_dot = golden_float_inputs()
     path = out / "golden_hs_f32.csv"
     path.write_text(golden_f32_table(build_onnx(spec).SerializeToString(), theta, theta_dot))
