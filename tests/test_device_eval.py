@@ -73,3 +73,43 @@ def test_virtual_board_over_serial(tmp_path):
             evaluate_on_device(tmp_path / "other.bin", 1, settings, port=vb.port)
     unix = evaluate_on_device(MODELS / "policy_int8.bin", 40, settings)
     assert got["50ms"]["mean"] == unix["50ms"]["mean"]
+
+
+def test_large_batch_does_not_deadlock_and_grid_inputs_match_the_reference():
+    """20 000 states in one query (far beyond the pipe buffers): chunked, answered in order, exact on the Q12 grid."""
+    import numpy as np
+
+    from tinypolicy_host.device_eval import DevicePolicy, UnixPortLink
+
+    blob = MODELS / "policy_int8.bin"
+    link = UnixPortLink(blob)
+    try:
+        policy = DevicePolicy(link, read_blob(blob))
+        rng = np.random.default_rng(3)
+        theta, theta_dot = rng.uniform(-20, 20, 20000), rng.uniform(-9, 9, 20000)
+        torque = policy(theta, theta_dot)
+    finally:
+        link.close()
+    assert policy.mismatches == 0 and policy.states == 20000
+    assert np.array_equal(torque, read_blob(blob).forward(theta, theta_dot))
+    assert link.proc.returncode is not None  # closed: no process left behind
+
+
+def test_relative_model_path_from_another_folder(tmp_path):
+    shutil.copy(MODELS / "policy_q15.bin", tmp_path / "mine.bin")
+    proc = subprocess.run([sys.executable, "-m", "tinypolicy_host.cli", "eval", "--device", "--episodes", "2",
+                           "--setting", "50ms", "--model", "mine.bin"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "(q15)" in proc.stdout and "0 differ" in proc.stdout
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--port", "vboard"], "--port: only with --device"),
+    (["--device", "--expert"], "--expert: not with --device"),
+    (["--device", "--json", "."], "--json .: is a folder"),
+])
+def test_flag_mistakes_are_one_error_line_before_any_run(flags, message):
+    proc = subprocess.run([sys.executable, "-m", "tinypolicy_host.cli", "eval", *flags], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.startswith(f"error: {message}"), proc.stderr

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .paths import BUILD, MODELS
+from .paths import MODELS
 from .plant import DT, EPISODE_SECONDS
 
 NOISE = 0.01
-DEFAULT_SPECS = (BUILD / "train" / "policy_spec.npz", MODELS / "policy_spec.npz")
+DEFAULT_SPEC = MODELS / "policy_spec.npz"  # the shipped policy's float spec (written by export)
 # name -> (control period s, sensor noise σ)
 SETTINGS = {
     "50ms": (0.05, 0.0),
@@ -170,7 +170,7 @@ def format_table(table: dict) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spec", type=Path,
-                        help="FloatPolicySpec .npz (default: build/train/policy_spec.npz, else models/policy_spec.npz)")
+                        help="FloatPolicySpec .npz (default: models/policy_spec.npz, the shipped policy)")
     parser.add_argument("--episodes", type=int, default=500, help="episodes (seeds 0..N-1), default 500")
     parser.add_argument("--dtype", action="append", choices=("float", "int8", "q15"),
                         help="policy versions to evaluate (repeatable; default all available)")
@@ -179,10 +179,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dev = parser.add_argument_group("policy on the device (gymnasium on the host, torques from `tinypolicy serve`)")
     dev.add_argument("--device", action="store_true",
                      help="run the policy on the device: the unix MicroPython port, or --port for a board")
-    dev.add_argument("--model", type=Path, default=MODELS / "policy_int8.bin",
+    dev.add_argument("--model", type=Path,
                      help="blob the device runs and the host checks against (default models/policy_int8.bin)")
     dev.add_argument("--port", help="serial port of a flashed board, or `vboard` (default: unix port subprocess)")
-    dev.add_argument("--variant", choices=("mpy", "src"), default="mpy",
+    dev.add_argument("--variant", choices=("mpy", "src"),
                      help="unix port: the x64 .mpy build (default) or the source package")
     dev.add_argument("--setting", action="append", choices=tuple(SETTINGS),
                      help="control period / noise settings to run (repeatable; default all)")
@@ -195,8 +195,9 @@ def run(args) -> int:
 
     if args.episodes < 1:
         raise UserError("--episodes: must be at least 1")
-    if args.json and not args.json.parent.is_dir():
-        raise UserError(f"--json {args.json}: folder {args.json.parent} does not exist")
+    check_flags(args)
+    if args.json:
+        check_writable(args.json, "--json")
     if args.device:
         return run_on_device(args)
     if args.expert:
@@ -211,10 +212,7 @@ def run(args) -> int:
         table["swing_up"]["expert"] = [swing_up(lambda th, thd, dt=dt: expert_torque(th, thd, dt), dt)
                                        for dt in (0.005, 0.01, 0.02, 0.05)]
     else:
-        path = args.spec
-        if path is None:
-            path = next((p for p in DEFAULT_SPECS if p.exists()), DEFAULT_SPECS[0])
-        spec = load_spec_file(path)
+        spec = load_spec_file(args.spec or DEFAULT_SPEC)
         table = results_table(spec, args.episodes, tuple(args.dtype or ("float", "int8", "q15")),
                               warn=lambda m: print(m, file=sys.stderr))
     print(format_table(table))
@@ -223,13 +221,38 @@ def run(args) -> int:
     return 0
 
 
+def check_flags(args) -> None:
+    """Flags of the other mode are a mistake, not something to ignore silently (a host run takes minutes)."""
+    device_only = [f"--{name}" for name in ("model", "port", "variant", "setting") if getattr(args, name)]
+    host_only = [f for f, given in (("--spec", args.spec), ("--dtype", args.dtype), ("--expert", args.expert)) if given]
+    if not args.device and device_only:
+        raise UserError(f"{', '.join(device_only)}: only with --device (the policy on the device)")
+    if args.device and host_only:
+        raise UserError(f"{', '.join(host_only)}: not with --device (the device runs the blob given by --model)")
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """Before a long run: `path` can be written (an existing file is left as it is)."""
+    if path.is_dir():
+        raise UserError(f"{flag} {path}: is a folder")
+    existed = path.exists()
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{flag} {path}: cannot write ({exc.strerror or exc})") from None
+    if not existed:
+        path.unlink()
+
+
 def run_on_device(args) -> int:
     import json
 
     from .device_eval import evaluate_on_device
 
     settings = {name: SETTINGS[name] for name in (args.setting or SETTINGS)}
-    result = evaluate_on_device(args.model, args.episodes, settings, port=args.port, variant=args.variant)
+    model = args.model or MODELS / "policy_int8.bin"
+    result = evaluate_on_device(model, args.episodes, settings, port=args.port, variant=args.variant or "mpy")
     dev = result.pop("device")
     print(f"policy on the device: {dev['link']}, {dev['model']} ({dev['dtype']}); gymnasium Pendulum-v1 on the host, "
           f"seeds 0..{args.episodes - 1}")
