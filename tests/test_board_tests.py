@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from tinypolicy_host.board_tests import run_on_board
+from tinypolicy_host import board_tests
+from tinypolicy_host.board_tests import run_module, run_on_board
 from tinypolicy_host.errors import UserError
 from tinypolicy_host.paths import BUILD, MODELS, REPO
 from tinypolicy_host.vboard import VBoardProcess
@@ -61,3 +62,48 @@ def test_cli_without_a_board_is_one_error_line():
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and r.stderr.startswith("error: --port /dev/nonexistent_tty")
     assert "Traceback" not in r.stderr
+
+
+class FakeTransport:
+    """Stands in for mpremote's SerialTransport: `fail` maps a method name to the exception it raises."""
+
+    device_name = "/dev/ttyACM9"
+
+    def __init__(self, **fail):
+        self.fail = fail
+
+    def _maybe(self, name):
+        if name in self.fail:
+            raise self.fail[name]
+
+    def enter_raw_repl(self, soft_reset=True, timeout_overall=None):
+        self._maybe("enter_raw_repl")
+
+    def exec_raw_no_follow(self, code):
+        self._maybe("exec_raw_no_follow")
+
+    def follow(self, timeout, data_consumer=None):
+        self._maybe("follow")
+        data_consumer(b"PASS test_x.test_a\r\n")
+        return b"", b""
+
+
+def test_a_lost_or_silent_board_is_a_user_error_naming_port_and_module():
+    import serial
+    from mpremote.transport import TransportError
+
+    unplugged = serial.SerialException("device reports readiness to read but returned no data")
+    cases = [({"exec_raw_no_follow": OSError(5, "Input/output error")}, "could not start the module"),
+             ({"exec_raw_no_follow": TransportError("could not enter raw repl")}, "could not start the module"),
+             ({"enter_raw_repl": unplugged}, "could not start the module"),
+             ({"follow": unplugged}, "lost the connection to the board"),
+             ({"follow": TransportError("timeout waiting for first EOF reception")},
+              f"printed nothing for {board_tests.SILENCE_S:.0f} s and the module did not end")]
+    for fail, what in cases:
+        with pytest.raises(UserError) as info:
+            run_module(FakeTransport(**fail), "test_loader", io.StringIO())
+        msg = str(info.value)
+        assert msg.startswith("--port /dev/ttyACM9: test_loader: ") and what in msg, (fail, msg)
+        assert "\n" not in msg
+    counts = run_module(FakeTransport(), "test_x", io.StringIO())
+    assert (counts["pass"], counts["fail"]) == (1, 0)

@@ -1,10 +1,11 @@
 """`tinypolicy devtest --port P`: the device test suite (tests/device/) on a board or the virtual board.
 
 The device packages and blobs must be on the board already (`make flash`). This copies tests/device/*.py and the
-golden vectors they read (tests/data/golden/, ~1.1 MB; `--no-data` skips them and the tests that need them fail)
+golden vectors they read (tests/data/golden/, ~1.7 MB; `--no-data` skips them and the tests that need them fail)
 with flash's verified copy, only what changed, to the same relative paths on the board. Then each test module runs
 in a fresh interpreter (soft reset first, as pytest gives each file its own process on the unix port) through
 tests/device/runner.py; the PASS / SKIP / FAIL lines are echoed and the exit status is 1 if any test failed.
+A module that prints nothing for SILENCE_S (a hung test) or a lost connection ends the run with one error line.
 """
 
 import io
@@ -21,14 +22,14 @@ from .paths import REPO
 TESTS = REPO / "tests" / "device"
 DATA = REPO / "tests" / "data" / "golden"
 BOARD_TESTS = "tests/device"  # on the board, relative to its cwd (the tests open tests/data/..., models/...)
-MODULE_TIMEOUT_S = 300.0
+SILENCE_S = 300.0  # mpremote's follow timeout: per character (time without output), not per module
 _RESULT = re.compile(r"^(PASS|SKIP|FAIL) (\S+?)(:.*)?$")
 
 
 def add_arguments(parser):
     parser.add_argument("--port", required=True, help="serial port of a flashed board, e.g. /dev/ttyACM0, or `vboard`")
     parser.add_argument("modules", nargs="*", help="test modules, e.g. test_loader (default: all of tests/device)")
-    parser.add_argument("--no-data", action="store_true", help="don't copy tests/data/golden (saves ~1.1 MB)")
+    parser.add_argument("--no-data", action="store_true", help="don't copy tests/data/golden (saves ~1.7 MB)")
 
 
 def plan(modules: list[str], with_data: bool, tests_dir: Path = TESTS) -> tuple[list[str], list[Item]]:
@@ -47,10 +48,14 @@ def run_module(transport, module: str, out) -> dict:
     """Soft reset, run one module with the runner, echo its lines; {"pass", "skip", "fail", "seconds"}."""
     from mpremote.transport import TransportError
 
-    serialio.enter_raw_repl(transport, soft_reset=True)
-    t0 = time.monotonic()
-    transport.exec_raw_no_follow(f"import sys\nsys.path.insert(0, {BOARD_TESTS!r})\nimport runner\n"
-                                 f"runner.main([{module!r}])")
+    where = f"--port {transport.device_name}: {module}"
+    try:
+        serialio.enter_raw_repl(transport, soft_reset=True)
+        t0 = time.monotonic()
+        transport.exec_raw_no_follow(f"import sys\nsys.path.insert(0, {BOARD_TESTS!r})\nimport runner\n"
+                                     f"runner.main([{module!r}])")
+    except (TransportError, OSError) as exc:  # OSError: serial.SerialException, e.g. a board unplugged
+        raise UserError(f"{where}: could not start the module on the board ({_one_line(exc)})") from None
     counts = {"pass": 0, "skip": 0, "fail": 0}
     buf = b""
 
@@ -67,15 +72,23 @@ def run_module(transport, module: str, out) -> dict:
                 print(f"  {line}", file=out, flush=True)
 
     try:
-        _, err = transport.follow(timeout=MODULE_TIMEOUT_S, data_consumer=consume)
-    except TransportError as exc:
-        raise UserError(f"{module}: no end within {MODULE_TIMEOUT_S:.0f} s on the board ({exc})") from None
+        _, err = transport.follow(timeout=SILENCE_S, data_consumer=consume)
+    except TransportError as exc:  # follow's only TransportError: no end marker and no output for SILENCE_S
+        raise UserError(f"{where}: the board printed nothing for {SILENCE_S:.0f} s and the module did not end "
+                        f"({_one_line(exc)}); a hung test?") from None
+    except OSError as exc:
+        raise UserError(f"{where}: lost the connection to the board ({_one_line(exc)})") from None
     consume(b"\n")
     if err.strip():  # an error outside the runner's own reporting (e.g. the runner itself missing)
         counts["fail"] += 1
         print(f"  FAIL {module}: {err.decode(errors='replace').strip().splitlines()[-1]}", file=out)
     counts["seconds"] = time.monotonic() - t0
     return counts
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def run_on_board(port: str, modules: list[str] | None = None, with_data: bool = True, tests_dir: Path = TESTS,
@@ -85,7 +98,10 @@ def run_on_board(port: str, modules: list[str] | None = None, with_data: bool = 
     transport = serialio.connect(port)
     totals = {"pass": 0, "skip": 0, "fail": 0, "modules": {}}
     try:
-        serialio.enter_raw_repl(transport, soft_reset=True)
+        try:
+            serialio.enter_raw_repl(transport, soft_reset=True)
+        except OSError as exc:
+            raise UserError(f"--port {port}: lost the connection to the board ({_one_line(exc)})") from None
         dev = Device(transport)
         print(f"devtest: {len(items)} files to {port} (device hash {dev.alg})", file=out)
         _, copied, unchanged, nbytes = dev.sync(items, out=io.StringIO())  # one summary line, not 20
