@@ -156,7 +156,13 @@ def test_corrupt_model_names_file_and_field_once(tmp_path):
 def test_replay_mistakes_are_one_error_line(tmp_path):
     prose = tmp_path / "notes.txt"
     prose.write_text("root:x:0:0:root:/root:/bin/sh\nnot,numbers\n")
+    three = tmp_path / "three.csv"
+    three.write_text("theta_q12,theta_dot_q12\n0,0\n1,2,3\n")
+    huge = tmp_path / "huge.csv"
+    huge.write_text("0,0\n99999999999,0\n")  # array('i') would keep 1215752191 on the unix port
     cases = [(("--replay-input", prose), r"error: replay_input: .*notes\.txt:1: want two integer columns"),
+             (("--replay-input", three), r"error: replay_input: .*three\.csv:3: want two integer columns.*found 3"),
+             (("--replay-input", huge), r"error: replay_input: .*huge\.csv:2: 99999999999 out of range"),
              (("--replay-input", tmp_path / "none.csv"), r"error: replay_input: .*none\.csv: cannot read"),
              (("--replay-input", "data/inputs.csv", "--replay-output", tmp_path / "no" / "dir" / "out.csv"),
               r"error: replay_output: .*out\.csv: cannot write")]

@@ -99,12 +99,16 @@ class ReplaySensor:
 
 
 REPLAY_HEADER = "theta_q12,theta_dot_q12"
+# |value| limit of a replayed input: the loop logs it as Q20 (inp << 8) and keeps every tick value a small int
+# (< 2^30 on 32-bit ports), so Q12 inputs stay below 2^22 (1024 rad, 1024 rad/s; theta_dot is clamped to
+# +-32 rad/s by the policy anyway). Larger values would wrap silently in array('i') or allocate in the tick.
+REPLAY_LIMIT = const(4194304)  # 2^22
 
 
 def load_replay(path):
-    """Read a replay CSV (foreground): columns theta_q12,theta_dot_q12 (ints); '#' lines, blank lines and the
-    header row `theta_q12,theta_dot_q12` before the data are skipped. Returns array('i'). Raises ValueError naming
-    the line (also for a file without data rows)."""
+    """Read a replay CSV (foreground): exactly two columns theta_q12,theta_dot_q12 (ints, |v| < 2^22); '#' lines,
+    blank lines and the header row `theta_q12,theta_dot_q12` before the data are skipped. Returns array('i').
+    Raises ValueError naming `path:line` (also for a file without data rows)."""
     rows = array("i")
     with open(path) as f:
         n = 0
@@ -116,13 +120,20 @@ def load_replay(path):
                 continue
             parts = line.split(",")
             try:
+                if len(parts) != 2:
+                    raise ValueError
                 th = int(parts[0])
                 w = int(parts[1])
-            except (ValueError, IndexError):
+            except ValueError:
                 if not header_seen and len(rows) == 0 and line.replace(" ", "") == REPLAY_HEADER:
                     header_seen = True
                     continue
-                raise ValueError("%s:%d: want two integer columns theta_q12,theta_dot_q12" % (path, n)) from None
+                raise ValueError("%s:%d: want two integer columns theta_q12,theta_dot_q12%s"
+                                 % (path, n, " (found %d)" % len(parts) if len(parts) != 2 else "")) from None
+            for v in (th, w):
+                if not -REPLAY_LIMIT < v < REPLAY_LIMIT:
+                    raise ValueError("%s:%d: %d out of range (want |value| < %d, Q12: 1024 rad or rad/s)"
+                                     % (path, n, v, REPLAY_LIMIT))
             rows.append(th)
             rows.append(w)
     if len(rows) == 0:

@@ -6,7 +6,7 @@ from tinypolicy_app import config
 from tinypolicy_app.logger import FLAG_DROPPED, Ring, fmt_fixed, format_row
 from tinypolicy_app.loop import T_WRAP, tadd
 from tinypolicy_app.plant import PI_Q20, Pendulum, to_q20
-from tinypolicy_app.sensors import Noise, ReplaySensor, gauss_q12
+from tinypolicy_app.sensors import REPLAY_LIMIT, Noise, ReplaySensor, gauss_q12, load_replay
 
 
 def test_fmt_fixed_rounds_exactly():
@@ -136,6 +136,60 @@ def test_replay_sensor_reads_rows_then_stops():
     assert list(inp) == [1, 2] and not s.done
     s.read(inp)
     assert list(inp) == [3, 4] and s.done
+
+
+def _replay_file(name, text):
+    import os
+
+    for d in ("build", "build/tmp"):
+        try:
+            os.mkdir(d)
+        except OSError:
+            pass
+    path = "build/tmp/" + name
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def _replay_rejects(name, text, line, *words):
+    import os
+
+    path = _replay_file(name, text)
+    try:
+        load_replay(path)
+    except ValueError as exc:
+        msg = str(exc)
+        assert msg.startswith("%s:%d: " % (path, line)), msg
+        for w in words:
+            assert w in msg, (w, msg)
+        return
+    finally:
+        os.remove(path)
+    raise AssertionError("%s: accepted %r" % (name, text))
+
+
+def test_load_replay_reads_two_columns_within_range():
+    import os
+
+    top = REPLAY_LIMIT - 1
+    path = _replay_file("replay_ok.csv", "# note\ntheta_q12,theta_dot_q12\n1,-2\n\n%d,%d\n" % (top, -top))
+    try:
+        assert list(load_replay(path)) == [1, -2, top, -top]
+    finally:
+        os.remove(path)
+    assert (top << 8) < (1 << 30)  # logged as Q20 (inp << 8): still a small int on 32-bit ports
+
+
+def test_load_replay_rejects_wrong_column_counts_and_out_of_range_values():
+    _replay_rejects("replay_3col.csv", "0,0\n1,2,3\n", 2, "want two integer columns", "(found 3)")
+    _replay_rejects("replay_1col.csv", "theta_q12,theta_dot_q12\n5\n", 2, "(found 1)")
+    _replay_rejects("replay_trailing.csv", "1,2,\n", 1, "(found 3)")
+    _replay_rejects("replay_text.csv", "1,x\n", 1, "want two integer columns")
+    # 99999999999 would be stored as 1215752191 by array('i') on the unix port
+    _replay_rejects("replay_huge.csv", "0,0\n1,2\n99999999999,0\n", 3, "99999999999 out of range")
+    _replay_rejects("replay_neg.csv", "0,%d\n" % -REPLAY_LIMIT, 1, "out of range")
+    _replay_rejects("replay_limit.csv", "%d,0\n" % REPLAY_LIMIT, 1, "out of range")
 
 
 def test_unix_ticker_keeps_an_absolute_schedule():
