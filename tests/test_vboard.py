@@ -171,3 +171,30 @@ def test_interpreter_that_dies_at_boot_stops_the_vboard(tmp_path):
     assert "Invalid command line arguments" in last and "Traceback" not in r.stderr
     assert r.stderr.count("vboard: boot ") == 3
     assert not (tmp_path / "port").exists()
+
+
+def test_ctrl_c_between_repl_lines_is_held_not_fatal(tmp_path, monkeypatch):
+    """Between two REPL lines the interpreter's terminal is in ISIG mode but SIGINT is not caught: a Ctrl-C
+    byte there would become a fatal SIGINT. The relay sends what precedes it and holds it until the REPL reads
+    raw input again (then it is an ordinary byte); code that catches SIGINT gets a SIGINT instead."""
+    from tinypolicy_host import vboard as vb_module
+
+    board = vb_module.VirtualBoard(tmp_path / "fs", run_main=False)
+    try:
+        written, signals = [], []
+        monkeypatch.setattr(board, "_flush", lambda fd, buf: (written.append(bytes(buf)), buf.clear(), True)[-1])
+        monkeypatch.setattr(board, "_interrupt", lambda: signals.append("SIGINT"))
+        state = {"now": "between"}
+        monkeypatch.setattr(board, "_code_state", lambda: state["now"])
+        board._to_dev = bytearray(b"\r\x03\r\x01")
+        board._deliver()
+        assert written == [b"\r"] and bytes(board._to_dev) == b"\x03\r\x01" and not signals
+        state["now"] = "repl"  # the REPL reads raw input again
+        board._deliver()
+        assert written[-1] == b"\x03\r\x01" and not board._to_dev and not signals
+        state["now"] = "running"
+        board._to_dev = bytearray(b"\x03")
+        board._deliver()
+        assert signals == ["SIGINT"] and written[-1] == b""
+    finally:
+        board.close()

@@ -56,6 +56,8 @@ FRIENDLY_BANNER = b'Type "help()" for more information.'
 PROMPT = b">>> "
 RAW_PASTE_REQUEST = b"\x05A\x01"
 RAW_PASTE_UNSUPPORTED = b"R\x00"
+HOLD_CTRL_C_S = 0.5  # longest a Ctrl-C waits for the interpreter to leave the between-lines state (see _deliver)
+HOLD_RETRY_S = 0.005
 PENDING_LIMIT = 64 * 1024  # bytes the relay holds for the host side before it applies back-pressure
 NO_READER_S = 1.0
 BOOT_WAIT_S = 2.0  # back-pressure longer than this = no host connected: drop output, like a board's USB CDC
@@ -110,6 +112,8 @@ class VirtualBoard:
         self._boot_deadline = 0.0
         self._ctrl_c_until = 0.0  # re-check a forwarded Ctrl-C until then (see _check_ctrl_c)
         self._ctrl_c_mark = 0  # its position in the interpreter's input stream
+        self._hold_since = 0.0  # a Ctrl-C held back since then (see _deliver)
+        self._hold_retry_at = 0.0
         self._written = 0  # bytes written to the current interpreter
         self.raw_mode = False  # last REPL mode the interpreter announced
         self.boots = 0
@@ -250,14 +254,28 @@ class VirtualBoard:
         the terminal would do with ISIG; the byte is dropped); at the REPL it is an ordinary byte."""
         buf = self._to_dev
         mark = buf.rfind(b"\x03")
+        hold = b""
         if mark >= 0 and self._swallow_until is None:
-            if self._running_code():
+            state = self._code_state()
+            if state == "running":
                 self._interrupt()
                 self._to_dev = buf = bytearray(buf.replace(b"\x03", b""))
                 mark = -1
+                self._hold_since = 0.0
+            elif state == "between" and self._holding_ok():
+                # terminal in ISIG mode between two REPL lines: the line discipline would turn the byte into a
+                # SIGINT nobody catches (the interpreter would die). Send what comes before it; retry shortly.
+                first = buf.index(b"\x03")
+                hold, buf = bytes(buf[first:]), bytearray(buf[:first])
+                mark = -1
+                self._hold_retry_at = time.monotonic() + HOLD_RETRY_S
+            else:
+                self._hold_since = 0.0
         before = len(buf)
         self._flush(self.dev_master, buf)
         sent = before - len(buf)
+        if hold:
+            self._to_dev = buf + hold
         if 0 <= mark < sent:  # remember where that Ctrl-C sits in the interpreter's input stream
             self._ctrl_c_mark = self._written + mark + 1
             self._ctrl_c_until = time.monotonic() + 1.0
@@ -269,15 +287,25 @@ class VirtualBoard:
         return not self._seen_output and time.monotonic() < self._boot_deadline
 
     def _running_code(self) -> bool:
-        """The unix port switches its terminal to ISIG while it runs code and back to raw at the REPL, and it
-        catches SIGINT only while code runs: at the REPL the default action would kill it. The terminal is also
-        in ISIG mode for a moment between two REPL lines, so both must hold (SigCgt in /proc/<pid>/status)."""
+        return self._code_state() == "running"
+
+    def _code_state(self) -> str:
+        """"running", "repl" or "between". The unix port switches its terminal to ISIG while it runs code and
+        back to raw at the REPL, and it catches SIGINT only while code runs (SigCgt in /proc/<pid>/status): at
+        the REPL the default action would kill it. ISIG without the handler: between two REPL lines."""
         try:
             if not termios.tcgetattr(self.dev_slave)[3] & termios.ISIG:
-                return False
+                return "repl"
         except (OSError, termios.error):
-            return False
-        return self._catches_sigint()
+            return "repl"
+        return "running" if self._catches_sigint() else "between"
+
+    def _holding_ok(self) -> bool:
+        """Hold a Ctrl-C for at most HOLD_CTRL_C_S (an interpreter that never catches SIGINT gets it anyway)."""
+        now = time.monotonic()
+        if not self._hold_since:
+            self._hold_since = now
+        return now - self._hold_since < HOLD_CTRL_C_S
 
     def _catches_sigint(self) -> bool:
         if self.proc is None:
@@ -353,14 +381,15 @@ class VirtualBoard:
             wlist = []
             if self._to_host:
                 wlist.append(self.host_master)
-            if self._to_dev and self.dev_master >= 0 and (
+            if self._to_dev and self.dev_master >= 0 and now >= self._hold_retry_at and (
                     (self._swallow_until is None and not self._booting())
                     or self._swallow_until == RAW_BANNER):  # (then our own Ctrl-A goes out first)
                 wlist.append(self.dev_master)
             self._check_ctrl_c()
             try:
                 busy = self._host_tail or self._ctrl_c_until or (self._to_dev and self._booting())
-                readable, writable, _ = select.select(rlist, wlist, [], 0.05 if busy else 0.2)
+                timeout = HOLD_RETRY_S if self._hold_since else 0.05 if busy else 0.2
+                readable, writable, _ = select.select(rlist, wlist, [], timeout)
             except InterruptedError:
                 continue
             if self.host_master in readable:
