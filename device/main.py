@@ -1,7 +1,7 @@
 # device: entry point: runs the pendulum control app with the board module chosen at deploy time.
 #
 # Board: flashed files are /main.py, /config.json, /board.py (a copy of boards/<name>/board.py), /tinypolicy/,
-# /models/policy_*.bin; runs at boot (or `mpremote run main.py`).
+# /tinypolicy_app/, /models/policy_*.bin; runs at boot (or `mpremote run main.py`).
 # Unix port (from the repo): `cd device && micropython -X heapsize=128K main.py --mode batch --period-ms 20`
 # (the unix board module is found in ../boards/unix when no `board` module is on the path).
 import sys

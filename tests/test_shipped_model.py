@@ -38,3 +38,14 @@ def test_recorded_returns_reproduce(dtype, blob):
     got = evaluate(read_blob(MODELS / blob).forward, n, settings)
     for name in settings:
         assert got[name]["mean"] == pytest.approx(RETURNS[dtype][name]["mean"], abs=1e-9), name
+
+
+def test_shipped_float_spec_is_the_exported_one_and_reproduces_its_return():
+    """models/policy_spec.npz (the default of `tinypolicy eval`) is the spec the blobs were exported from."""
+    from tinypolicy_host.export import spec_digest
+    from tinypolicy_host.spec import FloatPolicySpec
+
+    spec = FloatPolicySpec.load(MODELS / "policy_spec.npz")
+    assert spec_digest(spec) == META["provenance"]["spec_sha256"]
+    got = evaluate(spec.forward, META["returns"]["episodes"], {"50ms": SETTINGS["50ms"]})
+    assert got["50ms"]["mean"] == pytest.approx(RETURNS["float"]["50ms"]["mean"], abs=1e-9)

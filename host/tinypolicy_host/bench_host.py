@@ -135,6 +135,7 @@ def demo_time(out_dir: Path, duration_s: float = 10.0) -> dict:
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     wall = time.perf_counter() - t0
     said = [line[6:] for line in proc.stdout.splitlines() if line.startswith("demo: ") and "upright" in line]
+    where = out_dir.relative_to(REPO) if out_dir.is_relative_to(REPO) else out_dir
     return {"item": f"make demo ({duration_s:g} s real-time run + plots)", "seconds": round(wall, 1),
-            "source": f"measured now: tinypolicy demo --duration-s {duration_s:g} (log and plots to build/bench/); "
+            "source": f"measured now: tinypolicy demo --duration-s {duration_s:g} (log and plots to {where}/); "
                       f"exit {proc.returncode}" + (f"; {said[0][:100]}" if said else "")}

@@ -205,7 +205,7 @@ def golden_inputs(seed: int = GOLDEN_SEED) -> tuple[np.ndarray, np.ndarray]:
 
 def layer_rows() -> np.ndarray:
     """Row indices of golden_inputs() that the per-layer files hold: every 4th edge case, the first 100 wide,
-    100 operating-box and 100 near-upright random states (340 rows)."""
+    100 operating-box and 100 near-upright random states (440 rows)."""
     n = N_GOLDEN_RANDOM // 2
     return np.concatenate([np.arange(0, N_EDGE, 4), N_EDGE + np.arange(100), N_EDGE + n + np.arange(100),
                            N_EDGE + 2 * n + np.arange(100)])
@@ -378,8 +378,9 @@ def quant_metadata(q: QuantPolicy) -> dict:
     """JSON-able quantization parameters of one integer policy (the blob's values plus the real scales)."""
     amin, amax = q.act_range
     out = {
-        "scheme": ("int8 weights, symmetric per-output-channel scales; int8 activations, per-layer scales from "
-                   "calibration; int32 bias and accumulator; per-channel integer (mult, shift) requantization"
+        "scheme": ("int8 weights, symmetric per-output-channel scales; int8 activations (relu: 0..255), per-unit "
+                   "scales from calibration folded into the next layer's weights; int32 bias and accumulator; "
+                   "per-channel integer (mult, shift) requantization"
                    if q.dtype == "int8" else
                    "int16 weights and activations in power-of-two Qm.n formats per layer; int32 accumulator; "
                    "product shift p per layer; mult = 1, shift = fw + fa_in - p - fa_out"),
@@ -468,6 +469,9 @@ def export_all(spec: FloatPolicySpec, out_dir: Path = MODELS, provenance: dict |
     meta_path = out_dir / "metadata.json"
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     written.append(meta_path)
+    spec_path = out_dir / "policy_spec.npz"  # the float spec itself: `tinypolicy eval` / `quant-report` default
+    spec.save(spec_path)
+    written.append(spec_path)
     if golden_dir is not None:
         written += write_golden(out_dir, Path(golden_dir))
     return written

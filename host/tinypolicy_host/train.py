@@ -44,10 +44,12 @@ PERIODS = (0.005, 0.01, 0.02, 0.05)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", type=Path, default=BUILD / "train", help="output dir (default build/train)")
+    parser.add_argument("--out", type=Path,
+                        help="output dir (default build/train; with --quick build/train-quick, so a smoke run never "
+                             "replaces the spec `tinypolicy export` picks up)")
     parser.add_argument("--models-out", type=Path,
                         help="where the export goes (default models/ and tests/data/golden/; with --quick: "
-                             "OUT/models and OUT/golden, so a quick run never replaces the shipped policy)")
+                             "OUT/models and OUT/golden, inside OUT, so a quick run never replaces the shipped policy)")
     parser.add_argument("--width", type=int, default=16, help="hidden units per layer (default 16)")
     parser.add_argument("--depth", type=int, default=2, help="hidden layers (default 2)")
     parser.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="relu", help="hidden layers' activation")
@@ -408,7 +410,7 @@ def run(args) -> int:
     torch.manual_seed(args.seed)
     torch_gen = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    out = args.out
+    out = args.out or (BUILD / ("train-quick" if args.quick else "train"))
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
 
