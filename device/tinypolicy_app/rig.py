@@ -6,6 +6,10 @@
 - theta_dot: the wrapped finite difference over the control period (Q12 rad/s), low-pass filtered
   (w += (d - w) / 4); the first reading after start gives 0.
 - torque: duty_u16 = |torque_q12| * 65535 / full_scale_q12 (saturated), the sign on the direction pin (1 = negative).
+  |torque| >= full scale gives 65535 without multiplying, so the product stays below 16384 * 65535 < 2^30 (a small
+  int on 32-bit ports, whatever the torque): full_scale_torque_q12 is limited to 1..16384 (4 N*m).
+
+The calibration is checked once, in __init__ (ValueError naming the parameter), never in the tick.
 
 Tick-side methods (read, write) allocate nothing: they may run in a hard timer IRQ. The board module creates the
 peripherals (pins differ per board), hands them over with `use(AnalogRig(...))` in its setup(), and re-exports
@@ -14,11 +18,26 @@ read_sensor / write_actuator / actuator_off below as its board API.
 
 TWO_PI_Q12 = 25736
 PI_Q12 = 12868
+FULL_SCALE_MAX_Q12 = 16384  # (FULL_SCALE_MAX_Q12 - 1) * 65535 < 2^30: write()'s product is always a small int
+
+
+def _check(name, value, lo, hi, want):
+    """ValueError unless value is an int in lo..hi (hi None: no upper bound)."""
+    if not isinstance(value, int) or value < lo or (hi is not None and value > hi):
+        raise ValueError("AnalogRig: %s = %r: want %s" % (name, value, want))
 
 
 class AnalogRig:
     def __init__(self, adc, pwm, dir_pin, period_ms, zero_raw12=2048, angle_sign=1, motor_sign=1,
                  full_scale_torque_q12=8192):
+        _check("period_ms", period_ms, 1, None, "an integer >= 1 (the control period)")
+        _check("zero_raw12", zero_raw12, 0, 4095,
+               "an integer 0..4095 (the 12-bit ADC reading with the pendulum upright)")
+        for name, sign in (("angle_sign", angle_sign), ("motor_sign", motor_sign)):
+            if not isinstance(sign, int) or sign not in (1, -1):
+                raise ValueError("AnalogRig: %s = %r: want 1 or -1" % (name, sign))
+        _check("full_scale_torque_q12", full_scale_torque_q12, 1, FULL_SCALE_MAX_Q12,
+               "an integer 1..%d (Q12 N*m at 100 %% duty)" % FULL_SCALE_MAX_Q12)
         self.adc, self.pwm, self.dir = adc, pwm, dir_pin
         self.period_ms = period_ms
         self.zero = zero_raw12
@@ -50,9 +69,10 @@ class AnalogRig:
 
     def write(self, torque_q12):
         t = torque_q12 if self.motor_sign > 0 else -torque_q12
-        duty = (-t if t < 0 else t) * 65535 // self.full_scale
+        a = -t if t < 0 else t
+        fs = self.full_scale
         self.dir.value(1 if t < 0 else 0)
-        self.pwm.duty_u16(duty if duty < 65535 else 65535)
+        self.pwm.duty_u16(65535 if a >= fs else a * 65535 // fs)  # a < fs <= 16384: product < 2^30
 
     def off(self):
         self.pwm.duty_u16(0)

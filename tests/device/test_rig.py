@@ -2,7 +2,7 @@
 from array import array
 
 from devtest import assert_no_alloc
-from tinypolicy_app.rig import PI_Q12, TWO_PI_Q12, AnalogRig, wrap_q12
+from tinypolicy_app.rig import FULL_SCALE_MAX_Q12, PI_Q12, TWO_PI_Q12, AnalogRig, wrap_q12
 
 
 class ADC:
@@ -71,6 +71,52 @@ def test_torque_to_duty_and_direction():
     assert (pwm.duty, pin.level) == (32767, 1)
     flipped.off()
     assert pwm.duty == 0
+
+
+def test_calibration_is_checked_at_construction_naming_the_parameter():
+    bad = (("period_ms", 0), ("period_ms", -10), ("period_ms", 10.0), ("zero_raw12", -1), ("zero_raw12", 4096),
+           ("zero_raw12", 2048.5), ("angle_sign", 0), ("angle_sign", 2), ("angle_sign", 1.0), ("motor_sign", 0),
+           ("motor_sign", -2), ("full_scale_torque_q12", 0), ("full_scale_torque_q12", -8192),
+           ("full_scale_torque_q12", FULL_SCALE_MAX_Q12 + 1), ("full_scale_torque_q12", 8192.0))
+    for name, value in bad:
+        kw = {name: value}
+        period = kw.pop("period_ms", 10)
+        try:
+            AnalogRig(ADC(), PWM(), Pin(), period, **kw)
+        except ValueError as exc:
+            msg = str(exc)
+            assert msg.startswith("AnalogRig: %s = " % name), msg
+            continue
+        raise AssertionError("accepted %s = %r" % (name, value))
+    for zero in (0, 4095):  # the edges are fine
+        AnalogRig(ADC(), PWM(), Pin(), 1, zero, -1, -1, FULL_SCALE_MAX_Q12)
+    AnalogRig(ADC(), PWM(), Pin(), 1, full_scale_torque_q12=1)
+
+
+def test_huge_torque_saturates_without_allocating():
+    rig, _, pwm, pin = _rig(full_scale_torque_q12=FULL_SCALE_MAX_Q12)
+    # [torque, duty, level] x 4 in one array: a closure over more than 5 values allocates its call frame
+    io = array("i", (10**6, 0, 0, -(10**6), 0, 0, FULL_SCALE_MAX_Q12 - 1, 0, 0, 1 - FULL_SCALE_MAX_Q12, 0, 0))
+
+    def tick():
+        for k in range(0, 12, 3):
+            rig.write(io[k])
+            io[k + 1] = pwm.duty
+            io[k + 2] = pin.level
+
+    rig.write(0)
+    assert_no_alloc(tick)
+    duties = [io[k] for k in range(1, 12, 3)]
+    levels = [io[k] for k in range(2, 12, 3)]
+    near = (FULL_SCALE_MAX_Q12 - 1) * 65535 // FULL_SCALE_MAX_Q12
+    assert duties == [65535, 65535, near, near], duties
+    assert levels == [0, 1, 0, 1], levels
+    # x64 small ints hold 62 bits, so the heap lock above cannot see a 32-bit overflow: check the bound itself.
+    # write() multiplies only when |t| < full scale <= FULL_SCALE_MAX_Q12.
+    assert (FULL_SCALE_MAX_Q12 - 1) * 65535 < 1 << 30
+    flipped, _, pwm, pin = _rig(motor_sign=-1, full_scale_torque_q12=1)
+    flipped.write(-(10**6))
+    assert (pwm.duty, pin.level) == (65535, 0)
 
 
 def test_tick_side_allocates_nothing():
