@@ -2,12 +2,13 @@
 
 dist/tinypolicy-<version>-<arch>/ holds tinypolicy/*.mpy (runtime), tinypolicy_app/*.mpy (control app), main.py,
 config.json, models/*.bin and boards/ (copy the one for your board to the device as board.py); a .zip of each folder
-sits beside it."""
+sits beside it. The .mpy files are those `tinypolicy flash` would copy (flash.package_items): one per current
+source, each newer than its source, else a UserError asking for `make mpy` (no release of a stale build)."""
 import shutil
 from importlib.metadata import version
 from pathlib import Path
 
-from . import mpy
+from . import flash, mpy
 from .errors import UserError
 from .paths import BOARDS, BUILD, DEVICE, MODELS, REPO
 
@@ -22,10 +23,13 @@ def build(arch: str, out_root: Path) -> Path:
     for package in mpy.PACKAGES:
         if not (BUILD / "mpy" / arch / package).is_dir():
             raise UserError(f"{BUILD / 'mpy' / arch / package}: missing; run `make mpy` first")
+    items = flash.package_items(arch, src=False)  # UserError for a missing or stale .mpy, before anything is written
     if folder.exists():
         shutil.rmtree(folder)
-    for package in mpy.PACKAGES:
-        shutil.copytree(BUILD / "mpy" / arch / package, folder / package)
+    for item in items:
+        dst = folder / item.remote
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(item.local, dst)
     for name in ("main.py", "config.json"):
         if (DEVICE / name).exists():
             shutil.copy2(DEVICE / name, folder / name)

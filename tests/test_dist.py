@@ -1,0 +1,71 @@
+"""`tinypolicy dist`: release folders hold exactly the .mpy `tinypolicy flash` would copy, and a stale or missing
+build is refused (one UserError naming the file) instead of being packaged."""
+import os
+import zipfile
+
+import pytest
+
+from tinypolicy_host import dist, flash
+from tinypolicy_host.errors import UserError
+
+ARCH = "armv6m"
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    """A fake repository: device/ (both packages, main.py, config.json), boards/, models/, build/mpy/armv6m with a
+    .mpy (fake bytes: dist only copies them) newer than each source."""
+    root = tmp_path / "repo"
+    sources = {"tinypolicy/__init__.py": "VERSION = 1\n", "tinypolicy_app/__init__.py": "",
+               "tinypolicy_app/app.py": "def main():\n    pass\n"}
+    for rel, text in sources.items():
+        src = root / "device" / rel
+        src.parent.mkdir(parents=True, exist_ok=True)
+        src.write_text("# device: fake\n" + text)
+        os.utime(src, (1_000_000_000, 1_000_000_000))
+        mpy = root / "build" / "mpy" / ARCH / rel.replace(".py", ".mpy")
+        mpy.parent.mkdir(parents=True, exist_ok=True)
+        mpy.write_bytes(b"M\x06" + rel.encode())
+    (root / "device" / "main.py").write_text("# device: fake app\n")
+    (root / "device" / "config.json").write_text("{}\n")
+    (root / "boards" / "rpi_pico").mkdir(parents=True)
+    (root / "boards" / "rpi_pico" / "board.py").write_text("# device: fake board\nNAME = 'rpi_pico'\n")
+    (root / "models").mkdir()
+    (root / "models" / "policy_int8.bin").write_bytes(b"TPOL" + bytes(60))
+    for module in (dist, flash):
+        for name, value in (("DEVICE", root / "device"), ("BOARDS", root / "boards"), ("BUILD", root / "build"),
+                            ("REPO", root), ("MODELS", root / "models")):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, value)
+    return root
+
+
+def names_in(archive):
+    with zipfile.ZipFile(archive) as z:
+        return sorted(n.split("/", 1)[1] for n in z.namelist() if not n.endswith("/"))
+
+
+def test_a_fresh_build_is_packaged_with_only_current_modules(tree, tmp_path):
+    orphan = tree / "build" / "mpy" / ARCH / "tinypolicy_app" / "removed.mpy"  # its source is gone
+    orphan.write_bytes(b"M\x06old")
+    archive = dist.build(ARCH, tmp_path / "dist")
+    assert names_in(archive) == ["boards/rpi_pico/board.py", "config.json", "main.py", "models/policy_int8.bin",
+                                 "tinypolicy/__init__.mpy", "tinypolicy_app/__init__.mpy", "tinypolicy_app/app.mpy"]
+    folder = archive.with_suffix("")
+    assert (folder / "tinypolicy_app" / "app.mpy").read_bytes() == b"M\x06tinypolicy_app/app.py"
+
+
+def test_a_stale_or_missing_mpy_is_refused(tree, tmp_path):
+    out = tmp_path / "dist"
+    archive = dist.build(ARCH, out)
+    before = names_in(archive)
+    (tree / "device" / "tinypolicy_app" / "app.py").write_text("# device: fake\ndef main():\n    return 1\n")
+    with pytest.raises(UserError, match=r"build/mpy/armv6m/tinypolicy_app/app\.mpy: older than "
+                                        r"device/tinypolicy_app/app\.py: run `make mpy`"):
+        dist.build(ARCH, out)
+    assert names_in(archive) == before  # the previous release is left as it was
+    (tree / "build" / "mpy" / ARCH / "tinypolicy_app" / "app.mpy").unlink()
+    with pytest.raises(UserError, match=r"tinypolicy_app/app\.mpy: missing \.mpy build for armv6m"):
+        dist.build(ARCH, out)
+    with pytest.raises(UserError, match=r"xtensawin/tinypolicy: missing; run `make mpy` first"):
+        dist.build("xtensawin", out)
