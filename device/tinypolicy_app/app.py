@@ -204,7 +204,12 @@ def build_stages(board, cfg, here, msgs, have_policy):
                        "safe state" % getattr(board, "NAME", "?"))
             sensor_kind, actuator_kind, fell_back = "plant", "sim", True
         elif getattr(board, "setup", None) is not None:
-            board.setup(period_ms)
+            try:
+                board.setup(period_ms)
+            except (ValueError, OSError) as exc:  # bad calibration constant, pin or peripheral
+                msgs.error("board %s: setup failed (%s) -> simulated plant, safe state" % (
+                    getattr(board, "NAME", "?"), exc))
+                sensor_kind, actuator_kind, fell_back = "plant", "sim", True
     if sensor_kind == "replay":
         path = resolve(cfg["replay_input"], here)
         try:
