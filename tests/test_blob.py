@@ -225,3 +225,41 @@ def test_blob_that_breaks_the_32_bit_guarantee_is_rejected():
     q.layers[1].mult = q.layers[1].mult * 64
     with pytest.raises(BlobError, match="layer 1 mult"):
         decode_blob(encode_blob(q), "o.bin")
+
+
+@pytest.mark.parametrize("dtype", ["int8", "q15"])
+def test_hidden_lo_hi_outside_int16_rejected_like_the_device(tmp_path, dtype):
+    """A hidden non-table layer's lo/hi must fit the device's int16 activation buffers: host and device accept
+    and reject the same crafted blobs (the last layer clamps the int32 torque and is not bound by int16)."""
+    from devrun import run_micropython
+
+    spec = make_spec((3, 8, 8, 1), "relu")
+    spec.layers[1].activation = "identity"
+    q = quantize(spec, dtype, CALIB)
+    cases = {"relu_hi_40000": (0, "hi", 40000, False), "relu_hi_32767": (0, "hi", 32767, True),
+             "relu_hi_32768": (0, "hi", 32768, False), "identity_lo_-32769": (1, "lo", -32769, False),
+             "identity_lo_-32768": (1, "lo", -32768, True), "last_hi_40000": (2, "hi", 40000, True)}
+    if dtype == "int8":  # widening an int8 layer's clamp to int16 breaks the host's int32 bound: rejections only
+        cases = {name: case for name, case in cases.items() if not case[3]}
+    paths = {}
+    for name, (k, which, value, ok) in cases.items():
+        data = bytearray(encode_blob(q))
+        struct.pack_into("<i", data, LAYER0 + 16 * k + (8 if which == "lo" else 12), value)
+        paths[name] = tmp_path / f"{name}.bin"
+        paths[name].write_bytes(_fix_crc(data))
+        if ok:
+            read_blob(paths[name])
+        else:
+            with pytest.raises(BlobError, match=f"layer {k} lo/hi: .*int16 activation buffers"):
+                read_blob(paths[name])
+    code = ("from tinypolicy import loader\n"
+            f"for p in {[str(p) for p in paths.values()]!r}:\n"
+            "    try:\n"
+            "        loader.load(p)\n"
+            "        print('ok')\n"
+            "    except Exception as e:\n"
+            "        print('rejected', 'int16 activation buffers' in str(e))\n")
+    proc = run_micropython(["-c", code])
+    assert proc.returncode == 0, proc.stderr
+    want = ["ok" if ok else "rejected True" for (*_, ok) in cases.values()]
+    assert proc.stdout.splitlines() == want, proc.stdout

@@ -28,6 +28,7 @@ BIAS_DTYPE = {"f32": "<f4", "int8": "<i4", "q15": "<i4"}
 N_INPUTS, N_FEATURES, N_OUTPUTS = 2, 3, 1
 MAX_LAYERS, MAX_UNITS, MAX_PSHIFT, MAX_SHIFT = 8, 64, 15, 31
 MAX_FILE = 65536
+I16_MIN, I16_MAX = -32768, 32767  # the device's activation buffers
 
 HEADER = struct.Struct("<4sHBBBBBBIff")  # 24 bytes
 FEATURE = struct.Struct("<iB3x")  # 8 bytes
@@ -190,6 +191,11 @@ def decode_blob(data: bytes, name: str = "<blob>") -> FloatPolicySpec | QuantPol
                 and (lo < -TANH_LIMIT_Q12 or hi > TANH_LIMIT_Q12)):
             fail(f"layer {k} lo/hi", f"{lo}, {hi}: a {ACTIVATION_NAMES[act]} pre-activation must stay within "
                                      f"±{TANH_LIMIT_Q12}")
+        # As the device loader: a hidden layer's outputs go to the int16 activation buffers (table activations
+        # are bounded above; the last layer writes the int32 torque).
+        if (dtype != "f32" and ACTIVATION_NAMES[act] not in TABLE_ACTIVATIONS and k < n_layers - 1
+                and (lo < I16_MIN or hi > I16_MAX)):
+            fail(f"layer {k} lo/hi", f"{lo}, {hi}: outside the int16 activation buffers ({I16_MIN}…{I16_MAX})")
         prev = n_out
     if prev != n_outputs:
         fail(f"layer {n_layers - 1} n_out", f"{prev} does not match n_outputs {n_outputs}")
