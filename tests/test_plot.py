@@ -69,3 +69,21 @@ def test_out_that_is_a_file_is_one_error_line(tmp_path, capsys):
     assert main(["plot", str(log), "--out", str(not_a_folder / "sub")]) == 2  # below a file: cannot be created
     err = capsys.readouterr().err
     assert err.startswith(f"error: {not_a_folder / 'sub'}: cannot create the plot folder") and err.count("\n") == 1
+
+
+def test_time_axis_unwraps_t_us_and_non_finite_timings_are_skipped(tmp_path):
+    from tinypolicy_host.logfile import read_log
+    from tinypolicy_host.plot import T_WRAP, _time_s
+
+    start = T_WRAP - 20000  # 20 ms before the device's ticks_us wraps
+    lines = [HEADER]
+    for i in range(5):
+        lines.append(f"{i},{(start + i * 10000) % T_WRAP},0.1,0.0,0.0,{'inf' if i == 2 else 40},3,0,0")
+    log = tmp_path / "wrap.csv"
+    log.write_text("\n".join(lines) + "\n")
+    assert np.allclose(_time_s(read_log(log)), [0.0, 0.01, 0.02, 0.03, 0.04])
+    assert len(plot_log(log, tmp_path / "plots")) == 4  # the inf inference time is left out, not a crash
+    lines = [HEADER, "0,0,0.1,0.0,0.0,inf,3,0,0"]
+    log.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UserError, match="infer_us: no finite values"):
+        plot_log(log, tmp_path / "plots")

@@ -13,7 +13,7 @@ What goes where on the board's filesystem (paths relative to the board's cwd, `/
 Each file is hashed ON the device first (sha256 where `hashlib.sha256` exists, else `binascii.crc32`) and only
 copied when it differs. A copy goes to `<name>.new`, is hashed on the device and compared with the local hash,
 then `os.rename`d over the old file, so an interrupted flash leaves every file either old or new, never torn.
-Package modules that no longer exist locally are removed (a stale `.py` would shadow the new `.mpy`).
+Package modules that no longer exist locally are removed first (a stale `.py` would shadow the new `.mpy`).
 """
 import base64
 import hashlib
@@ -275,8 +275,8 @@ def flash(port: str, board: str, src: bool = False, config_path: Path | None = N
         dev = Device(transport)
         kind = "source" if src else f"{serialio.BOARD_ARCH[board]} .mpy"
         print(f"flash: {len(items)} files ({kind}) to {port}, board {board}; device hash {dev.alg}", file=out)
-        local, copied, unchanged, nbytes = dev.sync(items, force, out)
-        # Remove package modules that are not part of this build, and leftovers of interrupted flashes.
+        # First remove package modules that are not part of this build (a stale .py would shadow its new .mpy, so
+        # this must not wait until after main.py) and leftovers of interrupted flashes; then copy.
         wanted = {it.remote for it in items}
         removed = [p for package in PACKAGES for p in dev.files(package) if p not in wanted]
         leftovers = [it.remote + ".new" for it in items]
@@ -285,6 +285,7 @@ def flash(port: str, board: str, src: bool = False, config_path: Path | None = N
             dev.remove(path)
             print(f"  - {path:32s} removed ({'leftover' if path.endswith('.new') else 'not in this build'})",
                   file=out)
+        local, copied, unchanged, nbytes = dev.sync(items, force, out)
         # Final check of the whole set, in one round trip.
         final = dev.hashes([it.remote for it in items])
         bad = [it.remote for it, h, want in zip(items, final, local, strict=True) if h != want]

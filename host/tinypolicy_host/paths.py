@@ -4,6 +4,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from .errors import MissingToolError
+
 REPO = Path(__file__).resolve().parents[2]
 DEVICE = REPO / "device"
 MODELS = REPO / "models"
@@ -27,7 +29,7 @@ def micropython_binary() -> str:
         return str(beside)
     found = shutil.which("micropython")
     if not found:
-        raise FileNotFoundError("no micropython binary: run `make setup` or set MICROPYTHON=/path/to/micropython")
+        raise MissingToolError("no micropython binary: run `make setup` or set MICROPYTHON=/path/to/micropython")
     return found
 
 
@@ -36,6 +38,6 @@ def device_path(variant: str = "mpy") -> str:
     mpy-cross, as a board runs them) or the sources ("src")."""
     if variant == "mpy":
         if not (MPY_X64 / "tinypolicy").is_dir():
-            raise FileNotFoundError(f"{MPY_X64} is missing: run `make mpy`")
+            raise MissingToolError(f"{MPY_X64} is missing: run `make mpy`")
         return str(MPY_X64)
     return str(DEVICE)

@@ -29,10 +29,14 @@ def wrap_angle(theta: np.ndarray) -> np.ndarray:
     return (theta + math.pi) % (2 * math.pi) - math.pi
 
 
+T_WRAP = 1 << 30  # the device's t_us wraps here (time.ticks_us period on every port: small ints)
+
+
 def _time_s(log) -> np.ndarray:
+    """Seconds since the first row; t_us is unwrapped (a log longer than ~17.9 min crosses the 2^30 µs wrap)."""
     if "t_us" in log.data and len(log):
-        t = log.data["t_us"]
-        return (t - t[0]) / 1e6
+        steps = np.diff(log.data["t_us"].astype(np.int64)) % T_WRAP
+        return np.concatenate([[0], np.cumsum(steps)]) / 1e6
     return log.data["tick"] * 0.05
 
 
@@ -101,7 +105,9 @@ def plot_log(log_path, out_dir=PLOTS) -> list[Path]:
     save(fig, NAMES[1])
 
     for filename, col, what in ((NAMES[2], "infer_us", "inference time"), (NAMES[3], "lateness_us", "tick lateness")):
-        values = d[col]
+        values = d[col][np.isfinite(d[col])]
+        if not len(values):
+            raise UserError(f"{log_path}: column {col}: no finite values to plot")
         fig, ax = plt.subplots(figsize=(6, 3.6))
         lo, hi = float(values.min()), float(values.max())
         step = max(1.0, math.ceil((hi - lo + 1) / 60))  # integer µs: bins on whole numbers
