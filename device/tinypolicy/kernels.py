@@ -13,7 +13,10 @@
 - out: array('i'), out[0] receives torque_q12 (Q12 N*m, clamped by the last layer to +-max_torque).
 
 Viper loads are unsigned (ptr8/ptr16) and zero-extended on 64-bit targets (ptr32): every signed load is
-restored with (v ^ m) - m. All intermediates fit int32 (host-checked), so 32-bit wrapping ports agree with x64.
+restored with (v ^ m) - m, except activations known to be >= 0 (the previous layer's lo >= 0, e.g. relu).
+Speed: viper keeps only the first 3 locals (the arguments desc, blob, act) in registers, so the int8 dot products
+walk `blob` and `act` as moving pointers with constant indices, and `desc` points at the layer's bias / mult.
+All intermediates fit int32 (host-checked), so 32-bit wrapping ports agree with x64.
 One call does everything: features (angle reduction, sin/cos table, requantization) and all layers.
 """
 import micropython
@@ -67,31 +70,87 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
         k += 1
     # ---- dense layers ----
     wide = desc[3]
-    w16 = ptr16(blob)
-    w32 = ptr32(blob)
+    b0 = int(blob)
+    a0 = int(act)
+    dp = int(desc)  # desc, blob and act are re-pointed below: keep their base addresses
+    bb = ptr8(b0)
+    w16 = ptr16(b0)
     ttab = ptr16(TANH_Q14)
     src = 0
     dst = int(desc[10])
     nl = int(desc[0])
     d = 11
     y = 0
+    pos = 0  # this layer's inputs are known >= 0 (the previous layer's lo >= 0): no sign restore
     while nl > 0:
-        n_in = int(desc[d])
-        n_out = int(desc[d + 1])
-        kind = int(desc[d + 2])
-        p = int(desc[d + 3])
-        lo = (desc[d + 4] ^ sb) - sb
-        hi = (desc[d + 5] ^ sb) - sb
-        wo = int(desc[d + 6])
-        bo = int(desc[d + 7])
+        desc = ptr32(dp + 4 * d)
+        n_in = int(desc[0])
+        n_out = int(desc[1])
+        kind = int(desc[2])
+        p = int(desc[3])
+        lo = (desc[4] ^ sb) - sb
+        hi = (desc[5] ^ sb) - sb
+        wo = int(desc[6])
+        bo = int(desc[7])
         so = (bo + 2 * n_out) * 4
         n4 = n_in & ~3
+        r = n_in & 3
+        tb = 0
+        if kind == 2 or kind == 4:
+            tb = 1
+        fast = 0  # int8 weights, p == 0 (every int8 blob the host writes): pointer-walking dot products
+        if not (wide or p):
+            fast = 1
+        xa = a0 + 2 * src  # address of this layer's inputs
+        ao = ptr16(a0 + 2 * dst)  # its outputs
+        blob = ptr8(b0 + wo)  # int8: walks the weights, row by row
+        desc = ptr32(b0 + 4 * bo)  # now: bias[j] = desc[j], mult[j] = desc[n_out + j]
         j = 0
         while j < n_out:
-            acc = (w32[bo + j] ^ sb) - sb
-            x = src  # unrolled by 4 (about 20% faster on x64), then the remainder
-            e = wo + n4
-            if wide:
+            acc = (desc[j] ^ sb) - sb
+            act = ptr16(xa)
+            if fast:
+                e = int(blob) + n4
+                if pos:  # unrolled by 8, then 4, then the remainder
+                    e8 = int(blob) + (n_in & ~7)
+                    while int(blob) < e8:
+                        acc += (((blob[0] ^ 0x80) - 0x80) * act[0] + ((blob[1] ^ 0x80) - 0x80) * act[1]
+                                + ((blob[2] ^ 0x80) - 0x80) * act[2] + ((blob[3] ^ 0x80) - 0x80) * act[3]
+                                + ((blob[4] ^ 0x80) - 0x80) * act[4] + ((blob[5] ^ 0x80) - 0x80) * act[5]
+                                + ((blob[6] ^ 0x80) - 0x80) * act[6] + ((blob[7] ^ 0x80) - 0x80) * act[7])
+                        blob = ptr8(int(blob) + 8)
+                        act = ptr16(int(act) + 16)
+                    if int(blob) < e:
+                        acc += (((blob[0] ^ 0x80) - 0x80) * act[0] + ((blob[1] ^ 0x80) - 0x80) * act[1]
+                                + ((blob[2] ^ 0x80) - 0x80) * act[2] + ((blob[3] ^ 0x80) - 0x80) * act[3])
+                        blob = ptr8(int(blob) + 4)
+                        act = ptr16(int(act) + 8)
+                    if r:
+                        v = ((blob[0] ^ 0x80) - 0x80) * act[0]
+                        if r > 1:
+                            v += ((blob[1] ^ 0x80) - 0x80) * act[1]
+                            if r > 2:
+                                v += ((blob[2] ^ 0x80) - 0x80) * act[2]
+                        acc += v
+                else:
+                    while int(blob) < e:
+                        acc += (((blob[0] ^ 0x80) - 0x80) * ((act[0] ^ 0x8000) - 0x8000)
+                                + ((blob[1] ^ 0x80) - 0x80) * ((act[1] ^ 0x8000) - 0x8000)
+                                + ((blob[2] ^ 0x80) - 0x80) * ((act[2] ^ 0x8000) - 0x8000)
+                                + ((blob[3] ^ 0x80) - 0x80) * ((act[3] ^ 0x8000) - 0x8000))
+                        blob = ptr8(int(blob) + 4)
+                        act = ptr16(int(act) + 8)
+                    if r:
+                        v = ((blob[0] ^ 0x80) - 0x80) * ((act[0] ^ 0x8000) - 0x8000)
+                        if r > 1:
+                            v += ((blob[1] ^ 0x80) - 0x80) * ((act[1] ^ 0x8000) - 0x8000)
+                            if r > 2:
+                                v += ((blob[2] ^ 0x80) - 0x80) * ((act[2] ^ 0x8000) - 0x8000)
+                        acc += v
+                blob = ptr8(int(blob) + r)
+            elif wide:
+                x = 0
+                e = wo + n4
                 while wo < e:
                     acc += ((((w16[wo] ^ 0x8000) - 0x8000) * ((act[x] ^ 0x8000) - 0x8000)) >> p) + (
                         (((w16[wo + 1] ^ 0x8000) - 0x8000) * ((act[x + 1] ^ 0x8000) - 0x8000)) >> p) + (
@@ -99,33 +158,26 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                         (((w16[wo + 3] ^ 0x8000) - 0x8000) * ((act[x + 3] ^ 0x8000) - 0x8000)) >> p)
                     wo += 4
                     x += 4
-                e += n_in - n4
+                e += r
                 while wo < e:
                     acc += (((w16[wo] ^ 0x8000) - 0x8000) * ((act[x] ^ 0x8000) - 0x8000)) >> p
                     wo += 1
                     x += 1
-            else:
-                while wo < e:
-                    acc += ((((blob[wo] ^ 0x80) - 0x80) * ((act[x] ^ 0x8000) - 0x8000)) >> p) + (
-                        (((blob[wo + 1] ^ 0x80) - 0x80) * ((act[x + 1] ^ 0x8000) - 0x8000)) >> p) + (
-                        (((blob[wo + 2] ^ 0x80) - 0x80) * ((act[x + 2] ^ 0x8000) - 0x8000)) >> p) + (
-                        (((blob[wo + 3] ^ 0x80) - 0x80) * ((act[x + 3] ^ 0x8000) - 0x8000)) >> p)
-                    wo += 4
-                    x += 4
-                e += n_in - n4
-                while wo < e:
-                    acc += (((blob[wo] ^ 0x80) - 0x80) * ((act[x] ^ 0x8000) - 0x8000)) >> p
-                    wo += 1
-                    x += 1
-            y = acc * ((w32[bo + n_out + j] ^ sb) - sb)
-            s = int(blob[so + j])
+            else:  # int8 with a product shift (the host never writes one)
+                i = 0
+                while i < n_in:
+                    acc += (((blob[i] ^ 0x80) - 0x80) * ((act[i] ^ 0x8000) - 0x8000)) >> p
+                    i += 1
+                blob = ptr8(int(blob) + n_in)
+            y = acc * ((desc[n_out + j] ^ sb) - sb)
+            s = int(bb[so + j])
             if s:
                 y = (y + (one << (s - 1))) >> s
             if y < lo:
                 y = lo
             elif y > hi:
                 y = hi
-            if kind == 2 or kind == 4:  # tanh / sigmoid: y is the clamped pre-activation (+-16384), T(y) in Q14
+            if tb:  # tanh / sigmoid: y is the clamped pre-activation (+-16384), T(y) in Q14
                 u = y
                 if u < 0:
                     u = 0 - u
@@ -134,7 +186,7 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                 tv += ((int(ttab[i + 1]) - tv) * (u & 63) + 32) >> 6
                 if y < 0:
                     tv = 0 - tv
-                if kind == 4:  # sigmoid(x) = (1 + tanh(x/2)) / 2 with y = x in Q11: Q15 16384 + T, int8 1/256
+                if kind == 4:
                     y = tv + 16384
                     if not wide:
                         y = (y + 64) >> 7
@@ -150,9 +202,12 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                         y = 127
                     elif y < -127:
                         y = -127
-            act[dst + j] = y
+            ao[j] = y
             j += 1
         src, dst = dst, src
+        pos = 0
+        if lo >= 0:
+            pos = 1
         d += 8
         nl -= 1
-    out[0] = y  # the last layer has one output: its value before the int16 store
+    out[0] = y

@@ -1,0 +1,57 @@
+"""Every path of the viper kernel against the host integer reference, on blobs derived from the shipped int8 policy:
+the pointer-walking int8 loops (signed inputs, inputs known >= 0 after relu, n_in not a multiple of 4 or 8) and
+the general int8 loop with a product shift p > 0, which the shipped models never use. Device side: batch mode on
+the unix port, from source and from the x64 .mpy build."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from devrun import run_micropython
+from tinypolicy_host.blob import read_blob, write_blob
+from tinypolicy_host.paths import MODELS
+
+
+def _states(n=1500, seed=11):
+    rng = np.random.default_rng(seed)
+    theta = np.concatenate([rng.integers(-40000, 40000, n), [0, 12868, -12868, 25736]])
+    theta_dot = np.concatenate([rng.integers(-140000, 140000, n), [0, 131072, -131072, 7]])
+    return theta, theta_dot
+
+
+def _device_torques(tmp_path, blob, variant, theta, theta_dot):
+    inp, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    inp.write_text("".join(f"{int(t) / 4096!r},{int(w) / 4096!r}\n" for t, w in zip(theta, theta_dot, strict=True)))
+    proc = run_micropython(["-m", "tinypolicy", "batch", "--model", blob, "--input", inp, "--output", out],
+                           variant=variant)
+    assert proc.returncode == 0, proc.stderr
+    return np.array([int(line.split(",")[1]) for line in out.read_text().splitlines()[1:]])
+
+
+def _variants():
+    base = read_blob(MODELS / "policy_int8.bin")
+    shifted = copy.deepcopy(base)  # general int8 loop: products shifted right by p before accumulation
+    shifted.layers[1].pshift = 2
+    narrow = copy.deepcopy(base)  # 13 hidden units: remainders after the unroll by 8 and by 4 (16 -> 13)
+    keep = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+    first, second, last = narrow.layers
+    first.weight, first.bias, first.mult, first.shift = (first.weight[keep], first.bias[keep], first.mult[keep],
+                                                         first.shift[keep])
+    second.weight = second.weight[:, keep]
+    return {"shipped": base, "pshift": shifted, "13_units": narrow}
+
+
+@pytest.mark.parametrize("variant", ["src", "mpy"])
+@pytest.mark.parametrize("name", ["shipped", "pshift", "13_units"])
+def test_kernel_matches_reference(tmp_path, variant, name):
+    policy = _variants()[name]
+    blob = tmp_path / f"{name}.bin"
+    write_blob(blob, policy)
+    theta, theta_dot = _states()
+    want = read_blob(blob).forward_q(theta, theta_dot)
+    got = _device_torques(tmp_path, blob, variant, theta, theta_dot)
+    assert len(got) == len(want)
+    bad = np.nonzero(got != want)[0]
+    assert not len(bad), f"{len(bad)} differ, first at {bad[0]}: device {got[bad[0]]}, host {want[bad[0]]}"
+    assert len(np.unique(want)) > 50  # the states exercise the net, not just its saturation
