@@ -1,8 +1,10 @@
 """`tinypolicy train --quick` produces a loadable spec, a log and a learning curve; the model <-> spec round trip."""
 import csv
 import time
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from tinypolicy_host import cli
@@ -95,3 +97,68 @@ def test_quick_training_exports_loadable_artifacts_beside_it_not_into_models(tmp
         assert proc.returncode == 0, proc.stderr
         dev = np.array([float(x) for x in proc.stdout.split()])
         assert np.allclose(dev, want, atol=1e-5 if dtype == "f32" else 0), (dtype, dev, want)
+
+
+TINY = ["train", "--quick", "--no-progress", "--bc-steps", "1", "--rollout-iters", "0", "--es-gens", "0"]
+
+
+@pytest.mark.parametrize("bad", [["--es-pairs", "0"], ["--batch", "0"], ["--threads", "0"], ["--es-episodes", "0"],
+                                 ["--episodes=-1"], ["--bc-steps=-1"], ["--es-sigma", "0"], ["--lr=-1e-4"],
+                                 ["--es-lr", "nan"], ["--width", "0"], ["--out", "FILE"],
+                                 ["--models-out", "FILE"]])
+def test_out_of_range_options_are_one_line_errors(tmp_path, capsys, bad):
+    """Checked before any training: --es-pairs 0 / --batch 0 used to train on NaN losses and exit 0, --threads 0
+    and --out <a file> used to end in tracebacks."""
+    (tmp_path / "file").write_text("x")
+    bad = [str(tmp_path / "file") if a == "FILE" else a for a in bad]
+    out = tmp_path / "out"
+    assert cli.main([*TINY, "--out", str(out), *bad]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {bad[0].split('=')[0]}") and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_quick_honours_es_episodes(tmp_path, monkeypatch):
+    """--quick used to run ES on 64 episodes whatever --es-episodes said (and record 256 in the provenance)."""
+    import json
+
+    from tinypolicy_host import train
+
+    seen = []
+    real = train.train_es
+
+    def spy(net, gens, pairs, episodes, *a, **kw):
+        seen.append((pairs, episodes))
+        return real(net, gens, pairs, episodes, *a, **kw)
+
+    monkeypatch.setattr(train, "train_es", spy)
+    args = [*TINY[:-1], "1", "--es-pairs", "2", "--es-episodes", "5", "--no-export", "--out", str(tmp_path)]
+    assert cli.main(args) == 0
+    assert seen == [(2, 5)]
+    assert json.loads((tmp_path / "provenance.json").read_text())["es_episodes"] == 5
+    seen.clear()
+    assert cli.main([*TINY[:-1], "1", "--no-export", "--out", str(tmp_path)]) == 0
+    assert seen == [(16, 64)]  # the --quick default
+
+
+@pytest.mark.parametrize("models_out", ["models", "elsewhere/models"])
+def test_golden_goes_with_the_models_it_describes(tmp_path, monkeypatch, models_out):
+    """`--models-out models` (relative, from the repository root) is the shipped models/: its golden vectors are
+    tests/data/golden (it used to write ./golden); any other folder gets MODELS_OUT/../golden. The export itself is
+    replaced by a recorder, so nothing is written."""
+    from tinypolicy_host import evaluate, export
+    from tinypolicy_host.paths import MODELS, REPO
+
+    calls = []
+    monkeypatch.setattr(export, "export_all", lambda spec, **kw: calls.append(kw) or [])
+    monkeypatch.setattr(evaluate, "results_table", lambda spec, n, warn=None: {"episodes": n})
+    monkeypatch.setattr(evaluate, "format_table", lambda table: "returns table")
+    base = REPO if models_out == "models" else tmp_path
+    monkeypatch.chdir(base)
+    assert cli.main([*TINY, "--episodes", "1", "--models-out", models_out, "--out", str(tmp_path / "out")]) == 0
+    (kw,) = calls
+    assert Path(kw["out_dir"]).resolve() == (base / models_out).resolve()
+    if models_out == "models":
+        assert Path(kw["out_dir"]).resolve() == MODELS.resolve() and kw["golden_dir"] == export.GOLDEN
+    else:
+        assert Path(kw["golden_dir"]).resolve() == (tmp_path / "elsewhere" / "golden").resolve()
