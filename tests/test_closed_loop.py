@@ -130,6 +130,51 @@ def test_bad_config_runs_safe_zero_torque(tmp_path):
     assert ((log.data["flags"].astype(int) & 4) == 4).all()
 
 
+def _assert_safe_run(proc, log, message):
+    check_stream(proc, log, n_rows=100)
+    assert rc_of(proc) == 1
+    assert message in log.messages, log.messages
+    assert summary(log)["safe"] == "1"
+    assert (log.data["torque"] == 0).all()
+    assert ((log.data["flags"].astype(int) & 4) == 4).all()
+
+
+def test_non_finite_config_number_is_a_config_error(tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"period_ms": 1e400, "mode": "batch", "duration_s": 1}')  # json: inf
+    proc, log = run_app("--config", cfg)
+    _assert_safe_run(proc, log, "error: config: period_ms: inf not allowed (allowed: integer 5..50)")
+
+
+@pytest.mark.parametrize("what", ["missing", "directory"])
+def test_unreadable_config_given_with_flag_runs_safe(tmp_path, what):
+    path = tmp_path / "nope.json" if what == "missing" else tmp_path
+    proc, log = run_app("--config", path, "--mode", "batch", "--duration-s", 1)
+    errors = [m for m in log.messages if m.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: config: {path}: cannot read ("), log.messages
+    _assert_safe_run(proc, log, errors[0])
+    assert not any("no config file" in m for m in log.messages), log.messages
+
+
+def test_missing_default_config_runs_defaults(tmp_path):
+    """No config.json beside main.py (and no --config): defaults and flags, not an error."""
+    shutil.copy(MAIN, tmp_path / "main.py")
+    proc, log = run_app("--mode", "batch", "--duration-s", 1, main=tmp_path / "main.py", cwd=REPO,
+                        extra_path=[BOARDS / "unix"])
+    check_stream(proc, log, n_rows=100)
+    assert rc_of(proc) == 0, log.messages
+    assert f"info: no config file ({tmp_path}/config.json): defaults and flags only" in log.messages
+    assert summary(log)["safe"] == "0"
+
+
+def test_largest_warmup_fits_the_128k_heap():
+    proc, log = run_app("--mode", "batch", "--duration-s", 1, "--warmup", 1000)
+    check_stream(proc, log, n_rows=100)
+    assert rc_of(proc) == 0, log.messages
+    assert any(m.startswith("info: warmup n=1000 cold_us=") for m in log.messages), log.messages
+    assert summary(log)["safe"] == "0" and not any(m.startswith("error: ") for m in log.messages)
+
+
 def test_missing_model_runs_safe_zero_torque():
     proc, log = run_app("--mode", "batch", "--duration-s", 1, "--model", "models/nope.bin")
     check_stream(proc, log, n_rows=100)

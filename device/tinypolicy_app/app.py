@@ -4,7 +4,9 @@
 
 Error policy (what the device does instead of crashing):
 - invalid config value (file or flag value): `# error: config: key: ... (allowed: ...)`, the key keeps its
-  default, and the loop runs in the **safe state**: zero torque (flag 4), log stream alive.
+  default, and the loop runs in the **safe state**: zero torque (flag 4), log stream alive. The same for a config
+  file that is not valid JSON, and for one given with --config that cannot be read (missing, a directory); a
+  missing config.json beside main.py is not an error (defaults and flags).
 - model missing / corrupt / dtype mismatch / runtime missing: `# error: model: ...`, safe state as above.
 - sensor or actuator 'board' on a board module without a rig: error, falls back to the simulated plant, safe.
 - unix command-line usage mistakes (unknown flag, missing value): `# error: ...` and exit status 2, nothing runs.
@@ -70,20 +72,31 @@ def load_policy(cfg, here, msgs):
     return policy, path, None
 
 
-def warm_up(policy, inp, out, n, msgs):
-    """n inferences before the loop; reports the first (cold) and the median of the rest (warm)."""
+def warm_up(policy, inp, out, n, msgs, hist):
+    """n inferences before the loop; reports the first (cold), the median (1-us bins, as in the summary) and the
+    maximum of the rest (warm). The times go into `hist` (the loop's infer_hist, emptied again afterwards): no
+    buffer sized by n, which would not fit a fragmented 128K heap for the larger allowed values."""
     if policy is None or n <= 0:
         msgs.info("warmup skipped")
         return
-    times = []
-    for _ in range(n):
-        t0 = time.ticks_us()
-        policy.infer_q(inp, out)
-        times.append(time.ticks_diff(time.ticks_us(), t0))
-    cold = times[0]
-    rest = sorted(times[1:]) or [cold]
-    msgs.info("warmup n=%d cold_us=%d warm_us=%d warm_max_us=%d torque_q12=%d" % (
-        n, cold, rest[len(rest) // 2], rest[-1], out[0]))
+    cold = 0
+    try:
+        for k in range(n):
+            t0 = time.ticks_us()
+            policy.infer_q(inp, out)
+            dt = time.ticks_diff(time.ticks_us(), t0)
+            if k:
+                hist.add(dt)
+            else:
+                cold = dt
+        warm, warm_max = (hist.median(), hist.max) if hist.n else (cold, cold)
+        msgs.info("warmup n=%d cold_us=%d warm_us=%s warm_max_us=%d torque_q12=%d" % (
+            n, cold, _us(warm), warm_max, out[0]))
+    finally:
+        for part in hist.parts:
+            for i in range(len(part)):
+                part[i] = 0
+        hist.max = hist.n = 0
 
 
 class Reporter:
@@ -314,7 +327,7 @@ def main(board, argv=None, here="."):
         loop.inp[0] = (plant.st[0] + 128) >> 8
         loop.inp[1] = (plant.st[1] + 128) >> 8
     try:
-        warm_up(policy, loop.inp, loop.out, cfg["warmup"], msgs)
+        warm_up(policy, loop.inp, loop.out, cfg["warmup"], msgs, loop.infer_hist)
     except Exception as exc:  # noqa: BLE001 - a policy that fails here must not drive the motor
         msgs.error("model: warm-up inference raised %r -> safe state: zero torque" % (exc,))
         safe = True

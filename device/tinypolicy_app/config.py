@@ -21,8 +21,10 @@
 | replay_output | str | path ("" = none) | "" |
 | ring | int | 8 .. 1024 log rows buffered between tick and foreground | 128 |
 
-Validation collects one message per bad key naming the key and the allowed range; the bad key keeps its
-default. What the app does with errors is app.py's choice (safe state).
+Validation collects one message per bad key naming the key and the allowed range (non-finite and huge numbers
+included); the bad key keeps its default. A missing config.json beside main.py is not an error; a file given with
+`--config PATH` that cannot be read (missing, a directory), and any file that is not a JSON object, is one. What
+the app does with errors is app.py's choice (safe state).
 """
 
 # key -> (kind, default, allowed): kind "int" / "num" -> (lo, hi); "str" -> tuple of choices or None (any)
@@ -77,7 +79,8 @@ def check(key, value):
     kind, _, rng = SCHEMA[key]
     ok = True
     if kind == "int":
-        if isinstance(value, float) and value == int(value):
+        # range first: int() of inf raises OverflowError, of nan ValueError, and a huge float makes a long int
+        if isinstance(value, float) and rng[0] <= value <= rng[1] and value == int(value):
             value = int(value)
         ok = isinstance(value, int) and not isinstance(value, bool) and rng[0] <= value <= rng[1]
     elif kind == "num":
@@ -98,19 +101,28 @@ def merge(cfg, items, errors):
             cfg[key] = check(key, items[key])
         except ValueError as exc:
             errors.append(str(exc.args[0]))
+        except (OverflowError, TypeError):  # not expected from check(); still a config error naming the key
+            errors.append("%s: %r not allowed (allowed: %s)" % (key, items[key], allowed(key)))
 
 
-def read_json(path, errors):
-    """config.json as a dict ({} when absent: not an error). Syntax errors go to `errors`."""
+def read_json(path, errors, required=False):
+    """The config file as a dict. A missing file is None (not an error) unless `required` (a path given with
+    --config); any other problem (unreadable, a directory, not JSON, not an object) goes to `errors` -> {}."""
     import json
 
     try:
         f = open(path)
-    except OSError:
-        return None
+    except OSError as exc:
+        if not required and exc.args and exc.args[0] == 2:  # ENOENT: no config.json beside main.py
+            return None
+        errors.append("%s: cannot read (%s)" % (path, exc))
+        return {}
     try:
         data = json.load(f)
-    except ValueError as exc:
+    except OSError as exc:  # EISDIR (open() of a directory works on the unix port), EIO
+        errors.append("%s: cannot read (%s)" % (path, exc))
+        return {}
+    except (ValueError, OverflowError) as exc:  # UnicodeError is a ValueError
         errors.append("%s: not valid JSON (%s)" % (path, exc))
         return {}
     finally:
@@ -178,13 +190,15 @@ def usage():
 def load(path, argv=None, overrides=None):
     """defaults (+ board overrides) <- config file <- flags. Returns (cfg, errors, options, found).
     Flag mistakes (unknown flag, missing or invalid value) raise UsageError; config file errors are collected
-    in `errors` (the app then runs in the safe state)."""
+    in `errors` (the app then runs in the safe state). `path` (config.json beside main.py) may be missing:
+    found is then False; a file given with --config must be readable (else an error in `errors`)."""
     errors = []  # type: list
     cfg = defaults(overrides)
     settings, options = parse_argv(argv or [])
-    if options["config"]:
+    required = bool(options["config"])
+    if required:
         path = options["config"]
-    data = read_json(path, errors) if path else None
+    data = read_json(path, errors, required) if path else None
     found = data is not None
     if data:
         merge(cfg, data, errors)

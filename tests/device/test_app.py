@@ -66,3 +66,54 @@ def test_a_board_whose_setup_fails_runs_the_safe_simulated_plant():
     assert fell_back and plant is not None and out_file is None
     want = "board rig: setup failed (%s) -> simulated plant, safe state" % WHY
     assert msgs.errors == [want], msgs.errors
+
+
+class _Msgs:
+    def __init__(self):
+        self.lines = []
+
+    def info(self, text):
+        self.lines.append(text)
+
+
+class _Policy:
+    def __init__(self, fail_at=-1):
+        self.calls, self.fail_at = 0, fail_at
+
+    def infer_q(self, inp, out):
+        if self.calls == self.fail_at:
+            raise ValueError("boom")
+        self.calls += 1
+        out[0] = 4096
+
+
+def _empty(hist):
+    return hist.n == 0 and hist.max == 0 and all(not any(part) for part in hist.parts)
+
+
+def test_warm_up_every_allowed_count_uses_the_histogram_and_empties_it():
+    from array import array
+
+    from tinypolicy_app import config
+    from tinypolicy_app.app import warm_up
+    from tinypolicy_app.loop import Hist
+
+    hist = Hist()  # the app passes the loop's infer_hist: no buffer sized by the warm-up count
+    inp, out = array("i", (0, 0)), array("i", (0,))
+    top = config.SCHEMA["warmup"][2][1]
+    for n in (1, 2, 600, top):
+        msgs, policy = _Msgs(), _Policy()
+        warm_up(policy, inp, out, n, msgs, hist)
+        assert policy.calls == n
+        assert len(msgs.lines) == 1 and msgs.lines[0].startswith("warmup n=%d cold_us=" % n), msgs.lines
+        assert msgs.lines[0].endswith(" torque_q12=4096"), msgs.lines
+        assert _empty(hist), "warm-up times left in the loop's histogram"
+    msgs = _Msgs()
+    warm_up(None, inp, out, top, msgs, hist)
+    assert msgs.lines == ["warmup skipped"]
+    try:  # a policy that raises mid-way: the app reports it (safe state); the histogram is still emptied
+        warm_up(_Policy(fail_at=5), inp, out, 10, _Msgs(), hist)
+    except ValueError:
+        assert _empty(hist)
+    else:
+        raise AssertionError("the policy's exception was swallowed")

@@ -129,6 +129,46 @@ def test_flags_override_and_usage_errors():
         raise AssertionError("period 70 accepted")
 
 
+def test_config_rejects_non_finite_and_huge_numbers_naming_the_key():
+    inf = float("inf")
+    cfg = config.defaults()
+    errors = []
+    config.merge(cfg, {"period_ms": inf, "warmup": -inf, "decimation": float("nan"), "seed": 1e300,
+                       "ring": 10 ** 40, "duration_s": inf, "noise": float("nan")}, errors)
+    assert len(errors) == 7, errors
+    for key, shown in (("period_ms", "inf"), ("warmup", "-inf"), ("decimation", "nan"), ("seed", "1e+300"),
+                       ("ring", str(10 ** 40)), ("duration_s", "inf"), ("noise", "nan")):
+        want = "%s: %s not allowed (allowed: %s)" % (key, shown, config.allowed(key))
+        assert want in errors, (want, errors)
+    assert cfg == config.defaults(), cfg  # every bad key kept its default
+    # the same from a config file: json gives inf for 1e400
+    path = _replay_file("cfg_inf.json", '{"period_ms": 1e400, "warmup": 12.0}')
+    try:
+        cfg, errors, _options, found = config.load(path)
+    finally:
+        import os
+
+        os.remove(path)
+    assert found and errors == ["period_ms: inf not allowed (allowed: integer 5..50)"], errors
+    assert cfg["period_ms"] == 10 and cfg["warmup"] == 12
+
+
+def test_config_file_given_with_flag_must_be_readable():
+    # config.json beside main.py may be missing: defaults, not an error
+    cfg, errors, _options, found = config.load("build/no_such_dir/config.json", ["--warmup", "3"])
+    assert not found and errors == [] and cfg["warmup"] == 3, errors
+    # a file named with --config must be readable: missing or a directory is a config error naming it
+    for path, why in (("build/no_such_config.json", "ENOENT"), ("tests", "")):  # a directory: errno per port
+        cfg, errors, options, _found = config.load("device/config.json", ["--config", path])
+        assert options["config"] == path
+        assert len(errors) == 1 and errors[0].startswith(path + ": cannot read ("), errors
+        assert why in errors[0], errors
+        assert cfg == config.defaults(), cfg
+    # a directory where config.json should be is not "missing" either
+    cfg, errors, _options, found = config.load("tests")
+    assert errors and errors[0].startswith("tests: cannot read ("), errors
+
+
 def test_replay_sensor_reads_rows_then_stops():
     s = ReplaySensor(array("i", (1, 2, 3, 4)))
     inp = array("i", (0, 0))
