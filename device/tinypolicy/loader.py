@@ -15,8 +15,9 @@ n_out 1..64 and chained, activation known, pshift <= 15, lo <= hi, relu lo == 0,
 16384, other hidden lo/hi within int16 (activation buffers), f32 pshift / lo / hi zero, total_size == size implied
 by the layer table. Then the blob buffer (bytearray(total_size), <= 64 KiB) is allocated and the file read into it,
 then CRC32, vel_scale / max_torque finite, and (int8 / q15) the descriptor is built: 11 + 8 * n_layers ints (35 for
-the shipped 3-layer nets), checking every fshift and per-output shift <= 31 as it goes. The int8 / q15 model's RAM
-is the blob itself (720 bytes for the shipped 2x16 int8 net) + descriptor + 2 activation buffers: ~1.5 KB per
+the shipped 3-layer nets), checking every fshift and per-output shift <= 31 and every feature's |v * fmult| +
+R(fshift) within int32 (v: 16384 for cos / sin, 131072 for theta_dot) as it goes. The int8 / q15 model's RAM is
+the blob itself (720 bytes for the shipped 2x16 int8 net) + descriptor + 2 activation buffers: ~1.5 KB per
 loaded int8 policy, measured with gc.mem_alloc.
 Every failure raises ModelError("<path>: <field>: <what>"); I/O errors (a directory, an unreadable file) use the
 field "cannot open" or "read".
@@ -223,6 +224,11 @@ def _load(f, size, fail):
             fmult, fshift = struct.unpack_from("<iB", blob, _HEADER_SIZE + _FEATURE_SIZE * i)
             if fshift > _MAX_SHIFT:
                 fail("feature %d fshift" % i, "%d exceeds %d" % (fshift, _MAX_SHIFT))
+            # |v * fmult| + R(fshift) < 2^31 for every source value v (|cos|, |sin| <= 16384 Q14, |theta_dot| <=
+            # 131072 Q12 after its clamp): the host reader's rule (quant.int32_bound_violations)
+            src = 131072 if i == 2 else 16384
+            if (src * abs(fmult) + (1 << fshift >> 1)) >> 31:  # > 2^31 - 1: 32-bit and 64-bit ports would disagree
+                fail("feature %d fmult" % i, "|%d*%d| + R(%d) exceeds int32" % (src, fmult, fshift))
             desc[_D_FMULT + i] = fmult
             desc[_D_FSHIFT + i] = fshift
         for k in range(n_layers):

@@ -145,6 +145,31 @@ def test_field_limits():
     _rejects("shift.bin", _crc(bad), "layer 0 shift", "32")
 
 
+def test_feature_fmult_products_must_fit_int32():
+    """|v * fmult| + R(fshift) < 2^31 for v up to 16384 (cos, sin Q14) and 131072 (theta_dot Q12 clamp), as the
+    host reader requires: beyond it 32-bit ports wrap where 64-bit ones do not."""
+    data = _read(GOOD)
+    bad = bytearray(data)
+    struct.pack_into("<i", bad, 24, 1 << 30)  # feature 0 (cos): 16384 * 2^30
+    _rejects("fmult.bin", _crc(bad), "feature 0 fmult", "|16384*1073741824| + R(", "exceeds int32")
+    bad = bytearray(data)
+    struct.pack_into("<i", bad, 24 + 8, -(1 << 31))  # feature 1 (sin): |int32 min|
+    _rejects("fmult_min.bin", _crc(bad), "feature 1 fmult", "exceeds int32")
+    # the bound itself, for theta_dot with its stored fshift: the largest |fmult| loads, one more does not
+    fshift = data[24 + 16 + 4]
+    top = ((1 << 31) - 1 - ((1 << fshift) >> 1)) // 131072
+    for fmult in (top, -top):
+        ok = bytearray(data)
+        struct.pack_into("<i", ok, 24 + 16, fmult)
+        path = _write("fmult_top.bin", _crc(ok))
+        try:
+            assert load(path).desc[4 + 2] == fmult
+        finally:
+            os.remove(path)
+        struct.pack_into("<i", ok, 24 + 16, fmult + (1 if fmult > 0 else -1))
+        _rejects("fmult_over.bin", _crc(ok), "feature 2 fmult", "|131072*%d|" % (fmult + (1 if fmult > 0 else -1)))
+
+
 def test_hardtanh_and_sigmoid_codes():
     hs = "tests/data/golden/hardtanh_sigmoid/policy_hs_%s.bin"
     for dtype in ("f32", "int8", "q15"):
