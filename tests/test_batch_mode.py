@@ -123,6 +123,64 @@ def test_batch_header_ignores_whitespace(tmp_path, variant):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
+def test_batch_header_on_first_non_blank_line(tmp_path, variant):
+    inp = tmp_path / "in.csv"
+    inp.write_text("\n  \ntheta,theta_dot\n0,0\n\n0.5,-1\n")
+    out = tmp_path / "out.csv"
+    proc = _batch(variant, REPO / "models" / "policy_int8.bin", inp, out)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text().splitlines()[0] == "torque,torque_q12" and len(out.read_text().splitlines()) == 3
+    inp.write_text("\n0,0\ntheta,theta_dot\n")  # only the first non-blank line may be the header
+    proc = _batch(variant, REPO / "models" / "policy_int8.bin", inp, out)
+    _fails_cleanly(proc, out, f"error: {inp} line 3: theta: 'theta' is not a number")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("spelling", ["same", "dotted", "symlink", "hardlink"])
+def test_batch_refuses_output_that_is_the_input(tmp_path, variant, spelling):
+    inp = tmp_path / "data.csv"
+    body = "theta,theta_dot\n0,0\n0.5,-1\n"
+    inp.write_text(body)
+    if spelling == "same":
+        out = inp
+    elif spelling == "dotted":
+        (tmp_path / "sub").mkdir()
+        out = tmp_path / "sub" / ".." / "." / "data.csv"
+    else:
+        out = tmp_path / "alias.csv"
+        (out.symlink_to if spelling == "symlink" else out.hardlink_to)(inp)
+    proc = _batch(variant, REPO / "models" / "policy_int8.bin", inp, out)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == f"error: {out}: is the input file: refusing to overwrite it\n", proc.stderr
+    assert inp.read_text() == body  # neither truncated nor removed
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_same_file_by_path_where_stat_has_no_inodes(variant):
+    """FAT / littlefs boards report inode 0 for every file: the check then compares absolute normalized paths
+    (case-insensitive, as FAT is)."""
+    code = """
+from tinypolicy.__main__ import _same_file
+class FakeOs:
+    def stat(self, p):
+        if "missing" in p:
+            raise OSError(2)
+        return (0x8000, 0, 0, 1, 0, 0, 10, 0, 0, 0)
+    def getcwd(self):
+        return "/data"
+os = FakeOs()
+cases = [("in.csv", "in.csv", 1), ("in.csv", "./in.csv", 1), ("in.csv", "/data/in.csv", 1),
+         ("in.csv", "/data/logs/../IN.CSV", 1), ("/in.csv", "in.csv", 0), ("in.csv", "out.csv", 0),
+         ("in.csv", "missing.csv", 0), ("a/in.csv", "b/in.csv", 0)]
+for a, b, want in cases:
+    assert _same_file(a, b, os) == bool(want), (a, b, want)
+print("ok")
+"""
+    proc = run_micropython(["-c", code], variant=variant)
+    assert proc.stdout.strip() == "ok", proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_batch_model_errors(tmp_path, variant):
     inp = tmp_path / "in.csv"
     inp.write_text("0,0\n")
@@ -136,6 +194,30 @@ def test_batch_model_errors(tmp_path, variant):
     proc = _batch(variant, bad, inp, tmp_path / "out.csv")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"error: {bad}: crc32: CRC mismatch (stored 0x"), proc.stderr
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_device_rejects_feature_fmult_like_the_host_reader(tmp_path, variant):
+    """A blob whose feature products exceed int32 (32-bit and 64-bit ports would disagree): the host reader and
+    the device loader both refuse it, naming the same field."""
+    import binascii
+    import struct
+
+    from tinypolicy_host.blob import BlobError, decode_blob
+
+    data = bytearray((REPO / "models" / "policy_int8.bin").read_bytes())
+    struct.pack_into("<i", data, 24, 1 << 30)  # feature 0 fmult
+    struct.pack_into("<I", data, len(data) - 4, binascii.crc32(data[:-4]) & 0xFFFFFFFF)
+    bad = tmp_path / "fmult.bin"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(BlobError, match=r": feature 0 fmult: .*exceeds int32"):
+        decode_blob(bytes(data), str(bad))
+    inp = tmp_path / "in.csv"
+    inp.write_text("0,0\n")
+    proc = _batch(variant, bad, inp, tmp_path / "out.csv")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith(f"error: {bad}: feature 0 fmult: |16384*1073741824| + R("), proc.stderr
+    assert "exceeds int32" in proc.stderr
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

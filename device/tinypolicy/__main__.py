@@ -2,9 +2,9 @@
 """MICROPYPATH=device micropython -m tinypolicy batch --model M.bin --input IN.csv --output OUT.csv
 MICROPYPATH=device micropython -m tinypolicy serve --model M.bin
 
-batch: IN.csv rows `theta,theta_dot` (floats, rad and rad/s; blank lines are skipped; the first line may be the
-header `theta,theta_dot`, whitespace ignored; any other first line is a data row). OUT.csv: a header, then one
-row per input row:
+batch: IN.csv rows `theta,theta_dot` (floats, rad and rad/s; blank lines are skipped; the first non-blank line may
+be the header `theta,theta_dot`, whitespace ignored; any other such line is a data row). OUT.csv (must not be
+IN.csv itself): a header, then one row per input row:
   f32:        `torque`             (N*m, %.9g)
   int8, q15:  `torque,torque_q12`  (torque = torque_q12 / 4096, exact; torque_q12 = the kernel's integer output
                                     for inputs floor(x * 4096 + 0.5), for exact comparison with the host)
@@ -51,14 +51,31 @@ def parse_row(line):
             v = float(text)
         except ValueError:
             raise ValueError("%s: %r is not a number" % (name, text.strip()))
-        if v != v or v in (float("inf"), float("-inf")):
+        if v - v != 0:  # nan or +-inf
             raise ValueError("%s: %r is not finite" % (name, text.strip()))
         vals.append(v)
     return vals
 
 
-def _is_header(line):
-    return "".join(line.split()) == "theta,theta_dot"
+def _same_file(a, b, os):
+    """True when b exists and is a: the same inode, or where stat has no inodes (FAT, littlefs: 0) the same
+    absolute normalized path, ignoring case (FAT)."""
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    if sa[1] or sb[1]:
+        return sa[1:3] == sb[1:3]
+    norm = []
+    for path in (a, b):
+        parts = []  # type: list
+        for p in (path if path[:1] == "/" else os.getcwd() + "/" + path).lower().split("/"):
+            if p == "..":
+                parts = parts[:-1]
+            elif p and p != ".":
+                parts.append(p)
+        norm.append(parts)
+    return norm[0] == norm[1]
 
 
 def batch(model, in_path, out_path):
@@ -73,12 +90,16 @@ def batch(model, in_path, out_path):
         src = open(in_path)
     except OSError as exc:
         raise CliError("%s: cannot open (%s)" % (in_path, exc))
+    if _same_file(in_path, out_path, os):  # open(out, "w") would truncate the input, the error path remove it
+        src.close()
+        raise CliError("%s: is the input file: refusing to overwrite it" % out_path)
     try:
         dst = open(out_path, "w")
     except OSError as exc:
         src.close()
         raise CliError("%s: cannot write (%s)" % (out_path, exc))
     n = 0
+    head = True  # the header may be the first non-blank line
     try:
         dst.write("torque,torque_q12\n" if quant else "torque\n")
         while True:
@@ -88,8 +109,12 @@ def batch(model, in_path, out_path):
                 if not line:
                     break
                 line = line.strip()
-                if not line or (n == 1 and _is_header(line)):
+                if not line:
                     continue
+                if head:
+                    head = False
+                    if "".join(line.split()) == "theta,theta_dot":  # the header, whitespace ignored
+                        continue
                 t = p.infer(parse_row(line))[0]
             except (OSError, ValueError) as exc:  # malformed row; reading: EISDIR, EIO, UnicodeError (str() empty)
                 raise CliError("%s line %d: %s" % (in_path, n, str(exc) or "not valid UTF-8 text"))
