@@ -1,5 +1,5 @@
 """Every path of the viper kernel against the host integer reference, on blobs derived from the shipped int8 policy:
-the pointer-walking int8 loops (signed inputs, inputs known >= 0 after relu, n_in not a multiple of 4 or 8) and
+the pointer-walking int8 loops (signed inputs, inputs known >= 0 after relu, n_in not a multiple of 4) and
 the general int8 loop with a product shift p > 0, which the shipped models never use. Device side: batch mode on
 the unix port, from source and from the x64 .mpy build."""
 
@@ -33,7 +33,7 @@ def _variants():
     base = read_blob(MODELS / "policy_int8.bin")
     shifted = copy.deepcopy(base)  # general int8 loop: products shifted right by p before accumulation
     shifted.layers[1].pshift = 2
-    narrow = copy.deepcopy(base)  # 13 hidden units: remainders after the unroll by 8 and by 4 (16 -> 13)
+    narrow = copy.deepcopy(base)  # 13 hidden units: a remainder after the unroll by 4 (16 -> 13)
     keep = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
     first, second, last = narrow.layers
     first.weight, first.bias, first.mult, first.shift = (first.weight[keep], first.bias[keep], first.mult[keep],

@@ -111,16 +111,8 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
             act = ptr16(xa)
             if fast:
                 e = int(blob) + n4
-                if pos:  # unrolled by 8, then 4, then the remainder
-                    e8 = int(blob) + (n_in & ~7)
-                    while int(blob) < e8:
-                        acc += (((blob[0] ^ 0x80) - 0x80) * act[0] + ((blob[1] ^ 0x80) - 0x80) * act[1]
-                                + ((blob[2] ^ 0x80) - 0x80) * act[2] + ((blob[3] ^ 0x80) - 0x80) * act[3]
-                                + ((blob[4] ^ 0x80) - 0x80) * act[4] + ((blob[5] ^ 0x80) - 0x80) * act[5]
-                                + ((blob[6] ^ 0x80) - 0x80) * act[6] + ((blob[7] ^ 0x80) - 0x80) * act[7])
-                        blob = ptr8(int(blob) + 8)
-                        act = ptr16(int(act) + 16)
-                    if int(blob) < e:
+                if pos:  # unrolled by 4, then the remainder
+                    while int(blob) < e:
                         acc += (((blob[0] ^ 0x80) - 0x80) * act[0] + ((blob[1] ^ 0x80) - 0x80) * act[1]
                                 + ((blob[2] ^ 0x80) - 0x80) * act[2] + ((blob[3] ^ 0x80) - 0x80) * act[3])
                         blob = ptr8(int(blob) + 4)
