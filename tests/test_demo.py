@@ -51,7 +51,8 @@ def test_demo_unwritable_log_is_one_error_line(case, tmp_path, capsys):
         pytest.skip("no /proc")
     log = paths[case] if case == "a folder" else paths[case] / "demo.csv"
     out, err = one_error_line(capsys, ["--log", str(log), "--no-plots"])
-    assert err.startswith(f"error: {log}: cannot write the log here ("), err
+    assert err.startswith(f"error: --log {log}: "), err
+    assert ("is a folder, not a file" if case == "a folder" else "cannot write (") in err
     assert out == ""  # before the device runs
 
 
@@ -62,8 +63,9 @@ def test_demo_unwritable_plot_folder_is_one_error_line(case, tmp_path, capsys):
         pytest.skip("no /proc")
     log = tmp_path / "logs" / "demo.csv"
     out, err = one_error_line(capsys, ["--log", str(log), "--plots", str(paths[case])])
-    assert err.startswith(f"error: {paths[case]}: "), err
-    assert ("is not a folder" if case == "a file" else "cannot write the plots here") in err
+    assert err.startswith(f"error: --plots {paths[case]}: "), err
+    want = {"a file": "is a file, not a folder", "under a file": "a_file is a file", "/proc/x": "cannot create"}
+    assert want[case] in err, err
     assert out == "" and not log.exists()  # checked before the run, not after 10 s of it
 
 

@@ -64,11 +64,11 @@ def test_out_that_is_a_file_is_one_error_line(tmp_path, capsys):
     not_a_folder.write_text("keep me")
     assert main(["plot", str(log), "--out", str(not_a_folder)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {not_a_folder}: exists and is not a folder") and err.count("\n") == 1, err
+    assert err.startswith(f"error: {not_a_folder}: is a file, not a folder") and err.count("\n") == 1, err
     assert not_a_folder.read_text() == "keep me"
     assert main(["plot", str(log), "--out", str(not_a_folder / "sub")]) == 2  # below a file: cannot be created
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {not_a_folder / 'sub'}: cannot create the plot folder") and err.count("\n") == 1
+    assert err.startswith(f"error: {not_a_folder / 'sub'}: {not_a_folder} is a file") and err.count("\n") == 1
 
 
 def test_time_axis_unwraps_t_us_and_non_finite_timings_are_skipped(tmp_path):

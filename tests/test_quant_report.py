@@ -45,7 +45,7 @@ def test_matching_blobs_pass_the_dtype_check(tmp_path, capsys):
 @pytest.mark.parametrize("bad,want", [(["--states", "0"], "--states: 0: must be >= 1"),
                                       (["--states=-5"], "--states: -5: must be >= 1"),
                                       (["--episodes", "0"], "--episodes: 0: must be >= 1"),
-                                      (["--json", "NOFOLDER/r.json"], "does not exist"),
+                                      (["--json", "NOFOLDER/r.json"], "cannot write (No such file"),
                                       (["--json", "DIR"], "is a folder")])
 def test_user_mistakes_are_one_error_line(tmp_path, capsys, bad, want):
     """--states 0 / -5 and --episodes 0 used to end in numpy tracebacks; --json into a missing folder in a

@@ -3,7 +3,6 @@ MicroPython port (device/main.py, board-sized heap), the CSV log goes to logs/, 
 summary is printed: when it got upright, overruns, median inference time."""
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 from .errors import UserError
 from .logfile import parse_lines
 from .paths import DEVICE, LOGS, PLOTS, micropython_binary
+from .userpaths import folder, writable_file
 
 HEAPSIZE = "128K"  # RP2040-sized heap: what would not fit on the board fails here too
 UPRIGHT = 0.1  # rad
@@ -36,27 +36,6 @@ def device_command(args) -> list[str]:
     if args.init_theta is not None:
         flags += ["--init-theta", str(args.init_theta)]
     return [micropython_binary(), "-X", f"heapsize={HEAPSIZE}", "main.py", *flags]
-
-
-def open_log(path: Path):
-    """The log file, opened for writing (folders created): a UserError naming it if that is not possible."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return open(path, "w")
-    except OSError as exc:
-        raise UserError(f"{path}: cannot write the log here ({exc.strerror or exc})") from None
-
-
-def check_plot_folder(folder: Path) -> None:
-    """Before the run, not after it: the plot folder exists (created if needed) and takes a file."""
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"{folder}: exists and is not a folder (--plots names the folder for the PNGs)")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise UserError(f"{folder}: cannot write the plots here ({exc.strerror or exc})") from None
 
 
 @dataclass
@@ -128,8 +107,9 @@ def upright_since(t: np.ndarray, theta: np.ndarray) -> float | None:
 def run(args) -> int:
     cmd = device_command(args)
     if not args.no_plots:
-        check_plot_folder(args.plots)
-    with open_log(args.log) as log_file:
+        folder(args.plots, "--plots")  # before the run, not after it
+    writable_file(args.log, "--log", make_parent=True)
+    with open(args.log, "w") as log_file:
         print(f"demo: {args.duration_s:g} s closed loop, {args.period_ms} ms period, {args.dtype}, {args.mode}, "
               f"noise {args.noise:g} on the unix MicroPython port")
         dev = run_device(cmd, log_file, echo=not args.quiet)

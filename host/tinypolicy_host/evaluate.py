@@ -22,6 +22,7 @@ import numpy as np
 from .errors import UserError
 from .paths import MODELS
 from .plant import DT, EPISODE_SECONDS
+from .userpaths import writable_file
 
 NOISE = 0.01
 DEFAULT_SPEC = MODELS / "policy_spec.npz"  # the shipped policy's float spec (written by export)
@@ -197,7 +198,7 @@ def run(args) -> int:
         raise UserError("--episodes: must be at least 1")
     check_flags(args)
     if args.json:
-        check_writable(args.json, "--json")
+        writable_file(args.json, "--json")
     if args.device:
         return run_on_device(args)
     if args.expert:
@@ -229,20 +230,6 @@ def check_flags(args) -> None:
         raise UserError(f"{', '.join(device_only)}: only with --device (the policy on the device)")
     if args.device and host_only:
         raise UserError(f"{', '.join(host_only)}: not with --device (the device runs the blob given by --model)")
-
-
-def check_writable(path: Path, flag: str) -> None:
-    """Before a long run: `path` can be written (an existing file is left as it is)."""
-    if path.is_dir():
-        raise UserError(f"{flag} {path}: is a folder")
-    existed = path.exists()
-    try:
-        with open(path, "a"):
-            pass
-    except OSError as exc:
-        raise UserError(f"{flag} {path}: cannot write ({exc.strerror or exc})") from None
-    if not existed:
-        path.unlink()
 
 
 def run_on_device(args) -> int:

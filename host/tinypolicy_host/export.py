@@ -31,6 +31,7 @@ from .quant import (
     to_q12,
 )
 from .spec import FloatPolicySpec, load_spec_file
+from .userpaths import folder
 
 GOLDEN = REPO / "tests" / "data" / "golden"
 ONNX_NAME = "tiny_policy.onnx"
@@ -65,22 +66,12 @@ def default_golden_dir(models_out: Path) -> Path:
     return GOLDEN if models_out.resolve() == MODELS.resolve() else models_out.parent / "golden"
 
 
-def check_out_dir(path: Path, option: str) -> None:
-    """UserError unless path is a folder or can become one (an existing file, or a file on the way, is not)."""
-    path = Path(path)
-    for p in (path, *path.parents):
-        if p.exists():
-            if not p.is_dir():
-                raise UserError(f"{option} {path}: " + ("not a folder" if p == path else f"{p} is not a folder"))
-            return
-
-
 def run(args) -> int:
     if args.evaluate < 0:
         raise UserError(f"--evaluate: {args.evaluate}: the number of episodes must be >= 1 (0: read the table)")
-    check_out_dir(args.out, "--out")
+    folder(args.out, "--out", create=False)
     golden = args.golden if args.golden is not None else default_golden_dir(args.out)
-    check_out_dir(golden, "--golden")
+    folder(golden, "--golden", create=False)
     spec = load_spec_file(args.spec)
     provenance = _load_json(args.provenance or args.spec.with_name("provenance.json"), args.provenance is not None)
     returns = _load_json(args.returns or args.spec.with_name("returns.json"), args.returns is not None) or None

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import serialio
-from .errors import UserError
+from .userpaths import writable_file
 
 START_CODE = "import sys\nsys.modules.pop('main', None)\nimport main"  # as at boot: __file__, tracebacks
 STATUS_HZ = 5.0
@@ -248,29 +248,13 @@ class Capture:
                 self.status.say(f"monitor: {ev.kind} line: {ev.text[:100]!r}")
 
 
-def check_out(out_path: Path) -> None:
-    """OUT must be a file that can be written: checked before the port is opened, and without truncating a
-    previous log (that happens only once the board answers)."""
-    if out_path.is_dir():
-        raise UserError(f"--out {out_path}: is a folder; give a file name, e.g. {out_path / 'run.csv'}")
-    existed = out_path.exists()
-    try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(out_path, "a"):
-            pass
-    except OSError as exc:
-        raise UserError(f"--out {out_path}: cannot write ({exc.strerror or exc})") from None
-    if not existed:
-        out_path.unlink()
-
-
 def monitor(port: str, out_path: Path, duration: float = 10.0, reset: bool = True, start_code: str = START_CODE,
             status_stream=None) -> dict:
     """Run the app and capture its log into out_path; returns a summary dict."""
     status = Status(status_stream or sys.stderr)
     port = serialio.resolve_port(port)
     out_path = Path(out_path)
-    check_out(out_path)
+    writable_file(out_path, "--out", make_parent=True)  # before the port; a previous log is not truncated yet
     transport = serialio.connect(port)
     try:
         serialio.enter_raw_repl(transport, soft_reset=reset)

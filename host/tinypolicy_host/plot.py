@@ -6,7 +6,6 @@
     lateness_hist.png   histogram of how late each tick started (µs), overrun count
 """
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 from .errors import UserError
 from .logfile import read_log
 from .paths import PLOTS
+from .userpaths import folder
 
 UPRIGHT_BAND = 0.1  # rad
 MAX_TORQUE = 2.0  # N·m (Pendulum-v1)
@@ -40,20 +40,6 @@ def _time_s(log) -> np.ndarray:
     return log.data["tick"] * 0.05
 
 
-def _plot_dir(out_dir) -> Path:
-    """The folder for the PNGs, created if needed; a UserError naming it when it cannot be one."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"{out_dir}: exists and is not a folder (the plots go into a folder: choose another one)")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"{out_dir}: cannot create the plot folder ({exc.strerror or exc})") from None
-    if not os.access(out_dir, os.W_OK):
-        raise UserError(f"{out_dir}: the plot folder is not writable")
-    return out_dir
-
-
 def plot_log(log_path, out_dir=PLOTS) -> list[Path]:
     """Write the four PNGs for the log into out_dir; returns their paths."""
     import matplotlib
@@ -67,7 +53,7 @@ def plot_log(log_path, out_dir=PLOTS) -> list[Path]:
         raise UserError(f"{log_path}: header: missing column(s) {', '.join(missing)}")
     if len(log) == 0:
         raise UserError(f"{log_path}: no data rows")
-    out_dir = _plot_dir(out_dir)
+    out_dir = folder(out_dir)
     d, t = log.data, _time_s(log)
     name = Path(log_path).name
     paths = []

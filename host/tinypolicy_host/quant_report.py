@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import UserError
 from .paths import MODELS
+from .userpaths import writable_file
 
 HELD_OUT_SEED = 987654321
 
@@ -84,10 +85,7 @@ def run(args) -> int:
         if value < 1:
             raise UserError(f"{option}: {value}: must be >= 1")
     if args.json is not None:  # checked before the (long) measurement
-        if args.json.is_dir():
-            raise UserError(f"--json {args.json}: is a folder, not a file")
-        if not args.json.parent.is_dir():
-            raise UserError(f"--json {args.json}: folder {args.json.parent} does not exist")
+        writable_file(args.json, "--json")
     policies = read_policies(args.models)
     errors = torque_errors(policies["f32"], {d: policies[d] for d in ("int8", "q15")}, args.states)
     print(f"torque error vs float on {args.states} held-out states (theta in [-pi, pi], theta_dot in [-8, 8]):")

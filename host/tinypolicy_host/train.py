@@ -426,16 +426,17 @@ def run(args) -> int:
                            "--es-gens": (gens, 0), "--es-pairs": (args.es_pairs, 1),
                            "--es-episodes": (es_episodes, 1), "--qat-gens": (qat_gens, 0),
                            "--episodes": (episodes, 1), "--threads": (args.threads, 1)})
-    from .export import check_out_dir, default_golden_dir
+    from .export import default_golden_dir
+    from .userpaths import folder
 
     out = args.out or (BUILD / ("train-quick" if args.quick else "train"))
-    check_out_dir(out, "--out")
+    folder(out, "--out", create=False)
     models_out = golden_out = None
     if not args.no_export:
         models_out = args.models_out or (out / "models" if quick else MODELS)
         golden_out = default_golden_dir(models_out)
-        check_out_dir(models_out, "--models-out")
-        check_out_dir(golden_out, "--models-out (golden vectors beside it)")
+        folder(models_out, "--models-out", create=False)
+        folder(golden_out, "--models-out (golden vectors beside it)", create=False)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

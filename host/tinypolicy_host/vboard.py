@@ -45,6 +45,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .paths import BUILD, micropython_binary
+from .userpaths import folder
 
 VBOARD_DIR = BUILD / "vboard"
 DEFAULT_FS = VBOARD_DIR / "fs"
@@ -442,12 +443,7 @@ def run(args) -> int:
     fs = args.fs.resolve()
     if not HEAPSIZE.fullmatch(args.heapsize):
         raise UserError(f"--heapsize {args.heapsize}: expected bytes with an optional K or M suffix, e.g. 128K")
-    if fs.exists() and not fs.is_dir():
-        raise UserError(f"--fs {args.fs}: is a file; the board's flash is a folder")
-    try:
-        fs.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--fs {args.fs}: cannot create the folder ({exc.strerror or exc})") from None
+    folder(args.fs, "--fs")  # the board's flash
     try:
         micropython_binary()
     except FileNotFoundError as exc:
