@@ -1,9 +1,10 @@
-# device: fixed-point helpers: float -> Q12, angle reduction, sin/cos from the table (models/README.md).
+# device: fixed-point helpers: angle reduction, sin/cos and tanh from the tables (models/README.md).
 """Q12 = value * 4096 (radians, rad/s, N*m); Q14 = value * 16384 (sin, cos, tanh); turn units: 65536 per turn.
 
 `sin_q14` / `cos_q14` / `turn_q12` / `tanh_q14` are viper functions of native ints: they allocate nothing and
 can be called from other viper code (`int(sin_q14(t))`) or from Python with small ints. All intermediates stay
-within int32, so 32-bit (armv6m, xtensawin, rv32imc) and 64-bit (x64) ports give the same bits.
+within int32, so 32-bit (armv6m, xtensawin, rv32imc) and 64-bit (x64) ports give the same bits. Float -> Q12 is
+`tinypolicy.policy.to_q12` (plain Python: the float path must not import viper code).
 Accuracy (contract): |sin_q14/16384 - sin| <= 3.2e-4 from a Q12 angle in [-pi, pi]; |tanh_q14/16384 - tanh|
 <= 7.4e-5. The policy kernel (kernels.py) inlines the same arithmetic for speed.
 """
@@ -19,13 +20,6 @@ TWO_PI_Q12 = const(25736)
 TURN_MULT = const(10430)  # 65536 / (2 pi) in Q12
 THETA_DOT_LIMIT_Q12 = const(131072)  # +-32 rad/s clamp before the feature stage
 TANH_LIMIT_Q12 = const(16384)  # tanh pre-activations are clamped to +-4.0
-
-
-def to_q12(x):
-    """Float -> Q12 int: floor(x * 4096 + 0.5) (the contract's conversion, host and device alike). Allocates."""
-    v = x * 4096.0 + 0.5
-    q = int(v)  # truncates toward zero: step down for negative non-integers (floor without importing math)
-    return q - 1 if q > v else q
 
 
 @micropython.viper

@@ -23,9 +23,10 @@ _Q12_LIMIT = _I32_MAX / 4096.0  # |x| in float units whose Q12 value still fits 
 
 
 def to_q12(x):
-    """fixed.to_q12, duplicated so that the float path never imports viper code: floor(x * 4096 + 0.5)."""
+    """Float -> Q12 int: floor(x * 4096 + 0.5), the contract's conversion (host and device alike). Allocates.
+    Here, not in fixed.py, so that the float path never imports viper code."""
     v = x * 4096.0 + 0.5
-    q = int(v)
+    q = int(v)  # truncates toward zero: step down for negative non-integers (floor without importing math)
     return q - 1 if q > v else q
 
 

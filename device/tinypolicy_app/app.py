@@ -93,10 +93,7 @@ def warm_up(policy, inp, out, n, msgs, hist):
         msgs.info("warmup n=%d cold_us=%d warm_us=%s warm_max_us=%d torque_q12=%d" % (
             n, cold, _us(warm), warm_max, out[0]))
     finally:
-        for part in hist.parts:
-            for i in range(len(part)):
-                part[i] = 0
-        hist.max = hist.n = 0
+        hist.clear()
 
 
 class Reporter:

@@ -49,6 +49,12 @@ class Hist:
         self.max = 0
         self.n = 0
 
+    def clear(self):
+        for part in self.parts:
+            for i in range(len(part)):
+                part[i] = 0
+        self.max = self.n = 0
+
     def add(self, v):
         if v > self.max:
             self.max = v

@@ -2,7 +2,8 @@
 import math
 
 from devtest import assert_no_alloc
-from tinypolicy.fixed import cos_q14, sin_q14, sin_turn, tanh_q14, to_q12, turn_q12
+from tinypolicy.fixed import cos_q14, sin_q14, sin_turn, tanh_q14, turn_q12
+from tinypolicy.policy import to_q12
 
 
 def _layer_rows(path):
