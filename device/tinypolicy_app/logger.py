@@ -65,9 +65,6 @@ class Messages:
     def set_level(self, level):
         self.level = level_index(level)
 
-    def enabled(self, level):
-        return level_index(level) <= self.level
-
     def emit(self, level, text, always=False):
         """always=True: protocol lines (summary, done) that a monitor relies on, printed at any log level."""
         if always or level_index(level) <= self.level:

@@ -82,8 +82,5 @@ class Pendulum:
         self.dt_ms = dt_ms
         self.torque = 0
 
-    def apply(self, torque_q12):
-        self.torque = torque_q12
-
     def step(self):
         pendulum_step(self.st, self.torque, self.dt_ms)  # type: ignore[arg-type]  # viper ptr32 <- array

@@ -62,9 +62,6 @@ class Noise:
     def __init__(self, sigma_theta, sigma_dot, seed):
         self.st = array("i", (seed_state(seed), sigma_q16(sigma_theta), sigma_q16(sigma_dot)))
 
-    def sample_q12(self):
-        return gauss_q12(self.st)  # type: ignore[arg-type]  # viper ptr32 takes any buffer
-
 
 class PlantSensor:
     """Reads the simulated plant's true state (Q20) as Q12 with optional noise."""

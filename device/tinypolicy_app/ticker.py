@@ -54,10 +54,6 @@ class Timer:
     def active(self):
         return self._active
 
-    def wait_us(self):
-        """Microseconds until the next deadline (negative: overdue)."""
-        return time.ticks_diff(self._next, time.ticks_us())
-
     def poll(self, max_wait_us=1000000):
         """Wait for the next deadline (at most max_wait_us) and fire the callback once when it is due.
         Returns True when the callback ran."""

@@ -86,7 +86,3 @@ class PolicyNet(nn.Module):
                 layer.weight.copy_(torch.from_numpy(np.asarray(ls.weight, np.float32)))
                 layer.bias.copy_(torch.from_numpy(np.asarray(ls.bias, np.float32)))
         return net
-
-    def numpy_policy(self):
-        """Callable (θ array, θ̇ array) -> torque array, float64 via the spec (the reference forward)."""
-        return self.to_spec().forward

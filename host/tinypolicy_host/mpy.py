@@ -62,12 +62,6 @@ def compile_arch(arch: str, out_root: Path, device: Path | None = None) -> list[
     return written
 
 
-def sizes(out_root: Path = BUILD / "mpy", package: str | None = None) -> dict[str, int]:
-    """Total .mpy bytes per architecture: of one package, or (None) of both."""
-    return {arch: sum(p.stat().st_size for p in (out_root / arch / (package or "")).rglob("*.mpy")) for arch in ARCHES
-            if (out_root / arch).is_dir()}
-
-
 def run(args) -> int:
     arches = args.arch or list(ARCHES)
     for arch in arches:
