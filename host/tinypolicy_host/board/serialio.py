@@ -6,13 +6,13 @@ running virtual board wrote to `build/vboard/port`.
 import os
 from pathlib import Path
 
-from ..devtools.vboard import DEFAULT_PORT_FILE
 from ..errors import UserError
+from ..paths import VBOARD_PORT_FILE
 
 BOARD_ARCH = {"rpi_pico": "armv6m", "esp32": "xtensawin", "unix": "x64"}
 
 
-def resolve_port(port: str | None, port_file: Path = DEFAULT_PORT_FILE) -> str:
+def resolve_port(port: str | None, port_file: Path = VBOARD_PORT_FILE) -> str:
     port = (port or "").strip()
     if not port:
         raise UserError("--port: no serial port given: use PORT=/dev/ttyACM0 (RP2040), PORT=/dev/ttyUSB0 (ESP32) "

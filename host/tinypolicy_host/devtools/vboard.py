@@ -44,11 +44,10 @@ import tty
 from pathlib import Path
 
 from ..errors import UserError
-from ..paths import BUILD, micropython_binary
+from ..paths import VBOARD_DIR, VBOARD_PORT_FILE, micropython_binary
 
-VBOARD_DIR = BUILD / "vboard"
 DEFAULT_FS = VBOARD_DIR / "fs"
-DEFAULT_PORT_FILE = VBOARD_DIR / "port"
+DEFAULT_PORT_FILE = VBOARD_PORT_FILE
 DEFAULT_HEAPSIZE = "128K"  # board-sized: same heap as the device tests (an RP2040 has ~160-200 KB free)
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit"
