@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinypolicy_host.board.plot import NAMES, plot_log, wrap_angle
+from tinypolicy_host.board.plot import NAMES, plot_log
 from tinypolicy_host.cli import main
 from tinypolicy_host.errors import UserError
+from tinypolicy_host.evaluation.upright import wrap_angle
 
 HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"
 

@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ..board.logfile import read_log
-from ..paths import DEVICE, micropython_binary
+from ..paths import BOARD_HEAPSIZE, DEVICE, micropython_binary
 
-HEAPSIZE = "128K"
 HOG = "while True: pass"
 
 
@@ -38,7 +37,7 @@ def pick_cpu() -> int:
 def run_tick(period_ms: int, duration_s: float, dtype: str, log_path: Path, contended: bool,
              cpu: int | None = None) -> dict:
     """One real-time run; returns a row of lateness / overrun statistics."""
-    cmd = [micropython_binary(), "-X", f"heapsize={HEAPSIZE}", "main.py", "--mode", "realtime",
+    cmd = [micropython_binary(), "-X", f"heapsize={BOARD_HEAPSIZE}", "main.py", "--mode", "realtime",
            "--period-ms", str(period_ms), "--duration-s", str(duration_s), "--dtype", dtype,
            "--model", f"models/policy_{dtype}.bin", "--log-level", "info"]
     hog = None

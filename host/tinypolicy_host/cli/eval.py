@@ -4,8 +4,8 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from ..evaluation.gym import DEFAULT_SPEC, SETTINGS, evaluate, format_table, results_table, swing_up
-from ..paths import MODELS
+from ..evaluation.gym import SETTINGS, evaluate, format_table, results_table, swing_up
+from ..paths import DEFAULT_MODEL, DEFAULT_SPEC
 from ..userpaths import writable_file
 
 
@@ -78,7 +78,7 @@ def run_on_device(args) -> int:
     from ..evaluation.device import evaluate_on_device
 
     settings = {name: SETTINGS[name] for name in (args.setting or SETTINGS)}
-    model = args.model or MODELS / "policy_int8.bin"
+    model = args.model or DEFAULT_MODEL
     result = evaluate_on_device(model, args.episodes, settings, port=args.port, variant=args.variant or "mpy")
     dev = result.pop("device")
     print(f"policy on the device: {dev['link']}, {dev['model']} ({dev['dtype']}); gymnasium Pendulum-v1 on the host, "

@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..paths import BUILD, MODELS
+from ..paths import BUILD, MODELS, git_commit
 from ..training.model import HIDDEN_ACTIVATIONS
 from ..training.train import (
     NOISE,
     FlatParams,
     bc_dataset,
     command_line,
-    git_commit,
     int8_validator,
     plot_curve,
     train_bc,

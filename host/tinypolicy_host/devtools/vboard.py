@@ -44,11 +44,10 @@ import tty
 from pathlib import Path
 
 from ..errors import UserError
-from ..paths import VBOARD_DIR, VBOARD_PORT_FILE, micropython_binary
+from ..paths import BOARD_HEAPSIZE, VBOARD_DIR, VBOARD_PORT_FILE, micropython_binary
 
 DEFAULT_FS = VBOARD_DIR / "fs"
 DEFAULT_PORT_FILE = VBOARD_PORT_FILE
-DEFAULT_HEAPSIZE = "128K"  # board-sized: same heap as the device tests (an RP2040 has ~160-200 KB free)
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit"
 FRIENDLY_BANNER = b'Type "help()" for more information.'
@@ -91,7 +90,7 @@ def _child_setup():  # runs in the child after setsid()
 class VirtualBoard:
     """Relay between a stable host-side pty and a unix MicroPython process that is restarted on every reset."""
 
-    def __init__(self, fs: Path, heapsize: str = DEFAULT_HEAPSIZE, run_main: bool = True, log=None):
+    def __init__(self, fs: Path, heapsize: str = BOARD_HEAPSIZE, run_main: bool = True, log=None):
         self.fs = Path(fs).resolve()
         self.heapsize = heapsize
         self.run_main = run_main
@@ -440,7 +439,7 @@ def _term_with_parent():  # Linux: SIGTERM the vboard (which then cleans up) if 
 class VBoardProcess:
     """`tinypolicy vboard` as a child process (tests, scripts): `with VBoardProcess(fs) as vb: vb.port`."""
 
-    def __init__(self, fs: Path, port_file: Path | None = None, heapsize: str = DEFAULT_HEAPSIZE,
+    def __init__(self, fs: Path, port_file: Path | None = None, heapsize: str = BOARD_HEAPSIZE,
                  run_main: bool = True, timeout: float = 15.0):
         self.fs = Path(fs)
         self.port_file = Path(port_file) if port_file else self.fs.parent / "port"

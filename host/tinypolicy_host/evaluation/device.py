@@ -21,12 +21,11 @@ import numpy as np
 from ..board import serialio
 from ..contract.blob import read_blob
 from ..errors import UserError
-from ..paths import REPO, device_path, micropython_binary
+from ..paths import BOARD_HEAPSIZE, REPO, device_path, micropython_binary
 from ..quantize.quant import QuantPolicy, to_q12
 from .gym import evaluate
 
 F32_TOLERANCE = 1e-5  # N·m: float32 on the device vs the float32 blob evaluated in float64 on the host
-HEAPSIZE = "128K"
 CHUNK = 32  # states in flight per write: serial, pty and pipe buffers are a few KB
 TIMEOUT_S = 10.0  # seconds without an answer line before the device counts as stuck
 
@@ -80,7 +79,7 @@ class UnixPortLink(ServeLink):
             binary = micropython_binary()
         except FileNotFoundError as exc:
             raise UserError(f"{exc}{' (or use --variant src)' if variant == 'mpy' else ''}") from None
-        cmd = [binary, "-X", f"heapsize={HEAPSIZE}", "-m", "tinypolicy", "serve", "--model", str(model.resolve())]
+        cmd = [binary, "-X", f"heapsize={BOARD_HEAPSIZE}", "-m", "tinypolicy", "serve", "--model", str(model.resolve())]
         self.where = f"unix port ({variant})"
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

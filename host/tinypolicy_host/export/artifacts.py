@@ -11,14 +11,13 @@ import binascii
 import datetime
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
 from ..contract.blob import BLOB_NAMES, blob_size, read_blob, write_blob
 from ..contract.spec import FloatPolicySpec
-from ..paths import MODELS, REPO
+from ..paths import MODELS, REPO, git_commit
 from ..quantize.quant import (
     I32_MAX,
     I32_MIN,
@@ -311,13 +310,6 @@ def write_golden(models_dir: Path, golden_dir: Path) -> list[Path]:
 
 # ---- metadata ----
 
-def _git_commit() -> str | None:
-    try:
-        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
-        return proc.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
 
 def _file_entry(path: Path, dtype: str | None) -> dict:
     data = path.read_bytes()
@@ -360,9 +352,9 @@ def build_metadata(spec: FloatPolicySpec, quantized: dict, out_dir: Path, proven
                    returns: dict | None, torque_errors: dict) -> dict:
     n_params = sum(layer.weight.size + layer.bias.size for layer in spec.layers)
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    prov = {"date": now, "git_commit": _git_commit()}
+    prov = {"date": now, "git_commit": git_commit()}
     prov.update(provenance or {})
-    prov.update({"spec_sha256": spec_digest(spec), "export_date": now, "export_git_commit": _git_commit(),
+    prov.update({"spec_sha256": spec_digest(spec), "export_date": now, "export_git_commit": git_commit(),
                  "exporter": "tinypolicy_host.export.export_all"})
     return {
         "format": "tinypolicy-metadata/1",

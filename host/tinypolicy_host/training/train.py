@@ -22,13 +22,11 @@ Stages (deterministic for a given --seed; torch on 2 CPU threads):
 Outputs in --out (default build/train/): policy_spec.npz, provenance.json, train_log.csv, learning_curve.png,
 returns.json (the evaluate.results_table; skipped with --quick --no-export).
 """
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from ..paths import REPO
 from .plant import DT, EPISODE_SECONDS, MAX_SPEED, MAX_TORQUE
 
 NOISE = 0.01
@@ -325,16 +323,6 @@ def command_line() -> str:
     if argv[:1] == ["train"]:
         return " ".join(["tinypolicy", *argv])
     return "tinypolicy train (called from Python)"
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def int8_validator():
