@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import LOG_COLUMNS
 from tinypolicy_host.board.logfile import read_log
 from tinypolicy_host.board.mpy import PACKAGES
 from tinypolicy_host.board.plot import NAMES
@@ -18,7 +19,7 @@ from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.evaluation.upright import UPRIGHT_RAD, wrap_angle
 from tinypolicy_host.paths import BOARDS, BUILD, DEVICE, REPO
 
-HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags".split(",")
+HEADER = LOG_COLUMNS
 
 
 def make(*args, timeout=120):

@@ -5,12 +5,13 @@ import random
 
 import pytest
 
+from helpers import LOG_HEADER
 from tinypolicy_host.board import monitor
 from tinypolicy_host.board.logfile import read_log
 from tinypolicy_host.board.monitor import Capture, Status, StreamParser
 from tinypolicy_host.devtools.vboard import VBoardProcess
 
-HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"
+HEADER = LOG_HEADER
 
 
 def row(i):
@@ -163,11 +164,8 @@ def fake_app(fs, n, done=True, tail=""):
 
 
 @pytest.fixture
-def vboard_fs(tmp_path):
-    fs = tmp_path / "fs"
-    fs.mkdir()
-    with VBoardProcess(fs, tmp_path / "port", run_main=False) as vb:
-        yield vb, fs
+def vboard_fs(vboard, tmp_path):
+    return vboard, tmp_path / "fs"
 
 
 def test_monitor_against_vboard_done(vboard_fs, tmp_path):
