@@ -8,16 +8,16 @@ PORT       ?=
 BOARD      ?= unix
 OUT        ?= logs/run.csv
 LOG        ?= logs/demo.csv
-PLOTS      ?= plots
+PLOTS      ?= logs/plots
 DURATION   ?= 0
 SRC        ?=
 STAMP      := $(VENV)/.setup-stamp
 
-.PHONY: setup demo test test-fast train flash monitor plot bench bench-quick vboard mpy dist lint clean help
+.PHONY: setup demo plots test test-fast train flash monitor plot bench bench-quick vboard mpy dist lint clean help
 
 help:
 	@echo "make demo | test | setup | train | flash PORT=.. BOARD=.. | monitor PORT=.. OUT=.. [DURATION=s]"
-	@echo "     plot LOG=.. [PLOTS=dir]"
+	@echo "     plot LOG=.. [PLOTS=dir] | plots (rewrite the committed plots/ from a demo run)"
 	@echo "     bench | vboard | mpy | dist | lint | clean"
 
 setup: $(STAMP)
@@ -35,8 +35,13 @@ $(STAMP): requirements.txt requirements-stubs-rp2.txt requirements-stubs-esp32.t
 	    --target $(VENV)/stubs/esp32 -r requirements-stubs-esp32.txt
 	touch $@
 
+# Writes only into logs/ (not tracked): the log and logs/plots/*.png.
 demo: $(STAMP)
 	$(TP) demo --log $(LOG) --plots $(PLOTS)
+
+# The example plots committed in plots/ (README, plots/README.md): rewritten only here, from a fresh demo run.
+plots: $(STAMP)
+	$(TP) demo --log logs/demo.csv --plots plots
 
 test: $(STAMP) mpy lint
 	$(PY) -m pytest

@@ -1,5 +1,5 @@
 """`tinypolicy demo` (`make demo`): the shipped policy swings up the simulated pendulum in real time on the unix
-MicroPython port (device/main.py, board-sized heap), the CSV log goes to logs/, plots to plots/, and a short
+MicroPython port (device/main.py, board-sized heap), the CSV log goes to logs/, plots to logs/plots/, and a short
 summary is printed: when it got upright, overruns, median inference time."""
 import subprocess
 import sys

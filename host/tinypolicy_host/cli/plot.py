@@ -8,7 +8,7 @@ from ..paths import PLOTS
 
 def add_arguments(parser):
     parser.add_argument("log", type=Path, help="CSV log from `make monitor` or `make demo`")
-    parser.add_argument("--out", type=Path, default=PLOTS, help="folder for the PNGs (default plots/)")
+    parser.add_argument("--out", type=Path, default=PLOTS, help="folder for the PNGs (default logs/plots/)")
 
 
 def run(args) -> int:
