@@ -1,4 +1,4 @@
-"""Sanity of the numpy integer reference (host/tinypolicy_host/quantize/quant.py): tables, feature stage, 32-bit bound,
+"""Sanity of the numpy integer reference (host/tinypolicy_host/quant.py): tables, feature stage, 32-bit bound,
 quantization accuracy and determinism. Measured errors (documented in models/README.md) are asserted here."""
 import math
 

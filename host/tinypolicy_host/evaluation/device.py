@@ -222,7 +222,7 @@ def open_link(port: str | None, model: Path, model_on_board: str, variant: str):
 
 def evaluate_on_device(model: Path, n_episodes: int, settings: dict, port: str | None = None,
                        model_on_board: str | None = None, variant: str = "mpy") -> dict:
-    """Run every setting with the policy on the device. Returns the evaluation.gym.evaluate() dict plus a `device` entry."""
+    """Run every setting with the policy on the device. Returns the evaluate.evaluate() dict plus a `device` entry."""
 
     model = Path(model)
     if not model.is_file():
