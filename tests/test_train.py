@@ -119,16 +119,16 @@ def test_quick_honours_es_episodes(tmp_path, monkeypatch):
     """--quick used to run ES on 64 episodes whatever --es-episodes said (and record 256 in the provenance)."""
     import json
 
-    from tinypolicy_host.cli import train as train_cli
+    from tinypolicy_host.training import train as train_lib
 
     seen = []
-    real = train_cli.train_es
+    real = train_lib.train_es
 
     def spy(net, gens, pairs, episodes, *a, **kw):
         seen.append((pairs, episodes))
         return real(net, gens, pairs, episodes, *a, **kw)
 
-    monkeypatch.setattr(train_cli, "train_es", spy)
+    monkeypatch.setattr(train_lib, "train_es", spy)
     args = [*TINY[:-1], "1", "--es-pairs", "2", "--es-episodes", "5", "--no-export", "--out", str(tmp_path)]
     assert cli.main(args) == 0
     assert seen == [(2, 5)]
