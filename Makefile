@@ -13,11 +13,11 @@ DURATION   ?= 0
 SRC        ?=
 STAMP      := $(VENV)/.setup-stamp
 
-.PHONY: setup demo plots test test-fast train flash monitor plot bench bench-quick vboard mpy dist lint clean help
+.PHONY: setup demo test test-fast train flash monitor plot bench bench-quick vboard mpy dist lint clean help
 
 help:
 	@echo "make demo | test | setup | train | flash PORT=.. BOARD=.. | monitor PORT=.. OUT=.. [DURATION=s]"
-	@echo "     plot LOG=.. [PLOTS=dir] | plots (rewrite the committed plots/ from a demo run)"
+	@echo "     plot LOG=.. [PLOTS=dir]"
 	@echo "     bench | vboard | mpy | dist | lint | clean"
 
 setup: $(STAMP)
@@ -40,6 +40,7 @@ demo: $(STAMP)
 	$(TP) demo --log $(LOG) --plots $(PLOTS)
 
 # The example plots committed in plots/ (README, plots/README.md): rewritten only here, from a fresh demo run.
+.PHONY: plots
 plots: $(STAMP)
 	$(TP) demo --log logs/demo.csv --plots plots
 

@@ -16,15 +16,10 @@ from .host import code_sizes, demo_time, machine_info, training_times
 from .ref import C_BINARY, build_c, c_latency, check_c, instruction_counts, onnxruntime_latency, torch_latency
 from .tick import run_tick
 
-SECTIONS = ("device", "c", "host", "instr", "size", "tick", "train", "demo")
-FULL = {"n": 10000, "warmup": 1000, "block": 16, "periods": "5,10,20,50", "tick_seconds": 10.0}
-QUICK = {"n": 1000, "warmup": 100, "block": 16, "periods": "10,50", "tick_seconds": 1.0}
-QUICK_SKIP = {"instr", "train", "demo"}
-
 
 @dataclass
 class BenchOptions:
-    """What a bench run measures besides the numeric settings (`FULL` / `QUICK`)."""
+    """What a bench run measures besides the numeric settings."""
     quick: bool = False  # smoke run: results go to build/bench/quick/, not benchmarks/
     variant: str = "mpy"  # device package as the x64 .mpy build ("mpy") or as source ("src")
     device_output: Path | None = None  # a saved device_bench.py output instead of running the unix port
@@ -33,9 +28,9 @@ class BenchOptions:
 
 
 def run_bench(cfg: dict, sections: list[str], opts: BenchOptions, out: Path, command: str) -> Path:
-    """Run `sections` with settings `cfg` (keys of `FULL`), write OUT/RESULTS.md and OUT/results/*.csv, print
-    progress and the headline numbers; returns the RESULTS.md path. A section that fails is recorded as skipped
-    with its reason and the others still run."""
+    """Run `sections` with settings `cfg` (n, warmup, block, periods, tick_seconds), write OUT/RESULTS.md and
+    OUT/results/*.csv, print progress and the headline numbers; returns the RESULTS.md path. A section that
+    fails is recorded as skipped with its reason and the others still run."""
     work = BUILD / "bench" / ("quick" if opts.quick else "full")
     work.mkdir(parents=True, exist_ok=True)
     res = bench_report.Results(machine=machine_info(command), settings=dict(cfg), quick=opts.quick)

@@ -22,9 +22,14 @@ import os
 import sys
 from pathlib import Path
 
-from ..bench.run import FULL, QUICK, QUICK_SKIP, SECTIONS, BenchOptions, run_bench
+from ..bench.run import BenchOptions, run_bench
 from ..errors import UserError
 from ..paths import BUILD, REPO
+
+SECTIONS = ("device", "c", "host", "instr", "size", "tick", "train", "demo")
+FULL = {"n": 10000, "warmup": 1000, "block": 16, "periods": "5,10,20,50", "tick_seconds": 10.0}
+QUICK = {"n": 1000, "warmup": 100, "block": 16, "periods": "10,50", "tick_seconds": 1.0}
+QUICK_SKIP = {"instr", "train", "demo"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
