@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import paths
 from ..board import serialio
 from ..contract.blob import read_blob
 from ..errors import UserError
-from ..paths import BOARD_HEAPSIZE, REPO, device_path, micropython_binary
+from ..paths import REPO, device_path, micropython_binary
 from ..quantize.quant import QuantPolicy, to_q12
 from .gym import evaluate
 
@@ -79,7 +80,7 @@ class UnixPortLink(ServeLink):
             binary = micropython_binary()
         except FileNotFoundError as exc:
             raise UserError(f"{exc}{' (or use --variant src)' if variant == 'mpy' else ''}") from None
-        cmd = [binary, "-X", f"heapsize={BOARD_HEAPSIZE}", "-m", "tinypolicy", "serve", "--model", str(model.resolve())]
+        cmd = [binary, "-X", f"heapsize={paths.BOARD_HEAPSIZE}", "-m", "tinypolicy", "serve", "--model", str(model.resolve())]
         self.where = f"unix port ({variant})"
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
