@@ -80,7 +80,8 @@ class UnixPortLink(ServeLink):
             binary = micropython_binary()
         except FileNotFoundError as exc:
             raise UserError(f"{exc}{' (or use --variant src)' if variant == 'mpy' else ''}") from None
-        cmd = [binary, "-X", f"heapsize={paths.BOARD_HEAPSIZE}", "-m", "tinypolicy", "serve", "--model", str(model.resolve())]
+        cmd = [binary, "-X", f"heapsize={paths.BOARD_HEAPSIZE}", "-m", "tinypolicy", "serve", "--model",
+               str(model.resolve())]
         self.where = f"unix port ({variant})"
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
