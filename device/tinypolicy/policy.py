@@ -11,7 +11,8 @@ Attributes: dtype ('f32' | 'int8' | 'q15'), scheme ('f32' | 'w8a8' | 'w8a16' | '
 n_layers, kernel ('viper' | 'portable' | 'float'), in_frac / out_frac (tuples: input i of infer_q is
 floor(x * 2^in_frac[i] + 0.5), output j is y * 2^out_frac[j]; argmax: the index, frac 0), out_lo_q / out_hi_q
 (tuples: each output's integer clamp, inside its declared range), max_torque (float: the declared hi of output 0,
-for the pendulum app).
+for the pendulum app), in_kind (per input 0 affine, 1 angle), layers ((n_in, n_out, activation code) per layer:
+0 identity, 1 relu, 2 tanh, 3 hardtanh, 4 sigmoid), widths (n_features, then each layer's n_out).
 Kernels (chosen once, at load): int8 / q15 blobs run the viper kernel (kernels.py) where the port has the native
 emitter, else the portable plain-MicroPython kernel (portable.py), bit-identical; `Policy.load(path,
 kernel="portable")` forces one. f32 blobs run the float path (floatpath.py); their infer_q converts the ints to
@@ -54,7 +55,9 @@ class Policy:
         self.out_lo_q = tuple(e[8] for e in m.outputs)
         self.out_hi_q = tuple(e[9] for e in m.outputs)
         self.max_torque = m.outputs[0][5]
-        self.widths = (m.n_features,) + tuple(t[1] for t in m.layers)
+        self.widths = (m.n_features,) + tuple(t[1] for t in m.layers)  # features, then each layer's n_out
+        self.layers = tuple((t[0], t[1], t[2]) for t in m.layers)  # (n_in, n_out, activation code) per layer
+        self.in_kind = tuple(e[0] for e in m.inputs)  # per input: 0 affine, 1 angle (Q12 rad)
         # infer(): per input (angle?, frac, integer clamp of its feature); the Q scratch buffers
         f = 0
         conv = []

@@ -1,8 +1,14 @@
 # device: benchmark script: policy latency, per-stage timing, heap per tick, RAM per policy (unix port and boards).
-"""Plain MicroPython. Runs on the unix port (driven by `tinypolicy bench`) and on a board:
+"""Plain MicroPython, public `tinypolicy` API only (Policy.infer_q, infer, run_layers, layers). Runs on the unix
+port (driven by `tinypolicy bench`) and on a board:
 
-    mpremote run benchmarks/device_bench.py            # board: needs /tinypolicy/ and /models/ flashed
-    MICROPYPATH=build/mpy/x64 micropython -X heapsize=128K benchmarks/device_bench.py --n 10000
+    mpremote run device/bench/device_bench.py            # board: needs /tinypolicy/ and /models/ flashed
+    MICROPYPATH=build/mpy/x64 micropython -X heapsize=128K device/bench/device_bench.py --n 10000
+    ... device/bench/device_bench.py --blobs tests/data/golden/multi/policy_multi_int8.bin,... --kernel portable
+
+`--blobs` benchmarks the given files (any v2 blob, named by path) instead of MODELS/policy_<dtype>.bin;
+`--kernel viper|portable` forces the integer kernel (default: the runtime's automatic choice). The control-tick
+section needs the pendulum (2 inputs, 1 output) and is skipped for other nets.
 
 Output: one line per result, `BENCH <record> key=value ...` (values are ints or words, never floats, so the
 script formats nothing it would have to allocate floats for), and `# text` comment lines. Records:
@@ -10,6 +16,7 @@ script formats nothing it would have to allocate floats for), and `# text` comme
 - `info`: port, MicroPython version, heap size, the clock used (`clock=ticks_us` or `ticks_cpu` and its
   calibrated `clock_ps` = picoseconds per unit).
 - `heap stage=S`: heap taken by importing the runtime, then each control-app module (`bytes`, `total`).
+Every per-policy record carries `dtype=D` (the file's dtype, or its path with --blobs) and `kernel=K`.
 - `memory dtype=D`: `blob_bytes`, `load_us`, `heap_before`, `heap_after` (gc.mem_alloc() after gc.collect()
   without / with the loaded policy), `policy_bytes` = their difference: the RAM the loaded policy holds.
 - `latency dtype=D api=infer_q|infer`: `n` calls after `warmup` calls; `cold_ns` (first call after load),
@@ -43,6 +50,7 @@ BUDGET_MS = 0  # >0: cap each measurement at about this much time; 0: no cap on 
 DTYPES = ("f32", "int8", "q15")
 MODELS = "models"  # folder of policy_<dtype>.bin (relative to the cwd: repo root on unix, / on a board)
 SECTIONS = ("memory", "latency", "stage", "alloc", "tick")
+KERNEL = None  # None: automatic; "viper" or "portable"
 HBINS = 2048  # single-call histogram bins
 
 _ticks_us = time.ticks_us
@@ -93,17 +101,29 @@ def pick_clock():
 
 
 # ---- inputs --------------------------------------------------------------------------------------------
-def make_states(k=64):
-    """k Q12 states (theta over several turns, theta_dot over +-10 rad/s), fixed LCG: same on every port."""
-    th = array("i", bytes(4 * k))
-    thd = array("i", bytes(4 * k))
+def make_states(p, k=64):
+    """k input vectors for policy p, flat in one array('i') of k * n_inputs, from a fixed LCG (same on every
+    port): angle inputs over +-3 pi (Q12), affine inputs over +-10 units (Q`in_frac`)."""
+    ni = p.n_inputs
+    st = array("i", bytes(4 * k * ni))
     s = 12345
     for i in range(k):
-        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
-        th[i] = (s % 77208) - 38604  # +-3 pi in Q12
-        s = (s * 1103515245 + 12345) & 0x7FFFFFFF
-        thd[i] = (s % 81920) - 40960  # +-10 rad/s in Q12
-    return th, thd
+        for t in range(ni):
+            s = (s * 1103515245 + 12345) & 0x7FFFFFFF
+            if p.in_kind[t]:
+                st[i * ni + t] = (s % 77208) - 38604  # +-3 pi in Q12
+            else:
+                span = 20 << p.in_frac[t] if p.in_frac[t] < 26 else 0x7FFFFFFE
+                st[i * ni + t] = (s % span) - span // 2
+    return st, ni
+
+
+def put(inp, states, j):
+    """inp <- state j (of 64) of make_states()."""
+    st, ni = states
+    b = (j & 63) * ni
+    for t in range(ni):
+        inp[t] = st[b + t]
 
 
 def exists(path):
@@ -116,14 +136,12 @@ def exists(path):
 
 
 # ---- timing loops (allocation-free for allocation-free policies) --------------------------------------------
-def _single(fn, inp, o, th, thd, n, clk, hist, shift):
+def _single(fn, inp, o, states, n, clk, hist, shift):
     """n calls, each timed alone; durations (clock units >> shift) into hist. Returns the max (units)."""
     mx = 0
     last = HBINS - 1
     for i in range(n):
-        j = i & 63
-        inp[0] = th[j]
-        inp[1] = thd[j]
+        put(inp, states, i)
         t0 = clk()
         fn(inp, o)
         d = _ticks_diff(clk(), t0)
@@ -134,23 +152,19 @@ def _single(fn, inp, o, th, thd, n, clk, hist, shift):
     return mx
 
 
-def _single_empty(inp, th, thd, n, clk, hist, shift):
+def _single_empty(inp, states, n, clk, hist, shift):
     last = HBINS - 1
     for i in range(n):
-        j = i & 63
-        inp[0] = th[j]
-        inp[1] = thd[j]
+        put(inp, states, i)
         t0 = clk()
         d = _ticks_diff(clk(), t0)
         b = d >> shift
         hist[b if b < last else last] += 1
 
 
-def _blocks(fn, inp, o, th, thd, nb, block, clk, times):
+def _blocks(fn, inp, o, states, nb, block, clk, times):
     for b in range(nb):
-        j = b & 63
-        inp[0] = th[j]
-        inp[1] = thd[j]
+        put(inp, states, b)
         t0 = clk()
         for _ in range(block):
             fn(inp, o)
@@ -178,15 +192,13 @@ def median_of(arr):
 BLOCK_US = 50  # a block lasts at least this long, so the clock's 1-unit step is small against it
 
 
-def measure(fn, inp, o, n, warmup, block, clk, ps, budget_ms):
+def measure(fn, inp, o, states, n, warmup, block, clk, ps, budget_ms):
     """Latency of fn(inp, o) (see the module docstring). Returns a dict of ns values (ints).
 
     Blocks hold max(block, enough calls for BLOCK_US) calls; the empty loop's cost per iteration is measured
     over one long loop of as many iterations and subtracted from the per-call figures."""
-    th, thd = make_states()
     # cold: the very first call, timed alone
-    inp[0] = th[0]
-    inp[1] = thd[0]
+    put(inp, states, 0)
     t0 = clk()
     fn(inp, o)
     cold = _ticks_diff(clk(), t0)
@@ -204,12 +216,12 @@ def measure(fn, inp, o, n, warmup, block, clk, ps, budget_ms):
     while (typ * 4) >> shift >= HBINS:
         shift += 1
     hist = array("i", bytes(4 * HBINS))
-    _single_empty(inp, th, thd, 1000, clk, hist, shift)
+    _single_empty(inp, states, 1000, clk, hist, shift)
     over_single = hist_pct(hist, 1000, 50) << shift
     for i in range(HBINS):
         hist[i] = 0
     gc.collect()
-    mx = _single(fn, inp, o, th, thd, n, clk, hist, shift)
+    mx = _single(fn, inp, o, states, n, clk, hist, shift)
     p50 = (hist_pct(hist, n, 50) << shift) - over_single
     p99 = (hist_pct(hist, n, 99) << shift) - over_single
     if per_call_ns > 0 and block * per_call_ns < BLOCK_US * 1000:
@@ -221,7 +233,7 @@ def measure(fn, inp, o, n, warmup, block, clk, ps, budget_ms):
         pass
     over_ps = _ticks_diff(clk(), t0) * ps // (nb * block)  # empty loop, per iteration
     gc.collect()
-    _blocks(fn, inp, o, th, thd, nb, block, clk, times)
+    _blocks(fn, inp, o, states, nb, block, clk, times)
     total = 0
     for t in times:
         total += t
@@ -237,87 +249,55 @@ def measure(fn, inp, o, n, warmup, block, clk, ps, budget_ms):
 
 
 # ---- the policy ----------------------------------------------------------------------------------------------
-def load_policy(dtype, models):
+def load_policy(path, kernel):
     from tinypolicy import Policy
 
-    path = "%s/policy_%s.bin" % (models, dtype)
     gc.collect()
     before = gc.mem_alloc()
     t0 = _ticks_us()
-    p = Policy.load(path)
+    p = Policy.load(path, kernel=kernel) if kernel else Policy.load(path)
     load_us = _ticks_diff(_ticks_us(), t0)
     gc.collect()
     after = gc.mem_alloc()
-    return p, path, {"blob_bytes": exists(path), "load_us": load_us, "heap_before": before, "heap_after": after,
-                     "policy_bytes": after - before, "heap_free": gc.mem_free()}
+    return p, {"blob_bytes": exists(path), "load_us": load_us, "heap_before": before, "heap_after": after,
+               "policy_bytes": after - before, "heap_free": gc.mem_free()}
 
 
 def infer_api(p):
-    """infer([theta, theta_dot]) wrapped to the (inp, out) shape of infer_q: floats in, list out."""
-    pair = [0.0, 0.0]
+    """infer(floats) wrapped to the (inp, out) shape of infer_q: each int input / 2^in_frac in, a list out."""
+    xs = [0.0] * p.n_inputs
+    scale = [1 << f for f in p.in_frac]
 
     def call(inp, o):
-        pair[0] = inp[0] / 4096
-        pair[1] = inp[1] / 4096
-        return p.infer(pair)
+        for t in range(len(xs)):
+            xs[t] = inp[t] / scale[t]
+        return p.infer(xs)
 
     return call
 
 
-_ACT = ("identity", "relu", "tanh")
+ACTIVATIONS = ("identity", "relu", "tanh", "hardtanh", "sigmoid")
 
 
 def prefix_nets(p):
-    """[(name, fn(inp, out)), ...]: the policy cut after its features (k = 0) and after each layer k = 1..L.
+    """[(name, fn(inp, out)), ...]: the policy cut after its input stage (k = 0) and after each layer k = 1..L,
+    through the public `Policy.run_layers(inp, k, out)` (k = L is infer_q itself).
 
     The per-stage breakdown is differential: stage k costs t(k) - t(k-1), with t(k) the time of the forward pass
     stopped after k layers, so every stage is timed inside the one real call (same call overhead, same buffers,
-    same code). int8 / q15: tinypolicy.kernels.forward with a copy of the policy's layer descriptor whose
-    layer count (desc[0], the only descriptor field used here) is k. f32: the float path with its layer list
-    cut to k. Returns None when the runtime does not have that shape (then only whole-call latency is
-    reported)."""
-    desc = getattr(p, "_desc", None)
-    net = getattr(p, "_net", None)
+    same code). Names come from `Policy.layers` ((n_in, n_out, activation code) per layer)."""
     names = ["features"]
-    if desc is not None:
-        from tinypolicy.kernels import forward
+    fns = []
+    for k in range(p.n_layers + 1):
 
-        blob = p._blob
-        act = p._act
-        nl = desc[0]
-        fns = []
-        for k in range(nl + 1):
-            d = array("i", desc)
-            d[0] = k
+        def fn(inp, o, k=k):
+            p.run_layers(inp, k, o)
 
-            def fn(inp, o, d=d):
-                forward(d, blob, act, inp, o)
-
-            fns.append(fn)
-            if k:  # names from the blob's layer table (models/README.md): n_in u16, n_out u16, activation u8
-                b = 48 + 16 * (k - 1)
-                names.append("layer%d_%dx%d_%s" % (k, blob[b] | blob[b + 1] << 8, blob[b + 2] | blob[b + 3] << 8,
-                                                   _ACT[blob[b + 4]]))
-        return [(names[i], fns[i]) for i in range(len(fns))]
-    if net is not None and hasattr(net, "layers"):
-        full = net.layers
-        fns = []
-        for k in range(len(full) + 1):
-            cut = full[:k]
-
-            def fn(inp, o, cut=cut):
-                net.layers = cut
-                try:
-                    p.infer_q(inp, o)
-                finally:
-                    net.layers = full
-
-            fns.append(fn)
-            if k:
-                n_in, n_out, a = full[k - 1][0], full[k - 1][1], full[k - 1][2]
-                names.append("layer%d_%dx%d_%s" % (k, n_in, n_out, _ACT[a]))
-        return [(names[i], fns[i]) for i in range(len(fns))]
-    return None
+        fns.append(fn)
+        if k:
+            n_in, n_out, a = p.layers[k - 1]
+            names.append("layer%d_%dx%d_%s" % (k, n_in, n_out, ACTIVATIONS[a] if a < len(ACTIVATIONS) else a))
+    return [(names[i], fns[i]) for i in range(len(fns))]
 
 
 def time_loop(fn, inp, o, n, clk):
@@ -330,13 +310,10 @@ def time_loop(fn, inp, o, n, clk):
 
 def stages(p, n, clk, ps, rounds=5):
     """Per-stage mean ns (see prefix_nets): each prefix timed over n calls, in `rounds` interleaved rounds, the
-    median round kept. Returns [(name, stage_ns, cumulative_ns)] or None."""
+    median round kept. Returns [(name, stage_ns, cumulative_ns)]."""
     nets = prefix_nets(p)
-    if nets is None:
-        return None
-    th, thd = make_states()
-    inp = array("i", (th[1], thd[1]))
-    o = array("i", (0,))
+    inp, o = buffers(p)
+    put(inp, make_states(p), 1)
     per = [[] for _ in nets]
     for _ in range(rounds):
         for k in range(len(nets)):
@@ -352,13 +329,13 @@ def stages(p, n, clk, ps, rounds=5):
     return res
 
 
-def alloc_delta(fn, inp, o, n):
+def alloc_delta(fn, inp, o, states, n):
     """(calls, heap bytes allocated by them): gc.mem_alloc() delta over n calls of fn(inp, o) with automatic gc
     off; when that fills the heap (an allocating path), retried with a tenth of the calls."""
     want = n
     while True:
         try:
-            b = _alloc_delta(fn, inp, o, n)
+            b = _alloc_delta(fn, inp, o, states, n)
             break
         except MemoryError:
             gc.enable()
@@ -371,20 +348,17 @@ def alloc_delta(fn, inp, o, n):
         m = gc.mem_free() * 3 // 4 // (b // n + 1)
         if m > n:
             n = min(m, want)
-            b = _alloc_delta(fn, inp, o, n)
+            b = _alloc_delta(fn, inp, o, states, n)
     return n, b
 
 
-def _alloc_delta(fn, inp, o, n):
-    th, thd = make_states()
+def _alloc_delta(fn, inp, o, states, n):
     gc.collect()
     gc.disable()
     try:
         a0 = gc.mem_alloc()
         for i in range(n):
-            j = i & 63
-            inp[0] = th[j]
-            inp[1] = thd[j]
+            put(inp, states, i)
             fn(inp, o)
         a1 = gc.mem_alloc()
     finally:
@@ -423,85 +397,88 @@ def make_loop(p, period_ms=10):
     return loop
 
 
-def count_only(dtype, cfg):
+def buffers(p):
+    """(inp, out): array('i') of n_inputs and of the widest layer (run_layers writes a layer's activations)."""
+    return array("i", bytes(4 * p.n_inputs)), array("i", bytes(4 * max(p.widths)))
+
+
+def count_only(path, cfg):
     """Section `count` (for instruction counting under valgrind, see benchmarks/mem_profile.md): load, then n
     plain infer_q calls with varying inputs, no timing. Run with two n and difference the instruction totals."""
     from tinypolicy import Policy
 
-    p = Policy.load("%s/policy_%s.bin" % (cfg["models"], dtype))
-    inp = array("i", (0, 0))
-    o = array("i", (0,))
-    th, thd = make_states()
+    p = Policy.load(path, kernel=cfg["kernel"]) if cfg["kernel"] else Policy.load(path)
+    inp, o = buffers(p)
+    states = make_states(p)
     f = p.infer_q
     for i in range(cfg["n"]):
-        j = i & 63
-        inp[0] = th[j]
-        inp[1] = thd[j]
+        put(inp, states, i)
         f(inp, o)
-    out("count", dtype=dtype, n=cfg["n"], last=o[0])
+    out("count", dtype=cfg["label"], kernel=p.kernel, n=cfg["n"], last=o[0])
 
 
-def bench_dtype(dtype, cfg, clk, ps):
+def bench_blob(path, label, cfg, clk, ps):
+    """Every selected section for one blob; records are labelled dtype=<label>."""
     sections = cfg["sections"]
+    cfg["label"] = label
     if "count" in sections:
         try:
-            count_only(dtype, cfg)
+            count_only(path, cfg)
         except Exception as exc:  # noqa: BLE001
-            err("count", repr(exc), dtype=dtype)
+            err("count", repr(exc), dtype=label)
         return
     try:
-        p, path, mem = load_policy(dtype, cfg["models"])
-    except Exception as exc:  # noqa: BLE001 - report and go on with the next dtype
-        err("load", "%s: %r" % (dtype, exc), dtype=dtype)
+        p, mem = load_policy(path, cfg["kernel"])
+    except Exception as exc:  # noqa: BLE001 - report and go on with the next blob
+        err("load", "%s: %r" % (label, exc), dtype=label)
         return
+    kern = p.kernel
     if "memory" in sections:
-        out("memory", dtype=dtype, model=path, **mem)
-    inp = array("i", (0, 0))
-    o = array("i", (0,))
+        out("memory", dtype=label, kernel=kern, model=path, **mem)
+    inp, o = buffers(p)
+    states = make_states(p)
     n, warmup, block, budget = cfg["n"], cfg["warmup"], cfg["block"], cfg["budget_ms"]
+    slow = p.dtype == "f32" or kern == "portable"
     if "latency" in sections:
         try:
-            r = measure(p.infer_q, inp, o, n, warmup, block, clk, ps, budget)
-            out("latency", dtype=dtype, api="infer_q", **r)
+            r = measure(p.infer_q, inp, o, states, n, warmup, block, clk, ps, budget)
+            out("latency", dtype=label, kernel=kern, api="infer_q", **r)
         except Exception as exc:  # noqa: BLE001
-            err("latency", repr(exc), dtype=dtype, api="infer_q")
+            err("latency", repr(exc), dtype=label, api="infer_q")
         try:
-            r = measure(infer_api(p), inp, o, max(n // 10, 200), max(warmup // 10, 20), block, clk, ps, budget)
-            out("latency", dtype=dtype, api="infer", **r)
+            r = measure(infer_api(p), inp, o, states, max(n // 10, 200), max(warmup // 10, 20), block, clk, ps,
+                        budget)
+            out("latency", dtype=label, kernel=kern, api="infer", **r)
         except Exception as exc:  # noqa: BLE001
-            err("latency", repr(exc), dtype=dtype, api="infer")
+            err("latency", repr(exc), dtype=label, api="infer")
     if "stage" in sections:
         try:
-            m = max(n // 4, 100) if dtype != "f32" else max(n // 40, 50)
-            st = stages(p, m, clk, ps)
-            if st is None:
-                err("stage", "runtime has no per-layer entry (kernels.forward + desc, or a float layer list)",
-                    dtype=dtype)
-            else:
-                for name, ns_, cum in st:
-                    out("stage", dtype=dtype, stage=name, n=m, mean_ns=ns_, cumulative_ns=cum)
+            m = max(n // 40, 50) if slow else max(n // 4, 100)
+            for name, ns_, cum in stages(p, m, clk, ps):
+                out("stage", dtype=label, kernel=kern, stage=name, n=m, mean_ns=ns_, cumulative_ns=cum)
         except Exception as exc:  # noqa: BLE001
-            err("stage", repr(exc), dtype=dtype)
+            err("stage", repr(exc), dtype=label)
     if "alloc" in sections:
         try:
-            m, b = alloc_delta(p.infer_q, inp, o, n)
-            out("alloc", dtype=dtype, what="infer_q", n=m, bytes=b, locked_ok=locked_ok(p.infer_q, inp, o, 100))
+            m, b = alloc_delta(p.infer_q, inp, o, states, n)
+            out("alloc", dtype=label, kernel=kern, what="infer_q", n=m, bytes=b,
+                locked_ok=locked_ok(p.infer_q, inp, o, 100))
         except Exception as exc:  # noqa: BLE001
-            err("alloc", repr(exc), dtype=dtype, what="infer_q")
-    if "tick" in sections:
+            err("alloc", repr(exc), dtype=label, what="infer_q")
+    if "tick" in sections and p.n_inputs == 2 and p.n_outputs == 1 and not p.argmax:
         try:
             loop = make_loop(p)
 
             def step(_i, _o):
                 loop.batch_step()
 
-            m, b = alloc_delta(step, inp, o, n)
-            out("alloc", dtype=dtype, what="tick", n=m, bytes=b, locked_ok=locked_ok(step, inp, o, 100))
+            m, b = alloc_delta(step, inp, o, states, n)
+            out("alloc", dtype=label, kernel=kern, what="tick", n=m, bytes=b, locked_ok=locked_ok(step, inp, o, 100))
             loop = make_loop(p)
-            t = measure(step, inp, o, max(n // 4, 100), max(warmup // 4, 10), block, clk, ps, budget)
-            out("tick", dtype=dtype, **t)
+            t = measure(step, inp, o, states, max(n // 4, 100), max(warmup // 4, 10), block, clk, ps, budget)
+            out("tick", dtype=label, kernel=kern, **t)
         except Exception as exc:  # noqa: BLE001
-            err("tick", repr(exc), dtype=dtype)
+            err("tick", repr(exc), dtype=label)
     p = None
     gc.collect()
 
@@ -531,20 +508,21 @@ def heap_imports(base):
 
 def parse_args(argv):
     cfg = {"n": N, "warmup": WARMUP, "block": BLOCK, "budget_ms": BUDGET_MS, "dtypes": DTYPES, "models": MODELS,
-           "sections": SECTIONS}
+           "sections": SECTIONS, "blobs": (), "kernel": KERNEL}
     i = 0
     while i < len(argv):
         a = argv[i]
         if not a.startswith("--") or i + 1 >= len(argv):
             raise ValueError("usage: device_bench.py [--n N] [--warmup W] [--block B] [--budget-ms MS] "
-                             "[--dtypes f32,int8,q15] [--models DIR] [--sections memory,latency,...]")
+                             "[--dtypes f32,int8,q15] [--models DIR] [--blobs A.bin,B.bin] [--kernel viper|portable] "
+                             "[--sections memory,latency,...]")
         key = a[2:].replace("-", "_")
         v = argv[i + 1]
         if key in ("n", "warmup", "block", "budget_ms"):
             cfg[key] = int(v)
-        elif key in ("dtypes", "sections"):
+        elif key in ("dtypes", "sections", "blobs"):
             cfg[key] = tuple(x for x in v.split(",") if x)
-        elif key == "models":
+        elif key in ("models", "kernel"):
             cfg[key] = v
         else:
             raise ValueError("unknown option " + a)
@@ -571,14 +549,20 @@ def main(argv):
     base = gc.mem_alloc()
     try:
         import tinypolicy  # noqa: F401
-        import tinypolicy.kernels  # noqa: F401  # loaded lazily by Policy; here, so policy RAM is the policy's own
     except ImportError as exc:
         err("import", "tinypolicy: %r" % (exc,))
         return 1
+    for mod in ("tinypolicy.kernels", "tinypolicy.portable"):  # loaded lazily by Policy; here, so that policy
+        try:  # RAM is the policy's own
+            __import__(mod)
+        except (ImportError, SyntaxError, ValueError):  # no native emitter: no viper kernel
+            pass
     if "memory" in cfg["sections"]:
         heap_imports(base)
-    for dtype in cfg["dtypes"]:
-        bench_dtype(dtype, cfg, clk, ps)
+    for path in cfg["blobs"]:
+        bench_blob(path, path, cfg, clk, ps)
+    for dtype in () if cfg["blobs"] else cfg["dtypes"]:
+        bench_blob("%s/policy_%s.bin" % (cfg["models"], dtype), dtype, cfg, clk, ps)
     print("# done")
     return 0
 

@@ -1,12 +1,12 @@
-# device: fixed-point helpers: angle reduction, sin/cos and tanh from the tables (models/README.md).
+# device: fixed-point helpers of the app and the tests: angle reduction, sin/cos, tanh from the runtime's tables.
 """Q12 = value * 4096 (radians, rad/s, N*m); Q14 = value * 16384 (sin, cos, tanh); turn units: 65536 per turn.
 
 `sin_q14` / `cos_q14` / `turn_q12` / `tanh_q14` are viper functions of native ints: they allocate nothing and
 can be called from other viper code (`int(sin_q14(t))`) or from Python with small ints. All intermediates stay
 within int32, so 32-bit (armv6m, xtensawin, rv32imc) and 64-bit (x64) ports give the same bits. Float -> Q12 is
-`tinypolicy.policy.to_q12` (plain Python: the float path must not import viper code).
+`tinypolicy.policy.to_q(x, 12)` (plain Python: the float path must not import viper code).
 Accuracy (contract): |sin_q14/16384 - sin| <= 3.2e-4 from a Q12 angle in [-pi, pi]; |tanh_q14/16384 - tanh|
-<= 7.4e-5. The policy kernel (kernels.py) inlines the same arithmetic for speed.
+<= 7.4e-5. The runtime kernels (tinypolicy.kernels, .portable) inline the same arithmetic.
 """
 import micropython
 from micropython import const
