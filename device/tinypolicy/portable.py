@@ -112,6 +112,7 @@ class PortableNet:
                 if s:
                     y = (y + (1 << (s - 1))) >> s
                 y = lo if y < lo else (hi if y > hi else y)
+                yp = y  # the argmax head compares the clamped requant values (before tanh / sigmoid)
                 if act == 2 or act == 4:  # tanh / sigmoid of the clamped pre-activation through T (Q14)
                     u = -y if y < 0 else y
                     t = _TANH[u >> 6]
@@ -129,8 +130,8 @@ class PortableNet:
                 if k < last:
                     nxt[j] = y
                 elif self.argmax:
-                    if j == 0 or y > best:
-                        best = y
+                    if j == 0 or yp > best:
+                        best = yp
                         out[0] = j
                 else:
                     omult, oshift, ooff, qlo, qhi = self.outs[j]
