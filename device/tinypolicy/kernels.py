@@ -9,8 +9,9 @@ models/README.md, version 2); portable.py is the same arithmetic in plain MicroP
   (relu: 0..255, sigmoid: 0..256) in the int16 slots; A16 / q15 ones are 16-bit;
 - inp: array('i') of n_inputs int32 inputs (input i in Q`frac_i`; angles Q12 rad, any wrap);
 - out: array('i'): n_outputs int32 outputs (output stage applied to the last layer's hand-off values, clamped to
-  qlo..qhi), or out[0] = the class index (argmax head: first maximum of the last layer's clamped requant values). With desc[D_RUN] = k < n_layers the pass stops after k layers (0: the input stage) and
-  copies those activations into out instead (Policy.run_layers).
+  qlo..qhi), or out[0] = the class index (argmax head: first maximum of the last layer's clamped requant values).
+  With desc[D_RUN] = k < n_layers the pass stops after k layers (0: the input stage) and copies those activations
+  into out instead (Policy.run_layers).
 
 Viper loads are unsigned (ptr8/ptr16) and zero-extended on 64-bit targets (ptr32): every signed load is
 restored with (v ^ m) - m, except activations known to be >= 0 (the previous layer's lo >= 0, e.g. relu).

@@ -136,8 +136,8 @@ class Policy:
         if k == self.n_layers:
             self.infer_q(inp, out)
             return self.n_outputs
-        if self._fwd is not None:
-            d = self._desc
+        d = self._desc
+        if d is not None:
             d[11] = k  # loader.D_RUN
             try:
                 self._fwd(d, self._blob, self._act, inp, out)  # type: ignore[misc]

@@ -47,8 +47,10 @@ class PortableNet:
         layers = []
         for n_in, n_out, act, p, lo, hi, w_off, b_off in m.layers:
             w = array(wt, blob[w_off:w_off + ws * n_in * n_out])
-            layers.append((n_in, n_out, act, p, lo, hi, w, _i32(blob, b_off, n_out), _i32(blob, b_off + 4 * n_out, n_out),
-                           bytes(blob[b_off + 8 * n_out:b_off + 9 * n_out])))
+            bias = _i32(blob, b_off, n_out)
+            mult = _i32(blob, b_off + 4 * n_out, n_out)
+            shift = bytes(blob[b_off + 8 * n_out:b_off + 9 * n_out])
+            layers.append((n_in, n_out, act, p, lo, hi, w, bias, mult, shift))
         self.layers = tuple(layers)
         self.outs = tuple((e[6], e[1], e[7], e[8], e[9]) for e in m.outputs)  # omult, oshift, ooff, qlo, qhi
         half = m.n_features

@@ -25,7 +25,8 @@ def test_to_q():
 
 def test_sin_cos_match_host_reference():
     n = 0
-    for path in ("tests/data/golden/pendulum/golden_w8a8_layers.csv", "tests/data/golden/pendulum/golden_q15_layers.csv"):
+    for scheme in ("w8a8", "q15"):
+        path = "tests/data/golden/pendulum/golden_%s_layers.csv" % scheme
         for t, a, c, s in _layer_rows(path):
             assert turn_q12(t) == a, (t, turn_q12(t), a)
             assert sin_q14(t) == s and cos_q14(t) == c, (t, sin_q14(t), s, cos_q14(t), c)

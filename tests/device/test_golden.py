@@ -6,6 +6,7 @@
 from array import array
 
 from golden import entries, rows
+
 from tinypolicy import Policy
 
 KERNELS = ("viper", "portable")

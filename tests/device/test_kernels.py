@@ -5,9 +5,10 @@
 import os
 from array import array
 
+from v2blob import Lcg, random_net
+
 from devtest import assert_no_alloc
 from tinypolicy import Policy
-from v2blob import Lcg, random_net
 
 TMP = "build/tmp"
 # (name, dtype, input kinds, widths, activations, a16, argmax)

@@ -3,9 +3,10 @@ import gc
 import os
 import struct
 
+from v2blob import offsets, random_net, recrc
+
 from tinypolicy import ModelError, Policy
 from tinypolicy.loader import load
-from v2blob import offsets, random_net, recrc
 
 TMP = "build/tmp"
 

@@ -5,9 +5,10 @@ import gc
 import os
 from array import array
 
+from v2blob import Lcg, random_net
+
 from devtest import assert_no_alloc
 from tinypolicy import Policy
-from v2blob import Lcg, random_net
 
 
 def _wide(a16):
