@@ -139,7 +139,7 @@ class SerialLink(ServeLink):
         self.transport = serialio.connect(serialio.resolve_port(port))
         try:
             serialio.enter_raw_repl(self.transport, soft_reset=True)
-            self.transport.exec_raw_no_follow(f"from tinypolicy.__main__ import serve\nserve({model_on_board!r})")
+            self.transport.exec_raw_no_follow(f"from tinypolicy_app.batch import serve\nserve({model_on_board!r})")
         except BaseException:
             serialio.close(self.transport)
             raise
@@ -203,7 +203,7 @@ class DevicePolicy:
         t0 = time.perf_counter()
         torque = self.link.query(theta, theta_dot)
         self.seconds += time.perf_counter() - t0
-        want = np.asarray(self.reference.forward(theta, theta_dot), np.float64).reshape(-1)
+        want = np.asarray(self.reference(theta, theta_dot), np.float64).reshape(-1)
         if self.dtype != "f32":
             torque = np.round(torque * 4096) / 4096  # the device's Q12 torque, exactly
         diff = np.abs(torque - want)
