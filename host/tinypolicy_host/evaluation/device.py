@@ -20,10 +20,10 @@ import numpy as np
 
 from ..board import serialio
 from ..contract.blob import read_blob
-from ..errors import UserError
-from ..paths import REPO, device_path, micropython_binary
 from ..contract.reference import QuantMLP, to_q12
 from ..contract.spec import pendulum_params, pendulum_policy
+from ..errors import UserError
+from ..paths import REPO, device_path, micropython_binary
 from .gym import evaluate
 
 F32_TOLERANCE = 1e-5  # N·m: float32 on the device vs the float32 blob evaluated in float64 on the host
@@ -228,7 +228,8 @@ def evaluate_on_device(model: Path, n_episodes: int, settings: dict, port: str |
 
     model = Path(model)
     if not model.is_file():
-        raise UserError(f"--model {model}: no such blob (the shipped ones are models/policy_{{f32,int8,int8_a8,q15}}.bin)")
+        raise UserError(f"--model {model}: no such blob "
+                        "(the shipped ones are models/policy_{f32,int8,int8_a8,q15}.bin)")
     reference = read_blob(model)  # a bad blob is a user error before any device is touched
     try:
         pendulum_params(reference)
