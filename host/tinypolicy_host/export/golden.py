@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..contract.blob import read_blob, write_blob
+from ..contract.blob import output_qrange, read_blob, write_blob
 from ..contract.reference import I32_MAX, I32_MIN, PI_Q12, TABLE_ACTIVATIONS, TWO_PI_Q12, QuantMLP
 from ..contract.spec import MLPSpec
 from ..paths import REPO
@@ -158,8 +158,7 @@ def _rel(path: Path) -> str:
 
 
 def blob_entry(model, blob: Path) -> dict:
-    from ..contract.blob import output_qrange
-
+    """The manifest entry of one blob (its scheme, file, Q formats, integer output ranges, size)."""
     if isinstance(model, QuantMLP):
         lo = [o.qlo for o in model.outputs]
         hi = [o.qhi for o in model.outputs]
