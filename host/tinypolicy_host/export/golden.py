@@ -75,9 +75,10 @@ def golden_int_inputs(model: QuantMLP, float_rows: np.ndarray, seed: int = GOLDE
 
 
 def layer_rows(n_rows: int, n_edge: int, n_per: int = 100) -> np.ndarray:
-    """Rows of the per-layer file: every 4th edge case and n_per random rows from each third of the rest."""
+    """Rows of the per-layer file: every 4th edge case (fewer for a small n_per: about 2·n_per of them) and n_per
+    random rows from each third of the rest."""
     rest = n_rows - n_edge
-    picks = [np.arange(0, n_edge, 4)]
+    picks = [np.arange(0, n_edge, max(4, -(-n_edge // (2 * n_per))))]
     for g in range(3):
         start = n_edge + g * rest // 3
         picks.append(start + np.arange(min(n_per, rest // 3)))
