@@ -167,16 +167,13 @@ def _output_plan(spec: MLPSpec) -> list[tuple]:
     return plan
 
 
-def _fixed_output_step(act: str, scheme: str) -> tuple[float, int, int]:
-    """(step of the value handed on, lo, hi of y) of a fixed-format layer."""
-    amax = 127 if scheme == "w8a8" else 32767
+def _handoff_step(act: str, scheme: str) -> float:
+    """Real value of one step of what a fixed-format (tanh / sigmoid / hardtanh) layer hands on."""
     if act == "tanh":
-        return (1 / 128 if scheme == "w8a8" else 2.0**-15), -TANH_LIMIT_Q12, TANH_LIMIT_Q12
+        return 1 / 128 if scheme == "w8a8" else 2.0**-15
     if act == "sigmoid":
-        return (1 / 256 if scheme == "w8a8" else 2.0**-15), -TANH_LIMIT_Q12, TANH_LIMIT_Q12
-    if act == "hardtanh":
-        return 1 / amax, -amax, amax
-    raise ValueError(act)
+        return 1 / 256 if scheme == "w8a8" else 2.0**-15
+    return {"w8a8": 1 / 127, "w8a16": 1 / 32767, "q15": 2.0**-15}[scheme]  # hardtanh: ±1.0 is the clamp
 
 
 # ---- quantize ----
@@ -226,7 +223,7 @@ def quantize(spec: MLPSpec, scheme: str, calib, bias_correction: bool = True) ->
     else:
         outputs = [p[4] for p in plan]
         if plan[0][1] is None:  # fixed-format last layer: the output stage rescales
-            step, _, _ = _fixed_output_step(last_act, scheme)
+            step = _handoff_step(last_act, scheme)
             vmax = activation_absmax(last_act, scheme, layers[-1].lo, layers[-1].hi)
             for o in outputs:
                 o.omult, o.oshift = (_signed_mult_shift(o.scale * step * 2.0**o.frac, vmax)
