@@ -101,7 +101,7 @@ class Policy:
             # The loader and its checks (~8 KB of RAM as bytecode and strings on the unix port, when not
             # frozen) are only needed here: drop them (before the kernel is imported: compiling it from source
             # wants the room) so a board keeps that heap for the control loop.
-            load = None
+            load = None  # type: ignore[assignment]  # release the function object with its module
             pkg = sys.modules.get("tinypolicy")
             for name in ("loader", "checks"):
                 sys.modules.pop("tinypolicy." + name, None)
