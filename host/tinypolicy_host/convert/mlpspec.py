@@ -6,7 +6,7 @@ Fields and semantics follow /work/coord/V2_FORMAT.md ("APIs: Host").
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,7 +51,6 @@ class MLPSpec:
     layers: list[DenseSpec]
     outputs: list[OutputSpec]
     argmax: bool = False
-    meta: dict = field(default_factory=dict)
 
     @property
     def n_inputs(self) -> int:
