@@ -4,7 +4,8 @@ Declared ranges: an input's [lo, hi] is its calibrated min/max widened by MARGIN
 inside the graph's own Clip, if it has one); an output's is the graph's final Clip, else the exact range of a
 bounded last activation (tanh, sigmoid, hardtanh) through the output affine, else the calibrated range widened
 by OUTPUT_MARGIN (wider: an output clipped on held-out rows is an error the user sees, an input clipped is the
-input stage doing its job). Q formats: the largest frac ≤ MAX_FRAC_CHOICE with max(|lo|, |hi|)·2^frac ≤ 2^Q_BITS (angles: 12).
+input stage doing its job). Q formats: the largest frac ≤ MAX_FRAC_CHOICE with max(|lo|, |hi|)·2^frac ≤ 2^Q_BITS
+(angles: 12).
 `--angle-inputs I`: ONNX columns I and I+1 are cos θ and sin θ of one sensor angle θ (the blob's input);
 any scaling the graph applies to them is folded into the first layer.
 """
