@@ -115,10 +115,15 @@ def calibration_report(result) -> dict:
     for kind, model in result.models.items():
         if hasattr(model, "trace"):
             _, traces, _ = model.trace(model.quantize_inputs(x_cal))
-            report["integer_clamps"][kind] = [
-                int(np.sum(np.any((t.y <= layer.lo) | (t.y >= layer.hi), axis=1)))
-                for t, layer in zip(traces, model.layers, strict=True)]
+            report["integer_clamps"][kind] = [int(np.sum(np.any(_at_clamp(t.y, layer), axis=1)))
+                                              for t, layer in zip(traces, model.layers, strict=True)]
     return report
+
+
+def _at_clamp(y: np.ndarray, layer) -> np.ndarray:
+    """Units saturated at their integer clamp (relu: only at hi; 0 is relu's own floor, not a saturation)."""
+    top = y >= layer.hi
+    return top if layer.activation == "relu" else top | (y <= layer.lo)
 
 
 def format_calibration(report: dict) -> str:
@@ -131,7 +136,8 @@ def format_calibration(report: dict) -> str:
                          f"{c['held_out']} held-out rows")
     for kind, counts in report["integer_clamps"].items():
         if any(counts):
-            lines.append(f"  {kind}: calibration rows at a layer's integer clamp, per layer: {counts}")
+            lines.append(f"  {kind}: calibration rows with a unit at its integer clamp (tanh/sigmoid: table range), "
+                         f"per layer: {counts}")
     return "\n".join(lines)
 
 

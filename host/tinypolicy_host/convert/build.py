@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..contract.spec import DenseSpec, InputSpec, MLPSpec, OutputSpec
 from .errors import ConvertError
-from .mlpspec import DenseSpec, InputSpec, MLPSpec, OutputSpec
 from .onnx_graph import GraphMLP
 
 MARGIN = 0.25

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..contract.spec import DenseSpec
 from .errors import ConvertError
-from .mlpspec import DenseSpec
 from .rules import RULES, layer_input, unknown_op
 from .values import Const, Index, Lin, Other, Ranked, RowScalar, ShapeOf, Source, Zero
 
@@ -52,7 +52,7 @@ class GraphMLP:
         return 1 if self.argmax else len(self.out_scale)
 
     def pre_output(self, x: np.ndarray) -> np.ndarray:
-        from .mlpspec import apply_activation
+        from ..contract.spec import apply_activation
 
         h = (np.clip(np.asarray(x, np.float64), self.in_lo, self.in_hi) - self.in_offset) * self.in_scale
         for layer in self.layers:

@@ -102,7 +102,7 @@ def run_convert(model_path: Path, out_dir: Path, opts: Options) -> Result:
     """Convert, write every artifact into out_dir, and measure accuracy. ConvertError for a user's mistake."""
     from .artifacts import blob_models, write_artifacts
 
-    model_path, out_dir = Path(model_path), Path(out_dir)
+    model_path, out_dir = Path(model_path), Path(out_dir).resolve()
     conv, data = convert_model(model_path, opts)
     spec = conv.spec
     x_cal, x_held = conv.sensor_rows(data.calib), conv.sensor_rows(data.held_out)
