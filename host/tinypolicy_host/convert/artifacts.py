@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConvertError
+from .files import METADATA_FORMAT, sha256, write_json
 
 BLOB_SCHEME = {"int8": "w8a16", "q15": "q15", "f32": "f32"}
 GOLDEN_DIR = "golden"
@@ -52,7 +53,6 @@ def write_artifacts(model_path: Path, out_dir: Path, result, opts) -> tuple[list
     """Blobs, golden vectors and metadata.json into out_dir; returns (written files, metadata)."""
     from ..contract.blob import write_blob
     from ..export.golden import write_golden_net
-    from .pipeline import METADATA_FORMAT, sha256, write_json
 
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = result.converted.spec

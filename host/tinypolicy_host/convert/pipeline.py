@@ -6,15 +6,13 @@ int8 scheme, for comparison) against onnxruntime on the calibration rows and the
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .accuracy import class_mismatch, error_stats, format_table, goal_misses, output_ranges
-from .artifacts import BOX_ROWS
+from .artifacts import BOX_ROWS, blob_models, write_artifacts
 from .build import Converted, build_spec
 from .calib import CalibData, load_calibration
 from .errors import ConvertError
@@ -22,9 +20,6 @@ from .onnx_graph import graph_mlp, load_onnx, simplify
 from .reference import ort_forward
 
 DTYPES = ("int8", "q15", "f32")
-METADATA_FORMAT = "tinypolicy-convert/1"
-
-
 @dataclass
 class Options:
     calib: Path | None = None
@@ -96,14 +91,8 @@ def accuracy_row(kind: str, split: str, got, ref, ranges, argmax: bool) -> dict:
     return {"blob": kind, "split": split, "stats": error_stats(got, ref), "ranges": ranges}
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def run_convert(model_path: Path, out_dir: Path, opts: Options) -> Result:
     """Convert, write every artifact into out_dir, and measure accuracy. ConvertError for a user's mistake."""
-    from .artifacts import blob_models, write_artifacts
-
     model_path, out_dir = Path(model_path), Path(out_dir).resolve()
     conv, data = convert_model(model_path, opts)
     spec = conv.spec
@@ -119,17 +108,3 @@ def run_convert(model_path: Path, out_dir: Path, opts: Options) -> Result:
                 result.misses += [f"{kind} {split} {m}" for m in goal_misses(kind, row["stats"], ranges)]
     result.written, result.metadata = write_artifacts(model_path, out_dir, result, opts)
     return result
-
-
-def write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=1, default=_jsonable) + "\n")
-
-
-def _jsonable(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, Path):
-        return str(v)
-    raise TypeError(type(v).__name__)
