@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinypolicy_host.logfile import read_log
-from tinypolicy_host.mpy import PACKAGES
+from tinypolicy_host.board.logfile import read_log
+from tinypolicy_host.board.mpy import PACKAGES
+from tinypolicy_host.board.plot import NAMES
+from tinypolicy_host.devtools.vboard import VBoardProcess
+from tinypolicy_host.evaluation.upright import UPRIGHT_RAD, wrap_angle
 from tinypolicy_host.paths import BOARDS, BUILD, DEVICE, REPO
-from tinypolicy_host.plot import NAMES, UPRIGHT_BAND, wrap_angle
-from tinypolicy_host.vboard import VBoardProcess
 
 HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags".split(",")
 
@@ -72,7 +73,7 @@ def test_flash_monitor_plot_on_virtual_board(tmp_path):
     # 4. the pendulum is upright at the end: the last half second inside the upright band
     t = (t_us - t_us[0]) / 1e6
     end = wrap_angle(log.data["theta"][t >= t[-1] - 0.5])
-    assert np.all(np.abs(end) <= UPRIGHT_BAND), f"not upright at the end: |theta| up to {np.abs(end).max():.3f}"
+    assert np.all(np.abs(end) <= UPRIGHT_RAD), f"not upright at the end: |theta| up to {np.abs(end).max():.3f}"
     # 5. plots, as the user types it
     plots = tmp_path / "plots"
     r, _ = make("plot", f"LOG={out}", f"PLOTS={plots}")
