@@ -1,10 +1,9 @@
 # device: entry point: runs the pendulum control app with the board module chosen at deploy time.
 #
-# Board: `make flash` stages each version in its own folder and switches with one small write (see
-# host .../board/flash.py): /main.py (this file), /tp/current (the name of the version folder, e.g. "a1b2c3d4";
-# /tp/current.new while a switch is being made on FAT), /tp/<version>/{config.json, board.py, tinypolicy/,
-# tinypolicy_app/, models/}. This file reads the pointer and runs that folder; a board flashed without version
-# folders (or the repo tree) runs the files beside this one. Runs at boot (or `mpremote run main.py`).
+# Board: `make flash` puts this file into a version folder /tp/<version>/ beside config.json, board.py (a copy of
+# boards/<name>/board.py), tinypolicy/, tinypolicy_app/ and models/; /boot.py (device/boot.py) makes the current
+# version's folder the cwd at every reset, so this runs at boot from there (or `import main`). Without version
+# folders (a manual copy of `make dist`), the same files sit at the root beside it.
 # Unix port (from the repo): `cd device && micropython -X heapsize=128K main.py --mode batch --period-ms 20`
 # (the unix board module is found in ../boards/unix when no `board` module is on the path).
 import sys
@@ -15,25 +14,6 @@ if hasattr(micropython, "alloc_emergency_exception_buf"):
     micropython.alloc_emergency_exception_buf(100)  # tracebacks from a hard IRQ need this, allocate early
 
 HERE = __file__.rpartition("/")[0] or "."
-
-
-def _version_folder(here):
-    """The flashed version folder named by tp/current (or tp/current.new), or None."""
-    for name in ("current", "current.new"):
-        try:
-            with open(here + "/tp/" + name) as f:
-                ver = f.read(64).strip()
-        except OSError:
-            continue
-        if ver and "/" not in ver and "." not in ver:
-            return here + "/tp/" + ver
-    return None
-
-
-_ver = _version_folder(HERE)
-if _ver is not None:
-    sys.path.insert(0, _ver)
-    HERE = _ver
 
 try:
     import board  # type: ignore[import-not-found]  # deployed board module

@@ -28,8 +28,6 @@ scalars of at most MAX_CONFIG_BYTES (`parse_text`: the one rule the host's `flas
 module under CPython), is one. What the app does with errors is app.py's choice (safe state).
 """
 
-from tinypolicy_app.files import not_regular
-
 # key -> (kind, default, allowed): kind "int" / "num" -> (lo, hi); "str" -> tuple of choices or None (any)
 SCHEMA = {  # type: dict
     "period_ms": ("int", 10, (5, 50)),
@@ -117,6 +115,8 @@ def read_json(path, errors, required=False):
     --config); any other problem (not a regular file, too large, unreadable, not strict JSON, not a flat object)
     goes to `errors` -> {}. The size is checked before anything is read."""
     import os
+
+    from tinypolicy_app.files import not_regular  # here, not at the top: the host's `flash` loads this module too
 
     try:
         st = os.stat(path)
