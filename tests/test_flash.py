@@ -5,13 +5,13 @@ import io
 import subprocess
 import sys
 
+import flashkill
 import pytest
 
-import flashkill
 from tinypolicy_host.board import flash
-from tinypolicy_host.paths import DEVICE as REPO_DEVICE
 from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.errors import UserError
+from tinypolicy_host.paths import DEVICE as REPO_DEVICE
 
 MAIN_V1 = "# device: fake app\nimport board, tinypolicy\nprint('app', tinypolicy.VERSION, board.NAME)\n"
 
@@ -97,7 +97,8 @@ def test_flash_verifies_then_copies_only_changes(tree, vboard, tmp_path):
     (tree / "models" / "policy_q15.bin").write_bytes(b"q15 blob")  # another shipped blob goes along
     v1 = s["version"]
     s, _ = run_flash(vboard, src=True)
-    assert s["copied"] == ["models/policy_q15.bin"] and (live(fs) / "models" / "policy_q15.bin").read_bytes() == b"q15 blob"
+    assert s["copied"] == ["models/policy_q15.bin"]
+    assert (live(fs) / "models" / "policy_q15.bin").read_bytes() == b"q15 blob"
     assert s["previous"] == v1 and s["removed"] == [f"tp/{v1}"] and not (fs / "tp" / v1).exists()
 
     (tree / "device" / "tinypolicy" / "__init__.py").write_text("# device: fake\nVERSION = 2\n")
@@ -206,8 +207,8 @@ def test_user_errors(tree, tmp_path):
     with pytest.raises(UserError, match="no serial port given"):
         flash.flash("", "unix", src=True)
     cfg = tree / "device" / "config.json"
-    for text, why in (('{"model": "models/policy_int8.bin",}', r"not valid JSON for the device \(line 1 col 36: "
-                       r"expected a key in double quotes \(trailing comma\?\)\)"),
+    for text, why in (('{"model": "models/policy_int8.bin",}', (r"not valid JSON for the device \(line 1 col 36: "
+                       r"expected a key in double quotes \(trailing comma\?\)\)")),
                       ('{"period_ms": 3}', r"period_ms: 3 not allowed \(allowed: integer 5..50\) \(the device would"),
                       ('{"model": 5}', "model: 5 not allowed")):
         cfg.write_text(text)  # the device's own rule, before anything is copied
