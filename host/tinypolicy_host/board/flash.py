@@ -195,13 +195,14 @@ def plan(board: str, src: bool, config_path: Path) -> tuple[list[Item], Item]:
 
 
 class Device:
-    """File operations on the board over an mpremote transport in the raw REPL, relative to the board's root."""
+    """File operations on the board over an mpremote transport in the raw REPL, relative to the board's root
+    (`at_root=False`: relative to the session's cwd, the current version's folder after a reset)."""
 
-    def __init__(self, transport, on_step=None):
+    def __init__(self, transport, on_step=None, at_root=True):
         self.t = transport
         self.on_step = on_step or (lambda what: None)
         self._dirs: set[str] = set()  # folders known to exist
-        self._exec(DEVICE_HELPERS + "_tp_root()\n")
+        self._exec(DEVICE_HELPERS + ("_tp_root()\n" if at_root else ""))
         self.alg = self._eval("_tp_ALG")
 
     def _call(self, fn, *args):
@@ -272,6 +273,21 @@ class Device:
                             "the previous version is still in place")
         self._exec(f"_tp_replace({tmp!r}, {path!r})")
         self.on_step(f"rename {tmp} -> {path}")
+
+    def sync(self, items: list[Item], out=sys.stdout) -> tuple[list[str], list[str], int]:
+        """Replace (write, verify, rename) each item whose hash on the board differs: (copied, unchanged, bytes)."""
+        datas = [it.data() for it in items]
+        remote = self.hashes([it.remote for it in items])
+        copied, unchanged, nbytes = [], [], 0
+        for it, data, have in zip(items, datas, remote, strict=True):
+            if have == local_hash(data, self.alg):
+                unchanged.append(it.remote)
+                continue
+            self.replace(it.remote, data)
+            copied.append(it.remote)
+            nbytes += len(data)
+            print(f"  + {it.remote:32s} {len(data):6d} B  copied, verified on device", file=out)
+        return copied, unchanged, nbytes
 
     def remove(self, path: str) -> None:
         self._call(self.t.fs_rmfile, path)
