@@ -7,9 +7,8 @@ import pytest
 from test_closed_loop import MAIN, run_app, summary
 
 from devrun import run_micropython
+from tinypolicy_host.board.logformat import HEADER  # noqa: E402
 from tinypolicy_host.paths import DEVICE, REPO
-
-HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"
 
 
 def _errors(log):

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinypolicy_host.board.logfile import read_log
+from tinypolicy_host.board.logformat import COLUMNS, read_log
 from tinypolicy_host.board.mpy import PACKAGES
 from tinypolicy_host.board.plot import NAMES
 from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.evaluation.upright import UPRIGHT_RAD, wrap_angle
 from tinypolicy_host.paths import BOARDS, BUILD, DEVICE, REPO
 
-HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags".split(",")
+HEADER = COLUMNS
 
 
 def make(*args, timeout=120):
