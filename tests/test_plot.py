@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import LOG_HEADER
 from tinypolicy_host.board.plot import NAMES, plot_log
 from tinypolicy_host.cli import main
 from tinypolicy_host.errors import UserError
 from tinypolicy_host.evaluation.upright import wrap_angle
 
-HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"
+HEADER = LOG_HEADER
 
 
 def write_log(path, n=300):

@@ -14,7 +14,6 @@ from ..paths import BUILD, MODELS, git_commit
 from ..training.model import HIDDEN_ACTIVATIONS
 from ..training.train import (
     NOISE,
-    FlatParams,
     bc_dataset,
     command_line,
     int8_validator,
@@ -80,6 +79,7 @@ def check_arguments(args, counts: dict) -> None:
 
 def run(args) -> int:
     import torch
+    from torch.nn.utils import parameters_to_vector, vector_to_parameters
     from tqdm import tqdm
 
     from ..training.model import PolicyNet
@@ -153,15 +153,14 @@ def run(args) -> int:
                   file=sys.stderr)
             if args.qat == "on" or loss_pct > args.qat_threshold:
                 bar.set_description("quantization-aware ES")
-                fp = FlatParams(net)
-                before = fp.get()
+                before = parameters_to_vector(net.parameters()).detach().clone()
                 q_best = train_es(net, qat_gens, args.es_pairs, es_episodes, args.es_lr * 0.3,
                                   args.es_sigma * 0.5, rng, torch_gen, val_starts, log, bar, stage="qat",
                                   val_every=20, fake_quant_bits=8, validate_fn=q_validate)
                 if q_best > q:
                     qat_done, best = True, validate(net, val_starts)
                 else:
-                    fp.set(before)
+                    vector_to_parameters(before, net.parameters())
             else:
                 bar.update(qat_gens)
         bar.set_description("done")

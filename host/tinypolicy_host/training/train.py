@@ -173,24 +173,13 @@ def train_rollouts(net, iters, batch, lr, rng, torch_gen, val_starts, log, bar, 
 
 
 class FlatParams:
-    """The net's parameters as one float64 vector, and a batched forward for a population of such vectors."""
+    """Batched forward of a population of parameter vectors of `net`, each laid out as
+    `torch.nn.utils.parameters_to_vector(net.parameters())` lays them out (`vector_to_parameters` puts one back)."""
 
     def __init__(self, net):
         self.net = net
         self.shapes = [p.shape for p in net.parameters()]
         self.sizes = [p.numel() for p in net.parameters()]
-
-    def get(self):
-        import torch
-
-        return torch.cat([p.detach().reshape(-1) for p in self.net.parameters()]).double()
-
-    def set(self, flat) -> None:
-        import torch
-
-        with torch.no_grad():
-            for p, q in zip(self.net.parameters(), self.unflatten(flat[None]), strict=True):
-                p.copy_(q[0])
 
     def unflatten(self, pop, fake_quant_bits: int = 0):
         out, o = [], 0
@@ -238,10 +227,11 @@ def train_es(net, gens, pairs, episodes, lr, sigma, rng, torch_gen, val_starts, 
     Each generation draws a control period (half at 50 ms, the rest log-uniform 5–50 ms) and, half of the time,
     sensor noise σ = 0.01; all members see the same starts and noise."""
     import torch
+    from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
     validate_fn = validate_fn or validate
     fp = FlatParams(net)
-    flat = fp.get()
+    flat = parameters_to_vector(net.parameters()).detach().double()
     m, v = torch.zeros_like(flat), torch.zeros_like(flat)
     best = (validate_fn(net, val_starts), flat.clone())
     log(stage, 0, val_return=best[0])
@@ -268,7 +258,7 @@ def train_es(net, gens, pairs, episodes, lr, sigma, rng, torch_gen, val_starts, 
         flat = flat + lr_t * (m / (1 - 0.9 ** (it + 1))) / (torch.sqrt(v / (1 - 0.999 ** (it + 1))) + 1e-8)
         row = {"loss": -float(ret.mean()), "dt": dt, "noise": noise, "lr": lr_t, "sigma": sigma_t}
         if (it + 1) % val_every == 0 or it == gens - 1:
-            fp.set(flat)
+            vector_to_parameters(flat.float(), net.parameters())
             val = validate_fn(net, val_starts)
             row["val_return"] = val
             if val > best[0]:
@@ -276,7 +266,7 @@ def train_es(net, gens, pairs, episodes, lr, sigma, rng, torch_gen, val_starts, 
             bar.set_postfix(val=f"{val:.2f}", best=f"{best[0]:.2f}")
         log(stage, it + 1, **row)
         bar.update(1)
-    fp.set(best[1])
+    vector_to_parameters(best[1].float(), net.parameters())
     return best[0]
 
 
