@@ -207,15 +207,6 @@ def test_fuzz_header_and_tables(offset, value, fix_crc):
         policy.forward_q(np.array([0, 5000]), np.array([0, -7000]))
 
 
-@settings(max_examples=200, deadline=None)
-@given(data=st.binary(min_size=0, max_size=200))
-def test_fuzz_garbage(data):
-    try:
-        decode_blob(data, "g.bin")
-    except BlobError:
-        pass
-
-
 def test_blob_that_breaks_the_32_bit_guarantee_is_rejected():
     data = bytearray(encode_blob(POLICIES["int8"]))
     struct.pack_into("<i", data, 24 + 16, 1 << 20)  # fmult of θ̇: 131072·2^20 overflows

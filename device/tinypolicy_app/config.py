@@ -134,18 +134,18 @@ def read_json(path, errors, required=False):
         return {}
     import sys
 
-    # The strict parser is needed at start-up only: imported here and dropped again, so its code does not take
-    # heap the model load needs (a 128K board after the app's imports).
-    from tinypolicy_app import strictjson
-
     try:
+        # The strict parser is needed at start-up only: imported here and dropped again, so its code does not take
+        # heap the model load needs (a 128K board after the app's imports).
+        from tinypolicy_app import strictjson
+
         with open(path, "rb") as f:
             data = f.read(st[6])  # its size: a 128K board's heap may have no 4 KB block free
         return strictjson.parse_bytes(data, MAX_CONFIG_BYTES)
     except OSError as exc:
         errors.append("%s: cannot read (%s)" % (path, exc))
-    except strictjson.ConfigSyntaxError as exc:
-        errors.append("%s: not valid JSON (%s)" % (path, exc.args[0]))
+    except ValueError as exc:  # strictjson.ConfigSyntaxError (the module may not have been imported)
+        errors.append("%s: not valid JSON (%s)" % (path, exc.args[0] if exc.args else exc))
     except MemoryError:
         errors.append("%s: does not fit in the heap" % path)
     finally:  # forget the module (sys.modules and the package attribute): its code is garbage now
