@@ -9,6 +9,7 @@ import gc
 import sys
 
 import board  # type: ignore[import-not-found]  # boards/unix on MICROPYPATH
+
 from tinypolicy_app import app
 
 

@@ -1,9 +1,8 @@
 """The quick slice of the fuzz suite (issue 11), part of `make test`; `make fuzz` (tools/fuzz.py) runs the full
 campaigns and writes benchmarks/fuzz.md. Same kits, fixed seeds here."""
-import pytest
-
 import appfuzz
 import blobfuzz
+import pytest
 from blobfuzz import corpus
 
 N_BLOBS = 300
