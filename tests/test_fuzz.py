@@ -76,3 +76,21 @@ def test_hostile_replay_files_are_one_error_line_or_a_run(tmp_path):
     assert not problems, problems[:5]
     errors = [out for out in outputs if "# error: replay_input: " in out]
     assert errors and len(errors) < len(outputs)  # both kinds drawn: rejected files and replayed ones
+
+
+def test_noisy_link_keeps_every_untouched_row_and_a_killed_link_is_cut_short(tmp_path):
+    """Quick slice of the link fuzz: one noisy run (10 % of the lines hit by a 0x03 / 0x04 / random byte, stray
+    Ctrl-C towards the board) and one run whose link is killed mid-run."""
+    import linkfuzz
+    from tinypolicy_host.devtools.vboard import VBoardProcess
+
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    linkfuzz.real_app(fs, {"mode": "realtime", "duration_s": 2, "warmup": 0})
+    with VBoardProcess(fs, tmp_path / "port", run_main=False) as vb:
+        s = linkfuzz.noisy_run(vb.port, tmp_path / "noisy.csv", seed=3)
+        assert not linkfuzz.check(s), linkfuzz.check(s)
+        assert s["hit_lines"] > 5 and s["stray_ctrl_c_sent"] > 0 and s["good_rows"] > 150
+        s = linkfuzz.noisy_run(vb.port, tmp_path / "killed.csv", seed=4, kill_after=1.5)
+        assert not linkfuzz.check(s), linkfuzz.check(s)
+        assert s["rows"] > 10

@@ -127,8 +127,12 @@ class Capture:
             self._end()
             return
         if now - self._hold_at > TRAILER_S or len(hold) > HOLD_MAX:
-            j = hold.rfind(b"\x04")
-            j = len(hold) if j <= 0 else j  # keep the last 0x04: it may start the real trailer
+            # the first held 0x04 was noise: pass the bytes on, keeping what may still start the real trailer
+            if m and m.start() == 0:  # a complete trailer, the board not silent yet: keep waiting
+                self._hold_at = now
+                return
+            j = m.start() if m else hold.rfind(b"\x04")
+            j = len(hold) if j <= 0 else j
             self._parse(bytes(hold[:j]))
             del self._hold[:j]
             self._hold_at = now
