@@ -36,7 +36,7 @@ def boot(fs: Path, timeout: float = 60) -> str:
     env = dict(os.environ, MICROPYPATH=":.frozen")
     code = ("exec(open('boot.py').read())\n" if (fs / "boot.py").exists() else "") + "import main"
     proc = subprocess.run([micropython_binary(), "-X", "heapsize=128K", "-c", code], cwd=fs, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     return proc.stdout + proc.stderr
 
 
