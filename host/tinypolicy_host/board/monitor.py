@@ -27,12 +27,12 @@ from pathlib import Path
 from ..userpaths import writable_file
 from . import serialio
 from .logformat import StreamParser
+from .serialio import STOP_REQUEST
 
 START_CODE = "import sys\nsys.modules.pop('main', None)\nimport main"  # as at boot: __file__, tracebacks
 STATUS_HZ = 5.0
 STOP_TIMEOUT_S = 3.0
 DONE_GRACE_S = 2.0  # after '# info: done', how long the app gets to return by itself
-STOP_REQUEST = b"\r\x03"  # CR Ctrl-C: stops a run on purpose (device/tinypolicy_app/link.py); a lone 0x03 does not
 # The raw REPL's end of an exec: \x04, the error output, \x04, the prompt '>'. It comes in one burst and then the
 # board is silent; a 0x04 the link made up is followed by more app output instead.
 TRAILER = re.compile(rb"\x04([^\x04]*)\x04>\s*\Z")
