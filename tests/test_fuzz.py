@@ -82,6 +82,7 @@ def test_noisy_link_keeps_every_untouched_row_and_a_killed_link_is_cut_short(tmp
     """Quick slice of the link fuzz: one noisy run (10 % of the lines hit by a 0x03 / 0x04 / random byte, stray
     Ctrl-C towards the board) and one run whose link is killed mid-run."""
     import linkfuzz
+
     from tinypolicy_host.devtools.vboard import VBoardProcess
 
     fs = tmp_path / "fs"

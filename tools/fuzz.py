@@ -32,6 +32,10 @@ from blobfuzz import corpus  # noqa: E402
 from tinypolicy_host.devtools.vboard import VBoardProcess  # noqa: E402
 
 
+def slash(*values) -> str:
+    return " / ".join(str(v) for v in values)
+
+
 def blobs(n, seed, work):
     t0 = time.monotonic()
     mutants = corpus(blobfuzz.mutants(), n, seed)
@@ -43,10 +47,10 @@ def blobs(n, seed, work):
     kinds = collections.Counter(m.what.split()[0] for m in mutants)
     f = {
         "blobs": len(mutants), "mutation kinds": dict(kinds),
-        "host: accepted / rejected / other exceptions": "%d / %d / %d" % tuple(
-            sum(h[0] == k for h in host) for k in ("accept", "reject", "crash")),
-        "device: accepted / ModelError / MemoryError / other exceptions": "%d / %d / %d / %d" % tuple(
-            sum(d.verdict == k for d in device) for k in ("accept", "reject", "memory", "crash")),
+        "host: accepted / rejected / other exceptions": slash(
+            *(sum(h[0] == k for h in host) for k in ("accept", "reject", "crash"))),
+        "device: accepted / ModelError / MemoryError / other exceptions": slash(
+            *(sum(d.verdict == k for d in device) for k in ("accept", "reject", "memory", "crash"))),
         "device: exceptions running an accepted blob": sum(bool(d.run_errors) for d in acc),
         "device: accepted blobs with outputs outside ±max_torque": sum(d.outside > 0 for d in acc),
         "device: accepted blobs with NaN outputs": sum(d.nan > 0 for d in acc),
@@ -78,8 +82,10 @@ def configs(n, seed, work):
         outputs += appfuzz.run_app([["--config", str(p), *appfuzz.SHORT] for p in paths[start:start + 100]],
                                    work / f"configs_run{start}")
     problems = [(texts[k][:60], p) for k, out in enumerate(outputs) for p in appfuzz.check_run(out)]
-    verdicts = [(appfuzz.device_config_verdict(o), appfuzz.host_config_verdict(p)) for p, o in zip(paths, outputs)]
-    differ = [texts[k][:60] for k, (d, h) in enumerate(verdicts) if d != "memory" and (d == "accept") != (h == "accept")]
+    verdicts = [(appfuzz.device_config_verdict(o), appfuzz.host_config_verdict(p))
+                for p, o in zip(paths, outputs, strict=True)]
+    differ = [texts[k][:60] for k, (d, h) in enumerate(verdicts)
+              if d != "memory" and (d == "accept") != (h == "accept")]
     f = {"config files": n, "accepted by the device": sum(d == "accept" for d, _ in verdicts),
          "rejected (one error line, safe state)": sum(d == "reject" for d, _ in verdicts),
          "did not fit the 256K fuzz heap (error line)": sum(d == "memory" for d, _ in verdicts),
@@ -122,10 +128,10 @@ def links(n, seed, work):
     f = {"monitored runs (noise on ~10 % of the lines: 0x03 / 0x04 / any byte; stray Ctrl-C to the board)": len(clean),
          "lines hit by noise": sum(s["hit_lines"] for s in clean),
          "stray Ctrl-C bytes sent to the board": sum(s["stray_ctrl_c_sent"] for s in clean),
-         "untouched rows / lost": "%d / %d" % (sum(s["good_rows"] for s in clean),
-                                               sum(s["lost_good_rows"] for s in clean)),
+         "untouched rows / lost": slash(sum(s["good_rows"] for s in clean),
+                                         sum(s["lost_good_rows"] for s in clean)),
          "clean runs not ending normally": sum(not s["reason"].startswith(("done", "duration")) for s in clean),
-         "runs with the link killed mid-run / exit status 1 (cut short)": "%d / %d" % (
+         "runs with the link killed mid-run / exit status 1 (cut short)": slash(
              n - len(clean), sum(s["cut_short"] for s in results if s["killed"])),
          "seconds": round(time.monotonic() - t0, 1)}
     return f, [str(p) for p in problems[:5]], not problems
@@ -142,7 +148,7 @@ def flash_kills(work):
     cfgs = {}
     for name, seed in (("a", 1), ("b", 2)):
         cfgs[name] = work / f"config_{name}.json"
-        cfgs[name].write_text('{"mode": "batch", "duration_s": 0.05, "warmup": 0, "seed": %d}' % seed)
+        cfgs[name].write_text('{"mode": "batch", "duration_s": 0.05, "warmup": 0, "seed": ' + str(seed) + "}")
     unbootable, states = [], collections.Counter()
     with VBoardProcess(fs, work / "flash_port", run_main=False) as vb:
         flashkill.run(vb.port, config_path=cfgs["a"])
@@ -160,7 +166,7 @@ def flash_kills(work):
         final = flashkill.boot(fs)
     f = {"file operations in one flash (real app, x64 .mpy)": len(steps),
          "flashes killed after each of them": sum(states.values()),
-         "then booted the old version / the new one / neither": "%d / %d / %d" % (
+         "then booted the old version / the new one / neither": slash(
              states["a"], states["b"], states["unbootable"]),
          "the next flash completes and boots the new version": " seed=2 " in final and s["version"] is not None,
          "seconds": round(time.monotonic() - t0, 1)}
@@ -203,8 +209,8 @@ def main(argv=None) -> int:
               "outside the declared range; 0 NaN outputs; host and device accept the same blobs; 0 tracebacks from "
               "the app on hostile files and flags; every good row kept under noise; 0 unbootable states after a "
               "killed flash. The loader rows (outside range, NaN, disagreement) are issue 11 items 1-4, owned by "
-              "the version-2 device loader; they are reported here, not yet enforced (so is "exceptions running an accepted
-blob": item 2/3, e.g. a huge or NaN f32 output reaching `int()`).\n\n")
+              "the version-2 device loader; they are reported here, not yet enforced (so is 'exceptions running an "
+              "accepted blob': items 2-3, e.g. a huge or NaN f32 output reaching int()).\n\n")
     for title, figures, examples, ok in sections:
         out.write(f"## {title}: {'goals met' if ok else 'goals missed'}\n\n| figure | value |\n|---|---|\n")
         for k, v in figures.items():
