@@ -4,8 +4,8 @@
 board. During the run (from the log header to the summary; the raw-REPL handshake before it is left alone, as
 mpremote's own protocol has no error recovery) board -> host, it corrupts a fraction of the lines (one noise byte
 inserted, 0x03 / 0x04 / any byte) and remembers which lines it left alone; host -> board, it adds stray 0x03
-bytes during the run. `kill()` closes the link mid-run (a pulled cable). `check` states the goals: every row the noise did not touch is in the capture, in
-order; a clean run ends normally (done / duration), a killed one is cut short (exit status 1) with its rows kept.
+bytes during the run. `kill()` closes the link mid-run (a pulled cable). `check` states the goals: every row the
+noise did not touch is in the capture, in order; a clean run ends normally (done / duration), a killed one is cut short (exit status 1) with its rows kept.
 """
 import io
 import json
