@@ -5,7 +5,8 @@ board. During the run (from the log header to the summary; the raw-REPL handshak
 mpremote's own protocol has no error recovery) board -> host, it corrupts a fraction of the lines (one noise byte
 inserted, 0x03 / 0x04 / any byte) and remembers which lines it left alone; host -> board, it adds stray 0x03
 bytes during the run. `kill()` closes the link mid-run (a pulled cable). `check` states the goals: every row the
-noise did not touch is in the capture, in order; a clean run ends normally (done / duration), a killed one is cut short (exit status 1) with its rows kept.
+noise did not touch is in the capture, in order; a clean run ends normally (done / duration), one whose link was
+killed before the capture ended is cut short (exit status 1) with its rows kept.
 """
 import io
 import json
@@ -54,6 +55,7 @@ class NoisyLink:
         self._line = bytearray()
         self.running = False  # between the log header and the summary: the run the noise applies to
         self._stop = threading.Event()
+        self.killed = False
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -99,8 +101,14 @@ class NoisyLink:
             except OSError:
                 return
 
+    def close(self):
+        done = self.killed
+        self.kill()
+        self.killed = done
+
     def kill(self):
         """The cable is pulled: the host side of the link goes away."""
+        self.killed = True
         self._stop.set()
         self._thread.join()
         for fd in (self.master, self.board):
@@ -108,8 +116,6 @@ class NoisyLink:
                 os.close(fd)
             except OSError:
                 pass
-
-    close = kill
 
 
 def noisy_run(board_port: str, out: Path, seed: int, kill_after: float | None = None, duration: float = 30,
@@ -124,6 +130,8 @@ def noisy_run(board_port: str, out: Path, seed: int, kill_after: float | None = 
     finally:
         if timer:
             timer.cancel()
+            timer.join()
+        killed = link.killed  # before the monitor returned: the capture was cut
         link.close()
     captured = out.read_text().splitlines()[1:] if out.exists() else []
     wanted = [r.decode() for r in link.clean_rows]
@@ -131,7 +139,7 @@ def noisy_run(board_port: str, out: Path, seed: int, kill_after: float | None = 
     s["lost_good_rows"] = sum(1 for r in wanted if r not in kept)
     s["good_rows"] = len(wanted)
     s["hit_lines"], s["stray_ctrl_c_sent"] = link.hit, link.injected
-    s["killed"] = kill_after is not None
+    s["killed"] = killed
     s["log_rows"] = len(read_log(out)) if captured else 0
     return s
 
