@@ -214,7 +214,11 @@ def main(argv=None) -> int:
               "the version-2 device loader; they are reported here, not yet enforced (so is 'exceptions running an "
               "accepted blob': items 2-3, e.g. a huge or NaN f32 output reaching int()).\n\n")
     for title, figures, examples, ok in sections:
-        out.write(f"## {title}: {'goals met' if ok else 'goals missed'}\n\n| figure | value |\n|---|---|\n")
+        verdict = "goals met" if ok else "goals missed"
+        if ok and title.startswith("Blob"):
+            verdict = ("loads: only ModelError / MemoryError; the range, NaN and agreement rows are the open loader "
+                       "items 1-4")
+        out.write(f"## {title}: {verdict}\n\n| figure | value |\n|---|---|\n")
         for k, v in figures.items():
             out.write(f"| {k} | {v} |\n")
         if examples:

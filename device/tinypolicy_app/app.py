@@ -9,8 +9,13 @@ Error policy (what the device does instead of crashing):
   missing config.json beside main.py is not an error (defaults and flags).
 - model missing / corrupt / dtype mismatch / runtime missing: `# error: model: ...`, safe state as above.
 - sensor or actuator 'board' on a board module without a rig: error, falls back to the simulated plant, safe.
-- unix command-line usage mistakes (unknown flag, missing value): `# error: ...` and exit status 2, nothing runs.
-- open-loop replay without a readable input file: `# error:` and exit status 1 (nothing to replay).
+- unix command-line usage mistakes (unknown flag, missing or empty value): `# error: ...` and exit status 2,
+  nothing runs.
+- open-loop replay without a readable input file (missing, a FIFO, a bad line anywhere in it: the file is checked
+  whole, then streamed): `# error:` naming path:line and exit status 1 (nothing to replay).
+- a sensor reading that is invalid (out of range, or non-finite: the read raises): zero torque on that tick, flag 32,
+  counted (`bad_inputs=` in the summary, a rate-limited warning), the loop goes on.
+- MemoryError during start-up: one `# error: memory: ...` line; the motor stays off (config: safe state, loop runs).
 On the unix port the exit status is 1 when the run was in the safe state, else 0.
 """
 import time
