@@ -2,9 +2,9 @@
 
 Mutations (hypothesis strategies): bit flips, edits of one header/table field to an interesting value, edits of
 the weight/bias/requant sections, truncations and extensions; the CRC is recomputed in most cases so the checks
-behind it are reached. Field offsets come from one table per blob version (`LAYOUTS`): v1 today; the v2 layout of
-/work/coord/V2_FORMAT.md is a second entry there (header, then input, feature, layer and output tables, each
-record's fields), and nothing else here depends on the byte layout.
+behind it are reached. Field offsets come from one table per blob version (`LAYOUTS`, picked by the blob's version
+field): v1, and v2 as /work/coord/V2_FORMAT.md specifies it (header, then input, feature, layer and output tables);
+nothing else here depends on the byte layout.
 
 The device side runs in few processes: `run_device` writes the corpus to a folder and one MicroPython process
 (tests/mp_blob_check.py) loads every blob, then runs each accepted one on extreme inputs.
@@ -61,6 +61,22 @@ LAYOUTS = {
                Table("layer", "n_layers", 16, (Field("n_in", 0, "H"), Field("n_out", 2, "H"),
                                                Field("activation", 4, "B"), Field("pshift", 5, "B"),
                                                Field("lo", 8, "i"), Field("hi", 12, "i")))),
+              "total_size"),
+    # /work/coord/V2_FORMAT.md, transcribed; used for any blob whose version field says 2.
+    2: Layout(2, 16, (Field("magic", 0, "4s"), Field("version", 4, "H"), Field("dtype", 6, "B"), Field("flags", 7, "B"),
+                      Field("n_layers", 8, "B"), Field("n_inputs", 9, "B"), Field("n_features", 10, "B"),
+                      Field("n_outputs", 11, "B"), Field("total_size", 12, "I")),
+              (Table("input", "n_inputs", 20, (Field("kind", 0, "B"), Field("frac", 1, "B"), Field("offset", 4, "f"),
+                                               Field("scale", 8, "f"), Field("lo", 12, "f"), Field("hi", 16, "f"))),
+               Table("feature", "n_features", 20, (Field("qoff", 0, "i"), Field("qlo", 4, "i"), Field("qhi", 8, "i"),
+                                                   Field("fmult", 12, "i"), Field("fshift", 16, "B"))),
+               Table("layer", "n_layers", 16, (Field("n_in", 0, "H"), Field("n_out", 2, "H"),
+                                               Field("activation", 4, "B"), Field("pshift", 5, "B"),
+                                               Field("lo", 8, "i"), Field("hi", 12, "i"))),
+               Table("output", "n_outputs", 36, (Field("frac", 0, "B"), Field("oshift", 1, "B"),
+                                                 Field("scale", 4, "f"), Field("offset", 8, "f"), Field("lo", 12, "f"),
+                                                 Field("hi", 16, "f"), Field("omult", 20, "i"), Field("ooff", 24, "i"),
+                                                 Field("qlo", 28, "i"), Field("qhi", 32, "i")))),
               "total_size"),
 }
 
