@@ -51,7 +51,9 @@ def stop_running_app(transport, quiet_s: float = 0.3, timeout_s: float = 3.0) ->
     """Send the stop request and let the board finish talking (its summary, the REPL prompt) before mpremote
     enters the raw REPL: mpremote sends its Ctrl-A right after its own CR Ctrl-C, and a unix port (the virtual
     board) flushes pending input when a stopped app returns to the REPL, which would swallow that Ctrl-A."""
-    ser = transport.serial
+    ser = getattr(transport, "serial", None)
+    if ser is None:  # not a serial transport
+        return
     ser.write(STOP_REQUEST)
     start = last = time.monotonic()
     while time.monotonic() - start < timeout_s:
