@@ -13,12 +13,12 @@ DURATION   ?= 0
 SRC        ?=
 STAMP      := $(VENV)/.setup-stamp
 
-.PHONY: setup demo test test-fast train flash monitor plot bench bench-quick vboard mpy dist lint clean help
+.PHONY: setup demo test test-fast train flash monitor plot bench bench-quick fuzz vboard mpy dist lint clean help
 
 help:
 	@echo "make demo | test | setup | train | flash PORT=.. BOARD=.. | monitor PORT=.. OUT=.. [DURATION=s]"
 	@echo "     plot LOG=.. [PLOTS=dir]"
-	@echo "     bench | vboard | mpy | dist | lint | clean"
+	@echo "     bench | fuzz | vboard | mpy | dist | lint | clean"
 
 setup: $(STAMP)
 
@@ -69,6 +69,11 @@ vboard: $(STAMP)
 
 bench: $(STAMP) mpy
 	$(TP) bench
+
+# Full fuzz campaigns (issue 11: blobs, configs, replay files, serial link, killed flashes) -> benchmarks/fuzz.md.
+# The quick slice of the same kits is part of `make test` (tests/test_fuzz.py).
+fuzz: $(STAMP) mpy
+	$(PY) tools/fuzz.py
 
 bench-quick: $(STAMP) mpy
 	$(TP) bench --quick

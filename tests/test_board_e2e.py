@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from helpers import LOG_COLUMNS
-from tinypolicy_host.board.logfile import read_log
+from tinypolicy_host.board.logformat import read_log
 from tinypolicy_host.board.mpy import PACKAGES
 from tinypolicy_host.board.plot import NAMES
 from tinypolicy_host.devtools.vboard import VBoardProcess
@@ -42,8 +42,11 @@ def test_flash_monitor_plot_on_virtual_board(tmp_path):
     with VBoardProcess(fs, tmp_path / "port") as vb:
         # 1. flash: everything copied and verified by a hash computed on the board
         r, t_first = make("flash", f"PORT={vb.port}", "BOARD=unix")
-        m = re.search(r"(\d+) copied .* all (\d+) files verified on the device \((sha256|crc32)\)", r.stdout)
-        assert m and m.group(1) == m.group(2), r.stdout
+        m = re.search(r"flash: version (\w+): (\d+) sent .* all (\d+) files verified on the device "
+                      r"\((sha256|crc32)\)", r.stdout)
+        assert m and m.group(2) == m.group(3), r.stdout
+        assert (fs / "tp" / "current").read_text() == m.group(1) and sha(fs / "boot.py") == sha(DEVICE / "boot.py")
+        live = fs / "tp" / m.group(1)  # the version folder boot.py enters
         expected = {"main.py": DEVICE / "main.py", "config.json": DEVICE / "config.json",
                     "board.py": BOARDS / "unix" / "board.py", config["model"]: REPO / config["model"]}
         expected |= {f"models/policy_{dtype}.bin": REPO / "models" / f"policy_{dtype}.bin"
@@ -52,12 +55,13 @@ def test_flash_monitor_plot_on_virtual_board(tmp_path):
             for mpy in (BUILD / "mpy" / "x64" / package).rglob("*.mpy"):
                 expected[mpy.relative_to(BUILD / "mpy" / "x64").as_posix()] = mpy
         for rel, local in expected.items():  # independent check of the board's flash
-            assert (fs / rel).is_file() and sha(fs / rel) == sha(local), rel
+            assert (live / rel).is_file() and sha(live / rel) == sha(local), rel
             assert f" {rel} " in r.stdout
-        assert not list(fs.rglob("*.new")) and not [p for package in PACKAGES for p in (fs / package).glob("*.py")]
+        assert not list(fs.rglob("*.new")) and not [p for package in PACKAGES for p in (live / package).glob("*.py")]
+        assert sorted(p.name for p in fs.iterdir()) == ["boot.py", "tp"]
         # 2. a second flash copies nothing
         r, t_second = make("flash", f"PORT={vb.port}", "BOARD=unix")
-        assert re.search(r"flash: 0 copied \(0 B\), (\d+) unchanged", r.stdout), r.stdout
+        assert re.search(r"flash: version \w+: 0 sent \(0 B\), (\d+) unchanged", r.stdout), r.stdout
         # 3. monitor: real-time control until the app says it is done
         duration = config.get("duration_s", 10)
         r, t_monitor = make("monitor", f"PORT={vb.port}", f"OUT={out}", f"DURATION={duration + 8}",

@@ -7,7 +7,7 @@ import pytest
 
 from devrun import run_micropython
 from helpers import LOG_HEADER
-from tinypolicy_host.board.logfile import parse_lines
+from tinypolicy_host.board.logformat import parse_lines
 from tinypolicy_host.paths import BOARDS, DEVICE, MODELS, REPO
 
 HEADER = LOG_HEADER

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tinypolicy_host import cli
-from tinypolicy_host.board.logfile import read_log
+from tinypolicy_host.board.logformat import read_log
 from tinypolicy_host.cli import main
 from tinypolicy_host.paths import REPO
 

@@ -74,7 +74,7 @@ def test_out_that_is_a_file_is_one_error_line(tmp_path, capsys):
 
 
 def test_time_axis_unwraps_t_us_and_non_finite_timings_are_skipped(tmp_path):
-    from tinypolicy_host.board.logfile import read_log
+    from tinypolicy_host.board.logformat import read_log
     from tinypolicy_host.board.plot import T_WRAP, _time_s
 
     start = T_WRAP - 20000  # 20 ms before the device's ticks_us wraps

@@ -12,7 +12,7 @@ from ..errors import UserError
 from ..evaluation.upright import UPRIGHT_RAD, upright_since
 from ..paths import BOARD_HEAPSIZE, DEVICE, PLOTS, micropython_binary
 from ..userpaths import folder, writable_file
-from .logfile import parse_lines
+from .logformat import parse_lines, summary
 
 
 @dataclass
@@ -78,13 +78,6 @@ def run_device(cmd: list[str], log, echo: bool) -> DeviceRun:
     return run
 
 
-def device_summary(log) -> dict[str, str]:
-    for m in log.messages:
-        if m.startswith("info: summary "):
-            return dict(kv.split("=", 1) for kv in m.split()[2:] if "=" in kv)
-    return {}
-
-
 def device_command(cfg: DemoSettings) -> list[str]:
     """The unix-port command line that runs the app from device/ with these settings."""
     flags = ["--mode", cfg.mode, "--period-ms", str(cfg.period_ms), "--duration-s", str(cfg.duration_s),
@@ -112,7 +105,7 @@ def run_demo(cfg: DemoSettings) -> int:
     if len(log) == 0:
         why = "; ".join(dev.errors) if dev.errors else "see the device output above"
         raise UserError(f"{cfg.log}: the device printed no data rows (exit status {rc}: {why})")
-    s = device_summary(log)
+    s = summary(log.messages)
     d = log.data
     t = d["tick"] * cfg.period_ms / 1000.0
     up = upright_since(t, d["theta"])

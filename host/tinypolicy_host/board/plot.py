@@ -14,7 +14,7 @@ from ..errors import UserError
 from ..evaluation.upright import UPRIGHT_RAD, wrap_angle
 from ..paths import PLOTS
 from ..userpaths import folder
-from .logfile import read_log
+from .logformat import read_log
 
 MAX_TORQUE = 2.0  # N·m (Pendulum-v1)
 NAMES = ("angle_vs_time.png", "torque_output.png", "infer_hist.png", "lateness_hist.png")

@@ -1,7 +1,7 @@
 """`tinypolicy plot`: command line of `tinypolicy_host.board.plot` (argument parsing, error reporting)."""
 from pathlib import Path
 
-from ..board.logfile import read_log
+from ..board.logformat import read_log
 from ..board.plot import plot_log
 from ..paths import PLOTS
 

@@ -1,7 +1,7 @@
 """`tinypolicy verify DIR`: replay a converted model's golden vectors on the unix port or a flashed board.
 
 Each blob listed in DIR/metadata.json ("golden") is loaded by the device runtime and fed its golden rows through
-`tinypolicy_app.replay` (int8 / q15: `infer_q`, exact int32 comparison; f32: `infer`, atol + rtol·|want|).
+`tinypolicy_app.golden_replay` (int8 / q15: `infer_q`, exact int32 comparison; f32: `infer`, atol + rtol·|want|).
 Unix port: one MicroPython process per blob, from the sources ('src') or the x64 .mpy build ('mpy'). Board:
 the blob and golden CSV are copied (verified) with mpremote, then replayed there; the board needs the
 `tinypolicy` and `tinypolicy_app` packages (`tinypolicy flash`).
@@ -79,7 +79,7 @@ def verify_unix(out_dir: Path, variant: str = "src") -> list[Replay]:
     results = []
     for entry in golden_entries(out_dir):
         heap = max(256 * 1024, 4 * Path(entry["blob"]).stat().st_size)
-        cmd = [micropython_binary(), "-X", f"heapsize={heap}", "-m", "tinypolicy_app.replay",
+        cmd = [micropython_binary(), "-X", f"heapsize={heap}", "-m", "tinypolicy_app.golden_replay",
                *replay_args(entry, str(entry["blob"]), str(entry["golden"]))]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
                               env={**os.environ, "MICROPYPATH": device_path(variant)})
@@ -106,7 +106,7 @@ def verify_board(out_dir: Path, port: str | None) -> list[Replay]:
             args = replay_args(entry, blob, golden)
             call = f"replay({args[0]!r}, {args[1]!r}, {', '.join(args[2:])})"
             try:
-                text = transport.exec(f"from tinypolicy_app.replay import replay\n{call}\n").decode()
+                text = transport.exec(f"from tinypolicy_app.golden_replay import replay\n{call}\n").decode()
             except Exception as exc:  # TransportExecError: the board raised (no tinypolicy_app, MemoryError…)
                 text = getattr(exc, "error_output", str(exc))
                 if "ImportError" in text:
