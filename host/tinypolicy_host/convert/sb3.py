@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..contract.spec import DenseSpec, InputSpec, MLPSpec, OutputSpec
 from ..errors import UserError
-from .mlpspec import DenseSpec, InputSpec, MLPSpec, OutputSpec
 from .sb3_load import SB3Model
 
 _ACTIVATIONS = {"Tanh": "tanh", "ReLU": "relu", "Sigmoid": "sigmoid", "Identity": "identity"}
