@@ -1,13 +1,15 @@
-"""SB3 import: for every supported algorithm, the MLPSpec's float path acts exactly as SB3's
-`predict(deterministic=True)` (within 1e-5) on rollout observations; VecNormalize folds into the input stage;
-bad files give one-line UserErrors."""
+"""SB3 import: for every supported algorithm, the MLPSpec's float path, the f32 blob read back and the ONNX
+written from the spec act exactly as SB3's `predict(deterministic=True)` (within 1e-5) on rollout observations;
+VecNormalize folds into the input stage; bad files give one-line UserErrors."""
 import numpy as np
 import pytest
 
 pytest.importorskip("stable_baselines3")
 
+from tinypolicy_host.contract.blob import read_blob, write_blob  # noqa: E402
 from tinypolicy_host.convert import sb3, sb3_load  # noqa: E402
 from tinypolicy_host.errors import UserError  # noqa: E402
+from tinypolicy_host.export.onnx_mlp import build_onnx, run_onnx  # noqa: E402
 
 # (algo, env, constructor kwargs, training steps): tiny nets, trained a few hundred steps so the weights have moved
 CASES = {
@@ -51,7 +53,7 @@ def _train(tmp_path, case, normalize=False):
     return tmp_path / "model.zip", None, env_id
 
 
-def _check(zip_path, norm_path, env_id):
+def _check(zip_path, norm_path, env_id, tmp_path=None):
     sb = sb3_load.load(zip_path, norm_path)
     obs = sb3_load.rollouts(sb, env_id, episodes=2, seed=100)
     spec = sb3.to_spec(sb, obs)
@@ -64,12 +66,17 @@ def _check(zip_path, norm_path, env_id):
     got = spec.forward(obs)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    if tmp_path is not None:  # the f32 blob (float32 parameters) and the ONNX of the actor act the same
+        write_blob(tmp_path / "f32.bin", spec)
+        np.testing.assert_allclose(read_blob(tmp_path / "f32.bin").forward(obs), want, rtol=0, atol=1e-5)
+        onnx_model = build_onnx(spec).SerializeToString()
+        np.testing.assert_allclose(run_onnx(onnx_model, obs), want, rtol=0, atol=1e-5)
     return sb, spec, obs
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_float_path_equals_predict(tmp_path, case):
-    sb, spec, obs = _check(*_train(tmp_path, case))
+    sb, spec, obs = _check(*_train(tmp_path, case), tmp_path)
     assert sb.algo == CASES[case][0]
     assert spec.argmax == (case.endswith("discrete") or case == "dqn")
     # the deterministic actions do vary over the rollout (the check compares more than one constant)
