@@ -28,7 +28,8 @@ class EpisodeResult:
         return {"env": self.env_id, "episodes": len(r), "seeds": f"{self.seeds[0]}..{self.seeds[-1]}",
                 "mean": float(r.mean()), "std": float(r.std()), "min": float(r.min()), "max": float(r.max()),
                 "stderr": float(r.std() / np.sqrt(len(r))), "steps": self.steps,
-                "steps_per_s": round(self.steps / self.seconds, 1) if self.seconds > 0 else None}
+                "steps_per_s": round(self.steps / self.seconds, 1) if self.seconds > 0 else None,
+                "returns": [float(v) for v in r]}
 
 
 def make(env_id: str):
