@@ -40,7 +40,7 @@ from array import array
 try:
     import micropython
 except ImportError:  # CPython has no micropython module; the script is MicroPython-only but must not crash
-    micropython = None
+    micropython = None  # type: ignore[assignment]
 
 # ---- defaults for a board run (mpremote run passes no arguments: edit these) -------------------------------
 N = 10000  # timed calls per measurement
@@ -314,7 +314,7 @@ def stages(p, n, clk, ps, rounds=5):
     nets = prefix_nets(p)
     inp, o = buffers(p)
     put(inp, make_states(p), 1)
-    per = [[] for _ in nets]
+    per: list = [[] for _ in nets]
     for _ in range(rounds):
         for k in range(len(nets)):
             fn = nets[k][1]

@@ -8,9 +8,10 @@ models/README.md, version 2); portable.py is the same arithmetic in plain MicroP
 - act: array('h') of 2 * desc[D_HALF]: two int16 activation buffers (ping-pong). A8 activations are int8 values
   (relu: 0..255, sigmoid: 0..256) in the int16 slots; A16 / q15 ones are 16-bit;
 - inp: array('i') of n_inputs int32 inputs (input i in Q`frac_i`; angles Q12 rad, any wrap);
-- out: array('i'): n_outputs int32 outputs (output stage applied, clamped to qlo..qhi), or out[0] = the class
-  index (argmax head). With desc[D_RUN] = k < n_layers the pass stops after k layers (0: the input stage) and
-  copies those activations into out instead (Policy.run_layers).
+- out: array('i'): n_outputs int32 outputs (output stage applied to the last layer's hand-off values, clamped to
+  qlo..qhi), or out[0] = the class index (argmax head: first maximum of the last layer's clamped requant values).
+  With desc[D_RUN] = k < n_layers the pass stops after k layers (0: the input stage) and copies those activations
+  into out instead (Policy.run_layers).
 
 Viper loads are unsigned (ptr8/ptr16) and zero-extended on 64-bit targets (ptr32): every signed load is
 restored with (v ^ m) - m, except activations known to be >= 0 (the previous layer's lo >= 0, e.g. relu).
@@ -190,6 +191,7 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                 y = lo
             elif y > hi:
                 y = hi
+            yp = y  # the argmax head compares the clamped requant values (before tanh / sigmoid)
             if tb:  # tanh / sigmoid: y is the clamped pre-activation (+-16384), T(y) in Q14
                 u = y
                 if u < 0:
@@ -218,8 +220,8 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
             if li < last:
                 ao[j] = y
             elif amx:  # argmax head: the first maximum
-                if j == 0 or y > best:
-                    best = y
+                if j == 0 or yp > best:
+                    best = yp
                     out[0] = j
             else:  # output stage: omult, ooff, qlo, qhi at words 5..8 of the entry, oshift at byte 1
                 fe = ptr32(b0 + oo + 36 * j)

@@ -62,7 +62,14 @@ D_LAYERS = const(16)
 
 
 class Model:
-    pass
+    """The loaded blob (fields: the module docstring); built by load()."""
+
+    def __init__(self, dtype, scheme, a16, argmax, counts, blob, inputs, outputs, layers, feat_off, out_off):
+        self.dtype, self.scheme, self.a16, self.argmax = dtype, scheme, a16, argmax
+        self.n_inputs, self.n_features, self.n_outputs, self.n_layers = counts
+        self.blob, self.inputs, self.outputs, self.layers = blob, inputs, outputs, layers
+        self.feat_off, self.out_off = feat_off, out_off
+        self.desc = None
 
 
 def _pad4(n):
@@ -309,15 +316,10 @@ def _load(f, size, fail):
     else:
         _floats_finite(blob, layers, fail)
 
-    m = Model()
-    m.dtype = DTYPES[dcode]
-    m.scheme = ("f32", "w8a16" if a16 else "w8a8", "q15")[dcode]
-    m.a16 = a16
-    m.argmax = argmax
-    m.n_inputs, m.n_features, m.n_outputs, m.n_layers = n_inputs, n_features, n_outputs, n_layers
-    m.blob, m.inputs, m.outputs, m.layers = blob, inputs, outputs, layers
-    m.feat_off, m.out_off = feat_off, out_off
-    m.desc = _descriptor(m, wsize) if quant else None
+    m = Model(DTYPES[dcode], ("f32", "w8a16" if a16 else "w8a8", "q15")[dcode], a16, argmax,
+              (n_inputs, n_features, n_outputs, n_layers), blob, inputs, outputs, layers, feat_off, out_off)
+    if quant:
+        m.desc = _descriptor(m, wsize)
     return m
 
 

@@ -97,8 +97,10 @@ class Policy:
         """Load and validate a blob. Raises ModelError (missing or not a regular file, larger than max_bytes,
         truncated, bad magic / version / CRC, fields outside the format's limits) before allocating anything
         sized by the file. kernel: None (automatic), 'viper' or 'portable' (int8 / q15 blobs)."""
+        import gc
         import sys
 
+        gc.collect()  # the loader's code (compiled from source, or a .mpy) wants contiguous heap blocks
         from tinypolicy.loader import load
 
         try:
@@ -113,7 +115,9 @@ class Policy:
 
     def infer_q(self, inp, out):
         """inp: array('i') of n_inputs (Q`in_frac`); out: array('i') of n_outputs (Q`out_frac`, clamped to
-        out_lo_q..out_hi_q; argmax: out[0] = index). int8 / q15: allocation-free. f32: allocates."""
+        out_lo_q..out_hi_q; argmax: out[0] = index). int8 / q15: allocation-free. f32: allocates.
+        The lengths are not checked here (the control tick's cost): size both buffers once, from n_inputs /
+        n_outputs."""
         if self._fwd is not None:
             self._fwd(self._desc, self._blob, self._act, inp, out)  # type: ignore[misc]  # viper ptr <- buffer
         elif self._port is not None:
@@ -127,11 +131,13 @@ class Policy:
         activations after layer k, 0 = the features, in the kernel's int format; f32: as Q12 ints)."""
         if not 0 <= k <= self.n_layers:
             raise ValueError("k %r: 0..%d" % (k, self.n_layers))
+        if len(out) < self.widths[k] or len(inp) < self.n_inputs:
+            raise ValueError("run_layers: out needs %d ints, inp %d" % (self.widths[k], self.n_inputs))
         if k == self.n_layers:
             self.infer_q(inp, out)
             return self.n_outputs
-        if self._fwd is not None:
-            d = self._desc
+        d = self._desc
+        if d is not None:
             d[11] = k  # loader.D_RUN
             try:
                 self._fwd(d, self._blob, self._act, inp, out)  # type: ignore[misc]

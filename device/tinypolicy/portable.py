@@ -47,8 +47,10 @@ class PortableNet:
         layers = []
         for n_in, n_out, act, p, lo, hi, w_off, b_off in m.layers:
             w = array(wt, blob[w_off:w_off + ws * n_in * n_out])
-            layers.append((n_in, n_out, act, p, lo, hi, w, _i32(blob, b_off, n_out), _i32(blob, b_off + 4 * n_out, n_out),
-                           bytes(blob[b_off + 8 * n_out:b_off + 9 * n_out])))
+            bias = _i32(blob, b_off, n_out)
+            mult = _i32(blob, b_off + 4 * n_out, n_out)
+            shift = bytes(blob[b_off + 8 * n_out:b_off + 9 * n_out])
+            layers.append((n_in, n_out, act, p, lo, hi, w, bias, mult, shift))
         self.layers = tuple(layers)
         self.outs = tuple((e[6], e[1], e[7], e[8], e[9]) for e in m.outputs)  # omult, oshift, ooff, qlo, qhi
         half = m.n_features
@@ -112,6 +114,7 @@ class PortableNet:
                 if s:
                     y = (y + (1 << (s - 1))) >> s
                 y = lo if y < lo else (hi if y > hi else y)
+                yp = y  # the argmax head compares the clamped requant values (before tanh / sigmoid)
                 if act == 2 or act == 4:  # tanh / sigmoid of the clamped pre-activation through T (Q14)
                     u = -y if y < 0 else y
                     t = _TANH[u >> 6]
@@ -129,8 +132,8 @@ class PortableNet:
                 if k < last:
                     nxt[j] = y
                 elif self.argmax:
-                    if j == 0 or y > best:
-                        best = y
+                    if j == 0 or yp > best:
+                        best = yp
                         out[0] = j
                 else:
                     omult, oshift, ooff, qlo, qhi = self.outs[j]

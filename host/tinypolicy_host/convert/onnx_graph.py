@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..contract.spec import DenseSpec
 from .errors import ConvertError
-from .mlpspec import DenseSpec
 from .rules import RULES, layer_input, unknown_op
 from .values import Const, Index, Lin, Other, Ranked, RowScalar, ShapeOf, Source, Zero
 
@@ -52,7 +52,7 @@ class GraphMLP:
         return 1 if self.argmax else len(self.out_scale)
 
     def pre_output(self, x: np.ndarray) -> np.ndarray:
-        from .mlpspec import apply_activation
+        from ..contract.spec import apply_activation
 
         h = (np.clip(np.asarray(x, np.float64), self.in_lo, self.in_hi) - self.in_offset) * self.in_scale
         for layer in self.layers:
@@ -134,7 +134,7 @@ def graph_mlp(model, output: str | None = None, simplifier: str = "") -> GraphML
     opsets = {o.domain or "": o.version for o in model.opset_import}
     for node in _cone(g, output):
         args = [env.get(x) if x else None for x in node.input]
-        for x, a in zip(node.input, args):
+        for x, a in zip(node.input, args, strict=True):
             if x and a is None:
                 raise ConvertError(f"node '{node.name}': input '{x}' is not produced by any node")
         if all(isinstance(a, Const) or a is None for a in args):
@@ -142,7 +142,7 @@ def graph_mlp(model, output: str | None = None, simplifier: str = "") -> GraphML
         else:
             rule = RULES.get(node.op_type) if node.domain in ("", "ai.onnx", ONNX_ML) else None
             results = (rule or unknown_op)(node, args, _attrs(node))
-        env.update(zip(node.output, results))
+        env.update(zip(node.output, results, strict=False))  # rules may leave unused outputs out
     return _read_result(env[output], inp.name, output, simplifier)
 
 
@@ -174,7 +174,7 @@ def _fold(node, args, opsets) -> list:
     from onnx import helper, numpy_helper
     from onnx.reference import ReferenceEvaluator
 
-    inits = [numpy_helper.from_array(np.asarray(a.value), x) for x, a in zip(node.input, args) if x]
+    inits = [numpy_helper.from_array(np.asarray(a.value), x) for x, a in zip(node.input, args, strict=True) if x]
     graph = helper.make_graph([node], "fold", [], [helper.make_value_info(o, onnx.TypeProto()) for o in node.output],
                               initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])

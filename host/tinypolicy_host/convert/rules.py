@@ -13,8 +13,8 @@ import math
 import numpy as np
 from onnx import TensorProto
 
+from ..contract.spec import ACTIVATIONS
 from .errors import node_error
-from .mlpspec import ACTIVATIONS
 from .values import Const, Index, Lin, Other, Ranked, RowScalar, ShapeOf, Source, Zero, width
 
 FLOAT_TYPES = (TensorProto.FLOAT, TensorProto.DOUBLE)

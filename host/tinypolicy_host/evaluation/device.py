@@ -275,8 +275,14 @@ def run_on_device(model: Path, evaluate, port: str | None = None, model_on_board
 def evaluate_on_device(model: Path, n_episodes: int, settings: dict, port: str | None = None,
                        model_on_board: str | None = None, variant: str = "mpy") -> dict:
     """Pendulum-v1 settings with the policy on the device: evaluation.gym.evaluate()'s dict plus `device`."""
+    from ..contract.spec import pendulum_params
+    from .episodes import read_model
     from .gym import evaluate
 
+    try:
+        pendulum_params(read_model(model))
+    except ValueError as exc:
+        raise UserError(f"--model {model}: {exc} (without --env, eval runs the pendulum settings)") from None
     result, dev = run_on_device(model, lambda p: evaluate(p.pendulum, n_episodes, settings), port,
                                 model_on_board, variant)
     result["device"] = dev

@@ -55,7 +55,7 @@ def spec_digest(spec: MLPSpec) -> str:
 # ---- ONNX ----
 
 def build_onnx(spec: MLPSpec):
-    """ONNX model: input `state` (N, 2) float32 [θ, θ̇] → Cos, Sin, Mul(vel_scale) → Concat (N, 3) →
+    """ONNX model: input `state` (N, 2) float32 [θ, θ̇] → Cos, Sin, Clip(θ̇, ±32), Mul(vel_scale) → Concat (N, 3) →
     Gemm (+ Relu / Tanh / Clip(−1, 1) for hardtanh / Sigmoid) per layer → Clip ±max_torque → output `torque`
     (N, 1)."""
     import onnx
@@ -69,6 +69,8 @@ def build_onnx(spec: MLPSpec):
         numpy_helper.from_array(np.array([2], np.int64), "idx2"),
         numpy_helper.from_array(np.array([1], np.int64), "axis1"),
         numpy_helper.from_array(np.array([vel_scale], np.float32), "vel_scale"),
+        numpy_helper.from_array(np.array(spec.inputs[1].lo, np.float32), "theta_dot_min"),
+        numpy_helper.from_array(np.array(spec.inputs[1].hi, np.float32), "theta_dot_max"),
         numpy_helper.from_array(np.array(-max_torque, np.float32), "torque_min"),
         numpy_helper.from_array(np.array(max_torque, np.float32), "torque_max"),
     ]
@@ -77,7 +79,9 @@ def build_onnx(spec: MLPSpec):
         helper.make_node("Slice", ["state", "idx1", "idx2", "axis1"], ["theta_dot"], name="theta_dot"),
         helper.make_node("Cos", ["theta"], ["cos_theta"], name="cos"),
         helper.make_node("Sin", ["theta"], ["sin_theta"], name="sin"),
-        helper.make_node("Mul", ["theta_dot", "vel_scale"], ["theta_dot_scaled"], name="vel_scale_mul"),
+        helper.make_node("Clip", ["theta_dot", "theta_dot_min", "theta_dot_max"], ["theta_dot_clipped"],
+                         name="theta_dot_clip"),
+        helper.make_node("Mul", ["theta_dot_clipped", "vel_scale"], ["theta_dot_scaled"], name="vel_scale_mul"),
         helper.make_node("Concat", ["cos_theta", "sin_theta", "theta_dot_scaled"], ["features"], axis=1,
                          name="features"),
     ]
@@ -108,7 +112,7 @@ def build_onnx(spec: MLPSpec):
     model.ir_version = 8
     model.doc_string = ("Pendulum policy: state (N, 2) = [theta rad (any wrap), theta_dot rad/s] -> torque (N, 1) "
                         f"N*m clipped to +-{max_torque}; "
-                        f"features [cos theta, sin theta, theta_dot*{vel_scale}]")
+                        f"features [cos theta, sin theta, clip(theta_dot, +-{spec.inputs[1].hi})*{vel_scale}]")
     onnx.checker.check_model(model, full_check=True)
     return model
 

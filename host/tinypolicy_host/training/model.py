@@ -2,14 +2,14 @@
 
 The hidden layers use one activation (ReLU default; tanh, hardtanh = clip to [−1, 1], sigmoid selectable:
 `HIDDEN_ACTIVATIONS`, torch modules in `activation_module`); the output layer is linear and the final
-clip (hardtanh) to ±max_torque is implicit in `FloatPolicySpec`. Optional fake quantization (int8 weights,
+clip (hardtanh) to ±max_torque is the spec's output stage. Optional fake quantization (int8 weights,
 symmetric per output channel, straight-through estimator) for quantization-aware fine-tuning.
 """
 import numpy as np
 import torch
 from torch import nn
 
-from ..contract.spec import DenseSpec, MLPSpec, pendulum_params, pendulum_spec
+from ..contract.spec import PENDULUM_THETA_DOT_LIMIT, DenseSpec, MLPSpec, pendulum_params, pendulum_spec
 from .plant import MAX_SPEED, MAX_TORQUE
 
 VEL_SCALE = 1.0 / MAX_SPEED
@@ -45,7 +45,8 @@ class PolicyNet(nn.Module):
         self.fake_quant_bits = 0  # 0: off; 8: int8 weight fake-quant (QAT)
 
     def features(self, theta: torch.Tensor, theta_dot: torch.Tensor) -> torch.Tensor:
-        return torch.stack([torch.cos(theta), torch.sin(theta), theta_dot * self.vel_scale], dim=-1)
+        w = theta_dot.clamp(-PENDULUM_THETA_DOT_LIMIT, PENDULUM_THETA_DOT_LIMIT)  # the blob's input clip
+        return torch.stack([torch.cos(theta), torch.sin(theta), w * self.vel_scale], dim=-1)
 
     def mlp(self, x: torch.Tensor) -> torch.Tensor:
         """Unclipped output (N·m) from features (..., 3)."""
