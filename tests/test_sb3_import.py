@@ -119,3 +119,31 @@ def test_errors_are_one_line(tmp_path):
         sb3_load.rollouts(sb3_load.load(zip_path), "NoSuchEnv-v0", 1, 0)
     with pytest.raises(UserError, match="observation shape"):
         sb3_load.rollouts(sb3_load.load(zip_path), "CartPole-v1", 1, 0)
+
+
+def test_convert_cli_sb3_zip(tmp_path):
+    """`tinypolicy convert MODEL.zip --vecnormalize … --env …`: blobs, ONNX, metadata, golden replayed on the
+    unix port; without --env a bounded task calibrates on uniform rows, an unbounded one is a one-line error."""
+    import json
+    import subprocess
+    import sys
+
+    zip_path, norm_path, env_id = _train(tmp_path, "sac", normalize=True)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "tinypolicy_host.cli", "convert", str(zip_path), "--out", str(out)]
+    proc = subprocess.run(cmd + ["--vecnormalize", str(norm_path), "--env", env_id, "--episodes", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "SAC actor" in proc.stdout and "0 mismatches" in proc.stdout, proc.stdout
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["env"] == env_id and meta["source"]["algo"] == "sac"
+    assert meta["checks"]["f32_vs_predict_max_abs"] <= 1e-5 and meta["checks"]["onnx_vs_predict_max_abs"] <= 1e-5
+    assert {"policy.onnx", "policy_f32.bin", "policy_int8.bin", "policy_q15.bin"} <= set(meta["artifacts"])
+    proc = subprocess.run(cmd + ["--no-device-check"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "uniform in the input ranges" in proc.stdout, proc.stderr
+    (tmp_path / "u").mkdir()
+    unbounded, _, _ = _train(tmp_path / "u", "dqn")  # CartPole: two velocities have no bounds
+    proc = subprocess.run([sys.executable, "-m", "tinypolicy_host.cli", "convert", str(unbounded), "--out",
+                           str(tmp_path / "o2")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "observation 1 is unbounded: give --env" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -26,6 +26,7 @@ HELD_OUT_SEED = 20_000
 PREDICT_TOLERANCE = 1e-5
 INT_SCHEMES = ("w8a16", "w8a8", "q15")
 ONNX_NAME = "policy.onnx"
+GOLDEN_ROWS = 256  # held-out observations in the golden vectors (plus the writer's edge cases)
 
 
 def sha256_file(path: Path) -> str:
@@ -65,8 +66,10 @@ def convert_sb3(zip_path: Path, out_dir: Path, vecnormalize: Path | None = None,
     import onnx
 
     from ..export.artifacts import quant_metadata
+    from ..export.golden import write_golden_net
     from ..export.onnx_mlp import build_onnx, run_onnx
     from ..quantize.quant import quantize
+    from .artifacts import GOLDEN_DIR, _relative
 
     sb = sb3_load.load(zip_path, vecnormalize)
     calib = observation_rows(sb, env_id, episodes, CALIB_SEED)
@@ -87,9 +90,13 @@ def convert_sb3(zip_path: Path, out_dir: Path, vecnormalize: Path | None = None,
               str(out_dir / ONNX_NAME))
     onnx_diff = float(np.max(np.abs(run_onnx(out_dir / ONNX_NAME, held) - want)))
     models = {s: quantize(spec, s, calib) for s in schemes}
-    write_blob(out_dir / SCHEME_BLOB_NAMES["f32"], spec)
+    blobs = {s: out_dir / SCHEME_BLOB_NAMES[s] for s in ("f32", *schemes)}
+    write_blob(blobs["f32"], spec)
     for s, q in models.items():
-        write_blob(out_dir / SCHEME_BLOB_NAMES[s], q)
+        write_blob(blobs[s], q)
+    # golden vectors (host integer reference) for `tinypolicy verify DIR`, on held-out observations
+    rows = held[np.random.default_rng(0).permutation(len(held))[:GOLDEN_ROWS]]
+    golden, _ = write_golden_net(out_dir / GOLDEN_DIR, "model", spec, models, rows, blobs, n_layer_rows=8)
     meta = {
         "format": "tinypolicy-metadata/2",
         "blob_version": 2,
@@ -115,6 +122,7 @@ def convert_sb3(zip_path: Path, out_dir: Path, vecnormalize: Path | None = None,
                         f"seeds {CALIB_SEED}.." if env_id else "uniform in the input ranges"},
         "checks": {"held_out_rows": len(held), "f32_vs_predict_max_abs": diff, "onnx_vs_predict_max_abs": onnx_diff},
         "action_error": {s: action_errors(spec, q, held) for s, q in models.items()},
+        "golden": _relative(golden, out_dir),
         "provenance": {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                        "git_commit": git_commit(), "converter": "tinypolicy_host.convert.sb3_convert",
                        **(provenance or {})},
