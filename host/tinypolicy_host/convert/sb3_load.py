@@ -41,7 +41,7 @@ class SB3Model:
         return action
 
 
-def _read_data(path: Path) -> dict:
+def read_data(path: Path) -> dict:
     """The JSON `data` entry of an SB3 zip (no pickle involved)."""
     try:
         with zipfile.ZipFile(path) as z:
@@ -52,7 +52,7 @@ def _read_data(path: Path) -> dict:
 
 def algo_of(path: Path) -> str:
     """"ppo" | "a2c" | "sac" | "td3" | "ddpg" | "dqn" | "tqc", from the zip's JSON data."""
-    data = _read_data(path)
+    data = read_data(path)
     module = data.get("policy_class", {}).get("__module__", "")
     algo = _POLICY_MODULES.get(module)
     if algo is None:

@@ -91,3 +91,23 @@ def train(t: Task, out: Path) -> dict[str, Any]:
                "seed": t.seed, "source": t.source}
     (out / "train.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def record_stopped(t: Task, out: Path, reason: str) -> dict:
+    """train.json for a training that was stopped before its budget (e.g. a time limit): the step count and time
+    of its best.zip (or final.zip) checkpoint, read from the zip's JSON data, and the reason."""
+    from ..convert.sb3_load import read_data
+
+    for stem in ("best", "final"):
+        if (out / f"{stem}.zip").is_file():
+            data = read_data(out / f"{stem}.zip")
+            break
+    else:
+        raise FileNotFoundError(f"{out}: no checkpoint to record")
+    seconds = (out / f"{stem}.zip").stat().st_mtime - data["start_time"] / 1e9
+    summary = {"task": t.name, "env": t.env_id, "algo": t.algo, "hidden": list(t.hidden),
+               "timesteps": int(data["num_timesteps"]), "budget": t.n_timesteps,
+               "train_seconds": round(seconds, 1), "stopped": reason, "checkpoint": f"{stem}.zip",
+               "seed": t.seed, "source": t.source}
+    (out / "train.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
