@@ -48,7 +48,6 @@ def run(args) -> int:
         raise UserError(f"{', '.join(given)}: only for a Stable-Baselines3 .zip")
     from ..convert.artifacts import format_calibration
     from ..convert.pipeline import Options, parse_dtypes, run_convert
-    from ..convert.verify import format_results, verify_unix
     from ..userpaths import folder
 
     folder(args.out, "--out")
@@ -62,17 +61,12 @@ def run(args) -> int:
     print(format_calibration(result.metadata["calibration"]))
     print(result.report())
     print(f"wrote {len(result.written)} files to {args.out}")
-    if args.no_device_check:
-        return 0
-    results = verify_unix(args.out)
-    print("unix port, golden vectors:\n" + format_results(results))
-    return 0 if all(r.ok for r in results) else 1
+    return _device_check(args)
 
 
 def run_sb3(args) -> int:
     from ..convert.pipeline import parse_dtypes
     from ..convert.sb3_convert import INT_SCHEMES, convert_sb3
-    from ..convert.verify import format_results, verify_unix
     from ..userpaths import folder
 
     onnx_only = [f for f, given in (("--calib", args.calib), ("--input-range", args.input_range),
@@ -100,6 +94,13 @@ def run_sb3(args) -> int:
                 + ", ".join(f"{v:.4g}" for v in err["max_abs"]))
         print(f"  {scheme:<6} vs float: {what}")
     print(f"wrote {len(meta['artifacts'])} files + golden/ and metadata.json to {args.out}")
+    return _device_check(args)
+
+
+def _device_check(args) -> int:
+    """Replay DIR's golden vectors on the unix port (unless --no-device-check); exit status."""
+    from ..convert.verify import format_results, verify_unix
+
     if args.no_device_check:
         return 0
     results = verify_unix(args.out)

@@ -10,7 +10,6 @@ import binascii
 import datetime
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import numpy as np
 from ..contract.blob import SCHEME_BLOB_NAMES, write_blob
 from ..contract.spec import MLPSpec, SpecError
 from ..errors import UserError
-from ..paths import REPO
+from ..export.artifacts import _git_commit as git_commit
 from . import sb3, sb3_load
 
 CALIB_SEED = 10_000
@@ -31,14 +30,6 @@ GOLDEN_ROWS = 256  # held-out observations in the golden vectors (plus the write
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def git_commit() -> str | None:
-    try:
-        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
-        return proc.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def observation_rows(sb: sb3_load.SB3Model, env_id: str | None, episodes: int, seed: int,
