@@ -179,3 +179,37 @@ def two_input_model(folder: Path) -> Path:
     path = folder / "two_inputs.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
+
+
+def log_std_branch(folder: Path, clip_log_std: bool) -> Path:
+    """SB3 SAC's deterministic tail written out by hand: mean + ConstantOfShape(Shape(mean), 0) · Exp(log_std),
+    with log_std = Clip(Gemm(h), −20, 2) (provably finite: the branch is dead) or an unclipped Gemm (Exp may be
+    inf and inf·0 is NaN: not provably dead)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(5)
+    c = lambda name, v: numpy_helper.from_array(np.asarray(v, np.float32), name)  # noqa: E731
+    inits = [c("W0", rng.normal(size=(8, 3))), c("b0", rng.normal(size=8)), c("Wm", rng.normal(size=(2, 8))),
+             c("bm", rng.normal(size=2)), c("Ws", rng.normal(size=(2, 8))), c("bs", rng.normal(size=2)),
+             c("lo", -20.0), c("hi", 2.0)]
+    N = helper.make_node
+    nodes = [N("Gemm", ["x", "W0", "b0"], ["z0"], transB=1, name="latent"), N("Relu", ["z0"], ["h"], name="relu"),
+             N("Gemm", ["h", "Wm", "bm"], ["mean"], transB=1, name="mu"),
+             N("Gemm", ["h", "Ws", "bs"], ["ls0"], transB=1, name="log_std")]
+    if clip_log_std:
+        nodes.append(N("Clip", ["ls0", "lo", "hi"], ["ls"], name="log_std_clip"))
+    else:
+        nodes.append(N("Identity", ["ls0"], ["ls"], name="log_std_id"))
+    nodes += [N("Exp", ["ls"], ["std"], name="std"), N("Shape", ["mean"], ["shp"], name="shape"),
+              N("ConstantOfShape", ["shp"], ["zeros"], name="zeros",
+                value=numpy_helper.from_array(np.zeros(1, np.float32))),
+              N("Mul", ["zeros", "std"], ["noise"], name="noise"), N("Add", ["mean", "noise"], ["a"], name="add"),
+              N("Tanh", ["a"], ["y"], name="squash")]
+    graph = helper.make_graph(nodes, "log_std", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = folder / f"log_std_{'clipped' if clip_log_std else 'unclipped'}.onnx"
+    onnx.save(model, str(path))
+    return path

@@ -1,6 +1,7 @@
 """`tinypolicy convert` end to end: third-party ONNX → blobs + metadata + golden vectors → replayed on the unix
 MicroPython port (sources and x64 .mpy), bit-exact for int8 / Q15; `tinypolicy verify` fails on any mismatch."""
 import hashlib
+import io
 import json
 
 import convert_models as cm
@@ -136,3 +137,17 @@ def test_convert_cli_prints_the_report(folder, tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "o").glob("*.bin")) == ["policy_f32.bin", "policy_int8.bin"]
     np.testing.assert_equal(json.loads((tmp_path / "o" / "metadata.json").read_text())["options"]["dtypes"],
                             ["int8", "f32"])
+
+
+def test_verify_on_the_virtual_board(converted, tmp_path, capsys):
+    """`tinypolicy verify DIR --device --port P` on a flashed (virtual) board: real mpremote over a pty."""
+    from tinypolicy_host.board.flash import flash
+    from tinypolicy_host.devtools.vboard import VBoardProcess
+
+    _, result = converted["sb3_sac_angle"]
+    with VBoardProcess(tmp_path / "fs", tmp_path / "port") as vb:
+        flash(vb.port, "unix", out=io.StringIO())
+        assert main(["verify", str(result.out_dir), "--device", "--port", vb.port]) == 0
+        out = capsys.readouterr().out
+    assert out.count("ok ") == 3 and "0 mismatches" in out
+    assert (tmp_path / "fs" / "tp_verify" / "m0.bin").read_bytes() == (result.out_dir / "policy_int8.bin").read_bytes()

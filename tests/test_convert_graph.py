@@ -252,3 +252,12 @@ def test_calibration_csv_names_become_input_names(folder, tmp_path):
     for i, inp in enumerate(conv.spec.inputs):  # declared range: calibrated min/max widened by 25 % of the span
         lo, hi = data.calib[:, i].min(), data.calib[:, i].max()
         assert math.isclose(inp.lo, lo - 0.25 * (hi - lo)) and math.isclose(inp.hi, hi + 0.25 * (hi - lo))
+
+
+def test_log_std_branch_pruned_only_when_provably_dead(folder):
+    """Without simplification (dynamic batch: onnxsim cannot fold Shape), zero · Exp(Clip(...)) is dead; zero ·
+    Exp(unclipped) is refused (inf · 0 = NaN), naming the Mul."""
+    err, conv = float_error(cm.log_std_branch(folder, True), Options(input_range=RANGE, simplify=False))
+    assert err < 1e-5 and [d.activation for d in conv.spec.layers] == ["relu", "tanh"]
+    with pytest.raises(ConvertError, match="node 'noise': op Mul: zero times a value not provably finite"):
+        convert_model(cm.log_std_branch(folder, False), Options(input_range=RANGE, simplify=False))

@@ -58,28 +58,22 @@ class Policy:
         self.widths = (m.n_features,) + tuple(t[1] for t in m.layers)  # features, then each layer's n_out
         self.layers = tuple((t[0], t[1], t[2]) for t in m.layers)  # (n_in, n_out, activation code) per layer
         self.in_kind = tuple(e[0] for e in m.inputs)  # per input: 0 affine, 1 angle (Q12 rad)
-        # infer(): per input (angle?, frac, integer clamp of its feature); the Q scratch buffers
-        f = 0
-        conv = []
-        for e in m.inputs:
-            q = struct_i32(m.blob, m.feat_off + 20 * f)
-            conv.append((e[0], e[1], q[1], q[2]))
-            f += 1 + e[0]
-        self._conv = tuple(conv)
+        self._conv = m.conv  # infer(): per input (angle?, frac, integer clamp qlo, qhi of its feature)
         self._qin = array("i", bytes(4 * m.n_inputs))
         self._qout = array("i", bytes(4 * max(self.widths)))
-        self._net = self._port = self._fwd = self._desc = self._blob = self._act = None
-        if m.desc is None:  # f32: float reference path (imported only when needed)
+        self._net = self._port = self._fwd = self._blob = self._doff = None
+        if m.desc_off is None:  # f32: float reference path (imported only when needed)
             from tinypolicy.floatpath import FloatNet
 
             self._net = FloatNet(m)
             self.kernel = "float"
             return
-        fwd = _viper() if kernel in (None, "viper") else None
-        if kernel == "viper" and fwd is None:
-            raise ValueError("kernel 'viper': this port has no native emitter")
         if kernel not in (None, "viper", "portable"):
             raise ValueError("kernel %r: use 'viper' or 'portable'" % (kernel,))
+        shifted = m.dtype == "int8" and max(t[3] for t in m.layers)  # int8 with a product shift: portable only
+        fwd = _viper() if kernel != "portable" and not shifted else None
+        if kernel == "viper" and fwd is None:
+            raise ValueError("kernel 'viper': not on this port%s" % (" (int8 with pshift > 0)" if shifted else ""))
         if fwd is None:
             from tinypolicy.portable import PortableNet
 
@@ -87,9 +81,8 @@ class Policy:
             self.kernel = "portable"
         else:
             self._fwd = fwd  # in the instance dict: self._fwd(...) binds nothing, allocates nothing
-            self._desc = m.desc  # array('i') kernel descriptor (loader.py)
-            self._blob = m.blob  # weights, bias, mult, shift and the stage tables are read in place
-            self._act = array("h", bytes(4 * m.desc[4]))  # two int16 ping-pong activation buffers
+            self._blob = m.blob  # the file, the kernel descriptor and the activation buffers (loader.py)
+            self._doff = m.desc_off
             self.kernel = "viper"
 
     @classmethod
@@ -119,7 +112,7 @@ class Policy:
         The lengths are not checked here (the control tick's cost): size both buffers once, from n_inputs /
         n_outputs."""
         if self._fwd is not None:
-            self._fwd(self._desc, self._blob, self._act, inp, out)  # type: ignore[misc]  # viper ptr <- buffer
+            self._fwd(self._blob, inp, out)  # type: ignore[misc]  # viper ptr <- buffer
         elif self._port is not None:
             self._port.forward(inp, out, self.n_layers)
         else:
@@ -136,13 +129,14 @@ class Policy:
         if k == self.n_layers:
             self.infer_q(inp, out)
             return self.n_outputs
-        d = self._desc
-        if d is not None:
-            d[11] = k  # loader.D_RUN
+        b = self._blob
+        if self._fwd is not None and b is not None:
+            run = self._doff + 44  # descriptor word 11 (loader._D_RUN), little-endian; k <= 8 fits its low byte
+            b[run] = k
             try:
-                self._fwd(d, self._blob, self._act, inp, out)  # type: ignore[misc]
+                self._fwd(b, inp, out)
             finally:
-                d[11] = self.n_layers
+                b[run] = self.n_layers
         elif self._port is not None:
             self._port.forward(inp, out, k)
         else:
@@ -192,15 +186,7 @@ class Policy:
         return [o[j] / (1 << self.out_frac[j]) for j in range(self.n_outputs)]
 
     def __repr__(self):
-        return "<Policy %s %s %d->%d, %d layers, %s kernel>" % (self.dtype, self.scheme, self.n_inputs,
-                                                               self.n_outputs, self.n_layers, self.kernel)
-
-
-def struct_i32(blob, off):
-    """The 4 int32 at blob[off:off + 16] (a feature entry: qoff, qlo, qhi, fmult)."""
-    import struct
-
-    return struct.unpack_from("<iiii", blob, off)
+        return "<Policy %s %s %s>" % (self.scheme, self.widths, self.kernel)
 
 
 __all__ = ["Policy", "ModelError"]

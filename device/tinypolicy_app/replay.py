@@ -21,9 +21,9 @@ def _row_ok(p, vals, inp, out, exact, atol, rtol):
         for i in range(n_in):
             inp[i] = int(vals[i])
         p.infer_q(inp, out)
-        got = list(out)
-        want = [int(v) for v in vals[n_in:n_in + n_out]]
-        return got == want, got, want
+        got_q = list(out)
+        want_q = [int(v) for v in vals[n_in:n_in + n_out]]
+        return got_q == want_q, got_q, want_q
     got = p.infer([float(v) for v in vals[:n_in]])
     want = [float(v) for v in vals[n_in:n_in + n_out]]
     for g, w in zip(got, want):
@@ -66,9 +66,9 @@ def main(argv):
         print("usage: micropython -m tinypolicy_app.replay BLOB GOLDEN.csv [MAX_BYTES [ATOL RTOL]]")
         sys.exit(2)
     try:
-        nums = [int(argv[2])] if len(argv) > 2 else []
-        nums += [float(v) for v in argv[3:]]
-        bad = replay(argv[0], argv[1], *nums)
+        max_bytes = int(argv[2]) if len(argv) > 2 else 98304
+        tols = [float(v) for v in argv[3:]] or [1e-5, 1e-5]
+        bad = replay(argv[0], argv[1], max_bytes, tols[0], tols[1])
     except (ModelError, OSError, ValueError) as exc:
         print("error:", exc)
         sys.exit(2)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..convert.artifacts import BOX_ROWS
 from ..errors import UserError
 
 
@@ -21,6 +22,9 @@ def add_arguments(parser):
     parser.add_argument("--angle-inputs", default="", metavar="I,...",
                         help="columns I and I+1 are cos θ, sin θ of one angle: the blob takes θ (rad) instead")
     parser.add_argument("--discrete", action="store_true", help="argmax head over the outputs (class index)")
+    parser.add_argument("--box-rows", type=int, default=BOX_ROWS, metavar="N",
+                        help="also calibrate the integer scales on N rows uniform in the declared input ranges "
+                             "(0: calibration rows only)")
     parser.add_argument("--output", default=None, help="graph output to convert (default: the first)")
     parser.add_argument("--no-simplify", action="store_true", help="skip onnxsim / onnxoptimizer")
     sb3 = parser.add_argument_group("Stable-Baselines3 .zip")
@@ -53,7 +57,9 @@ def run(args) -> int:
     folder(args.out, "--out")
     opts = Options(calib=args.calib, input_range=args.input_range, dtypes=parse_dtypes(args.dtype),
                    angle_inputs=_indices(args.angle_inputs), discrete=args.discrete, output=args.output,
-                   simplify=not args.no_simplify)
+                   simplify=not args.no_simplify, box_rows=args.box_rows)
+    if args.box_rows < 0:
+        raise UserError(f"--box-rows: {args.box_rows}: must be >= 0")
     result = run_convert(args.model, args.out, opts)
     spec = result.converted.spec
     print(f"{args.model}: {spec.n_inputs} inputs → {' → '.join(str(d) for d in spec.dims[1:])}"

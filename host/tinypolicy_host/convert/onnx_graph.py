@@ -141,7 +141,10 @@ def graph_mlp(model, output: str | None = None, simplifier: str = "") -> GraphML
             results = _fold(node, args, opsets)
         else:
             rule = RULES.get(node.op_type) if node.domain in ("", "ai.onnx", ONNX_ML) else None
-            results = (rule or unknown_op)(node, args, _attrs(node))
+            try:
+                results = (rule or unknown_op)(node, args, _attrs(node))
+            except (ValueError, IndexError, KeyError, TypeError) as exc:  # a malformed node the checker let through
+                raise ConvertError(f"node '{node.name}': op {node.op_type}: cannot be read ({exc})") from None
         env.update(zip(node.output, results, strict=False))  # rules may leave unused outputs out
     return _read_result(env[output], inp.name, output, simplifier)
 

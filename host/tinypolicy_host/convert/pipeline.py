@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .accuracy import class_mismatch, error_stats, format_table, goal_misses, output_ranges
+from .artifacts import BOX_ROWS
 from .build import Converted, build_spec
 from .calib import CalibData, load_calibration
 from .errors import ConvertError
@@ -34,6 +35,7 @@ class Options:
     output: str | None = None
     simplify: bool = True
     seed: int = 0
+    box_rows: int = BOX_ROWS  # uniform rows in the declared input ranges added to the quantizer's calibration
 
 
 @dataclass
@@ -108,7 +110,7 @@ def run_convert(model_path: Path, out_dir: Path, opts: Options) -> Result:
     x_cal, x_held = conv.sensor_rows(data.calib), conv.sensor_rows(data.held_out)
     ref_cal, ref_held = ort_reference(model_path, conv, data.calib), ort_reference(model_path, conv, data.held_out)
     ranges = output_ranges(ref_cal)
-    result = Result(out_dir, conv, data, models=blob_models(spec, x_cal, opts.dtypes))
+    result = Result(out_dir, conv, data, models=blob_models(spec, x_cal, opts.dtypes, opts.box_rows))
     for kind, model in [("float64", spec), *result.models.items()]:
         for split, x, ref in (("calib", x_cal, ref_cal), ("held-out", x_held, ref_held)):
             row = accuracy_row(kind, split, model.forward(x), ref, ranges, spec.argmax)

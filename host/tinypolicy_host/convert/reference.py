@@ -9,6 +9,16 @@ import numpy as np
 def ort_forward(model_path: Path, input_name: str, output_name: str, x: np.ndarray) -> np.ndarray:
     """(N, n) float rows → (N, m) float64 from onnxruntime. Models exported with a fixed batch of 1 (torch's
     default) are run one row at a time."""
+    try:
+        return _run(model_path, input_name, output_name, x)
+    except Exception as exc:  # onnxruntime's own error types: a model (or op set) it cannot run
+        from .errors import ConvertError
+
+        msg = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        raise ConvertError(f"{model_path}: onnxruntime cannot run the model: {msg}") from None
+
+
+def _run(model_path: Path, input_name: str, output_name: str, x: np.ndarray) -> np.ndarray:
     import onnxruntime as ort
 
     so = ort.SessionOptions()

@@ -404,5 +404,6 @@ RULES = {
 def unknown_op(node, args, attrs):
     """Any op without a rule: its outputs are `Other` values naming it (refused if they reach the output)."""
     n = next((width(a) for a in args if width(a) is not None), None)
-    origin = f"node '{node.name or node.output[0]}': op {node.op_type} is not an MLP layer"
+    first = next((a for a in args if isinstance(a, Other)), None)  # name the first node that left the MLP
+    origin = first.origin if first else f"node '{node.name or node.output[0]}': op {node.op_type} is not an MLP layer"
     return [Other(n, origin) for _ in node.output]
