@@ -119,7 +119,8 @@ def read_model(model: Path):
     """The host reference of a blob the user named (f32: MLPSpec, int: QuantMLP); a user error before any run."""
     model = Path(model)
     if not model.is_file():
-        raise UserError(f"--model {model}: no such blob (the shipped ones are models/policy_{{f32,int8,int8_a8,q15}}.bin)")
+        raise UserError(f"--model {model}: no such blob "
+                        "(the shipped ones are models/policy_{f32,int8,int8_a8,q15}.bin)")
     return read_blob(model)
 
 
