@@ -13,12 +13,12 @@ DURATION   ?= 0
 SRC        ?=
 STAMP      := $(VENV)/.setup-stamp
 
-.PHONY: setup demo test test-fast train flash monitor plot bench bench-quick fuzz vboard mpy dist lint clean help
+.PHONY: setup demo test test-fast train zoo flash monitor plot bench bench-quick fuzz vboard mpy dist lint clean help
 
 help:
 	@echo "make demo | test | setup | train | flash PORT=.. BOARD=.. | monitor PORT=.. OUT=.. [DURATION=s]"
 	@echo "     plot LOG=.. [PLOTS=dir]"
-	@echo "     bench | fuzz | vboard | mpy | dist | lint | clean"
+	@echo "     bench | fuzz | vboard | mpy | dist | lint | zoo (long: train + convert + evaluate models/zoo) | clean"
 
 setup: $(STAMP)
 
@@ -51,6 +51,11 @@ test: $(STAMP) mpy lint
 train: $(STAMP)
 	$(TP) train
 	$(PY) tools/gen_replay_data.py
+
+# The policy zoo (long; not part of `make test`): trains (niced, one torch thread; a finished training of the same
+# setup in build/zoo is reused), converts and evaluates every task into models/zoo/, writes models/zoo/README.md.
+zoo: $(STAMP) mpy
+	OMP_NUM_THREADS=1 nice -n 19 $(TP) zoo
 
 mpy: $(STAMP)
 	$(TP) mpy

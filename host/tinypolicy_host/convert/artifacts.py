@@ -87,7 +87,7 @@ def write_artifacts(model_path: Path, out_dir: Path, result, opts) -> tuple[list
                          "sha256": sha256(p)} for kind, p in files.items()},
         "calibration": calibration_report(result),
         "accuracy": {"rows": result.rows, "goal_misses": result.misses},
-        "golden": _relative(entry, out_dir),
+        "golden": relative_entry(entry, out_dir),
         "options": {"dtypes": list(opts.dtypes), "angle_inputs": list(opts.angle_inputs),
                     "discrete": opts.discrete, "seed": opts.seed, "box_rows": opts.box_rows},
     }
@@ -156,7 +156,7 @@ def format_calibration(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _relative(entry: dict, out_dir: Path) -> dict:
+def relative_entry(entry: dict, out_dir: Path) -> dict:
     """The golden manifest entry with paths relative to out_dir (the folder can be moved)."""
     def rel(p):
         p = Path(p)
