@@ -75,3 +75,27 @@ lint: $(STAMP)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .mypy_cache
+
+# ---- Browser demo, examples, docs, release (issue 13) -------------------------------------------------------------
+# web/: npm packages (MicroPython WebAssembly, playwright-core) via npm ci; Debian's chromium for the browser test
+# (apt-get as root; where it cannot be installed the test says so, and fails under CI=true).
+WEB_PORT  ?= 8000
+WEB_STAMP := web/node_modules/.setup-stamp
+APT_GET   := DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: web
+
+setup: $(WEB_STAMP)
+test: $(WEB_STAMP)
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { $(APT_GET) update && $(APT_GET) install -y nodejs npm; }
+	@test -x /usr/bin/chromium || { $(APT_GET) update && $(APT_GET) install -y chromium; } \
+	    || echo "warning: could not install chromium: the browser test fails under CI=true and skips elsewhere"
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Serves the repository on 127.0.0.1 (the page loads device/ and models/ from it); Ctrl-C stops.
+web: $(WEB_STAMP)
+	@echo "TinyPolicy browser demo: http://127.0.0.1:$(WEB_PORT)/web/   (Ctrl-C stops the server)"
+	$(PYTHON_SYS) -m http.server --bind 127.0.0.1 --directory . $(WEB_PORT)

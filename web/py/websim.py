@@ -52,6 +52,7 @@ class Sim:
         self.theta_dot = 0.0
         self.torque = 0.0
         self.t = 0.0
+        self.steps = 0  # plant steps (ticks + missed): t = steps * dt, no float drift
         self.ticks = 0
         self.missed = 0
         self.infer_us = 0
@@ -91,7 +92,8 @@ class Sim:
         w = max(-MAX_SPEED, min(MAX_SPEED, w))
         self.theta = wrap(self.theta + w * self.dt)
         self.theta_dot = w
-        self.t += self.dt
+        self.steps += 1
+        self.t = self.steps * self.dt
         self._track()
 
     def _track(self):
