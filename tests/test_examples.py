@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from devrun import run_micropython
-from tinypolicy_host import lint
+from tinypolicy_host.devtools import lint
 from tinypolicy_host.paths import REPO
 
 EXAMPLES = REPO / "examples"
