@@ -1,23 +1,23 @@
-# device: the allocation-free viper forward pass of int8 / q15 policies (features -> dense layers -> torque).
-"""`forward(desc, blob, act, inp, out)` computes one policy output exactly as the host integer reference
-(host/tinypolicy_host/quant.py, contract in models/README.md):
+# device: the allocation-free viper forward pass of int8 / q15 blobs (input stage -> dense layers -> output stage).
+"""`forward(desc, blob, act, inp, out)` computes one inference exactly as the host integer reference (contract:
+models/README.md, version 2); portable.py is the same arithmetic in plain MicroPython.
 
-- desc: array('i') descriptor written by loader.load (layout: loader._D_* / _L_*);
-- blob: bytearray holding the whole blob; weights (int8 via ptr8 or int16 via ptr16), bias and mult (int32 via
-  ptr32) and shift (u8) are read in place at the offsets in desc;
-- act: array('h') of 2 * desc[10]: two int16 activation buffers (ping-pong), each as wide as the widest
-  layer; int8 activations are int8 values (relu: 0..255, sigmoid: 0..256) in the int16 slots; Q15 ones are Q`fa`
-  of their layer. Activation codes: identity 0, relu 1 and hardtanh 3 are the requant clamp to lo..hi alone;
-  tanh 2 and sigmoid 4 go through the tanh table;
-- inp: array('i') [theta_q12, theta_dot_q12] (Q12 rad, rad/s; theta any wrap, theta_dot clamped to +-32 rad/s);
-- out: array('i'), out[0] receives torque_q12 (Q12 N*m, clamped by the last layer to +-max_torque).
+- desc: array('i') kernel descriptor written by loader.load (layout in loader.py);
+- blob: bytearray of the whole blob; the input kinds, the feature table, the output table, weights (int8 via ptr8
+  or int16 via ptr16), bias and mult (int32 via ptr32) and shift (u8) are read in place;
+- act: array('h') of 2 * desc[D_HALF]: two int16 activation buffers (ping-pong). A8 activations are int8 values
+  (relu: 0..255, sigmoid: 0..256) in the int16 slots; A16 / q15 ones are 16-bit;
+- inp: array('i') of n_inputs int32 inputs (input i in Q`frac_i`; angles Q12 rad, any wrap);
+- out: array('i'): n_outputs int32 outputs (output stage applied to the last layer's hand-off values, clamped to
+  qlo..qhi), or out[0] = the class index (argmax head: first maximum of the last layer's clamped requant values).
+  With desc[D_RUN] = k < n_layers the pass stops after k layers (0: the input stage) and copies those activations
+  into out instead (Policy.run_layers).
 
 Viper loads are unsigned (ptr8/ptr16) and zero-extended on 64-bit targets (ptr32): every signed load is
 restored with (v ^ m) - m, except activations known to be >= 0 (the previous layer's lo >= 0, e.g. relu).
 Speed: viper keeps only the first 3 locals (the arguments desc, blob, act) in registers, so the int8 dot products
 walk `blob` and `act` as moving pointers with constant indices, and `desc` points at the layer's bias / mult.
-All intermediates fit int32 (host-checked), so 32-bit wrapping ports agree with x64.
-One call does everything: features (angle reduction, sin/cos table, requantization) and all layers.
+All intermediates fit int32 (host- and loader-checked), so 32-bit wrapping ports agree with x64.
 """
 import micropython
 
@@ -28,61 +28,83 @@ from tinypolicy.tables import SIN_Q14, TANH_Q14
 def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
     one = 1
     sb = one << 31  # sign bit of a 32-bit word (literals > 0x3fffffff would be Python objects)
-    # ---- feature stage: cos, sin (Q14) and clamped theta_dot (Q12) -> x0..x2 in act[0..2] ----
-    t = (inp[0] ^ sb) - sb
-    if t > 12868:  # reduce to [-pi, pi] (same result as the contract's while loops)
-        t -= ((t - 12869) // 25736 + 1) * 25736
-    elif t < -12868:
-        t += ((-12869 - t) // 25736 + 1) * 25736
-    a = ((t * 10430 + 2048) >> 12) & 0xFFFF
-    tab = ptr16(SIN_Q14)
-    amin = (desc[1] ^ sb) - sb
-    amax = desc[2]
-    k = 0
-    while k < 3:
-        if k == 2:
-            v = (inp[1] ^ sb) - sb
-            if v > 131072:
-                v = 131072
-            elif v < -131072:
-                v = -131072
-        else:
-            b = a
-            if k == 0:
-                b = (a + 16384) & 0xFFFF  # cos(a) = sin(a + quarter turn)
-            r = b & 0x3FFF
-            if b & 0x4000:
-                r = 16384 - r
-            i = r >> 6
-            v = int(tab[i])
-            v += ((int(tab[i + 1]) - v) * (r & 63) + 32) >> 6
-            if b & 0x8000:
-                v = 0 - v
-        s = int(desc[7 + k])
-        v = v * ((desc[4 + k] ^ sb) - sb)
-        if s:
-            v = (v + (one << (s - 1))) >> s
-        if v < amin:
-            v = amin
-        elif v > amax:
-            v = amax
-        act[k] = v
-        k += 1
-    # ---- dense layers ----
-    wide = desc[3]
     b0 = int(blob)
     a0 = int(act)
     dp = int(desc)  # desc, blob and act are re-pointed below: keep their base addresses
     bb = ptr8(b0)
+    # ---- input stage: per input, affine (clamp, offset, requant) or angle (cos, sin Q14, requant) ----
+    tab = ptr16(SIN_Q14)
+    amin = (desc[1] ^ sb) - sb
+    amax = desc[2]
+    n = int(desc[5])
+    fo = int(desc[6])
+    f = 0
+    i = 0
+    a = 0
+    b = 0
+    while i < n:
+        v = (inp[i] ^ sb) - sb
+        fe = ptr32(b0 + fo + 20 * f)  # qoff, qlo, qhi, fmult; fshift at byte 16
+        ang = int(bb[16 + 20 * i])  # the input's kind: 0 affine, 1 angle
+        if ang:  # reduce to [-pi, pi] (same result as the contract's while loops), then to turn units
+            if v > 12868:
+                v -= ((v - 12869) // 25736 + 1) * 25736
+            elif v < -12868:
+                v += ((-12869 - v) // 25736 + 1) * 25736
+            a = ((v * 10430 + 2048) >> 12) & 0xFFFF
+        else:
+            lo = (fe[1] ^ sb) - sb
+            hi = (fe[2] ^ sb) - sb
+            if v < lo:
+                v = lo
+            elif v > hi:
+                v = hi
+            v -= (fe[0] ^ sb) - sb
+        c = 1 + ang
+        while c > 0:
+            if ang:  # cos(a) = sin(a + quarter turn) first, then sin(a): Q14 from the table
+                b = a
+                if c == 2:
+                    b = (a + 16384) & 0xFFFF
+                r = b & 0x3FFF
+                if b & 0x4000:
+                    r = 16384 - r
+                k = r >> 6
+                v = int(tab[k])
+                v += ((int(tab[k + 1]) - v) * (r & 63) + 32) >> 6
+                if b & 0x8000:
+                    v = 0 - v
+            s = int(bb[fo + 20 * f + 16])
+            v = v * ((fe[3] ^ sb) - sb)
+            if s:
+                v = (v + (one << (s - 1))) >> s
+            if v < amin:
+                v = amin
+            elif v > amax:
+                v = amax
+            act[f] = v
+            f += 1
+            fe = ptr32(b0 + fo + 20 * f)
+            c -= 1
+        i += 1
+    # ---- dense layers ----
+    wide = desc[3]
+    a16 = desc[9]
+    amx = desc[10]
+    oo = int(desc[8])
+    nl = int(desc[11])
+    last = int(desc[0]) - 1
     w16 = ptr16(b0)
     ttab = ptr16(TANH_Q14)
     src = 0
-    dst = int(desc[10])
-    nl = int(desc[0])
-    d = 11
+    dst = int(desc[4])
+    width = n = f
+    d = 16
     y = 0
+    best = 0
     pos = 0  # this layer's inputs are known >= 0 (the previous layer's lo >= 0): no sign restore
-    while nl > 0:
+    li = 0
+    while li < nl:
         desc = ptr32(dp + 4 * d)
         n_in = int(desc[0])
         n_out = int(desc[1])
@@ -169,6 +191,7 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                 y = lo
             elif y > hi:
                 y = hi
+            yp = y  # the argmax head compares the clamped requant values (before tanh / sigmoid)
             if tb:  # tanh / sigmoid: y is the clamped pre-activation (+-16384), T(y) in Q14
                 u = y
                 if u < 0:
@@ -180,9 +203,9 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                     tv = 0 - tv
                 if kind == 4:
                     y = tv + 16384
-                    if not wide:
+                    if not a16:
                         y = (y + 64) >> 7
-                elif wide:
+                elif a16:
                     y = tv << 1
                     if y > 32767:
                         y = 32767
@@ -194,12 +217,37 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                         y = 127
                     elif y < -127:
                         y = -127
-            ao[j] = y
+            if li < last:
+                ao[j] = y
+            elif amx:  # argmax head: the first maximum
+                if j == 0 or yp > best:
+                    best = yp
+                    out[0] = j
+            else:  # output stage: omult, ooff, qlo, qhi at words 5..8 of the entry, oshift at byte 1
+                fe = ptr32(b0 + oo + 36 * j)
+                s = int(bb[oo + 36 * j + 1])
+                y = y * ((fe[5] ^ sb) - sb)
+                if s:
+                    y = (y + (one << (s - 1))) >> s
+                y += (fe[6] ^ sb) - sb
+                lo2 = (fe[7] ^ sb) - sb
+                hi2 = (fe[8] ^ sb) - sb
+                if y < lo2:
+                    y = lo2
+                elif y > hi2:
+                    y = hi2
+                out[j] = y
             j += 1
         src, dst = dst, src
         pos = 0
         if lo >= 0:
             pos = 1
+        width = n_out
         d += 8
-        nl -= 1
-    out[0] = y
+        li += 1
+    if li <= last:  # stopped early (run_layers): hand out the activations of the last layer run
+        act = ptr16(a0 + 2 * src)
+        j = 0
+        while j < width:
+            out[j] = (act[j] ^ 0x8000) - 0x8000
+            j += 1

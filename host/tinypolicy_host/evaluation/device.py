@@ -22,7 +22,8 @@ from ..board import serialio
 from ..contract.blob import read_blob
 from ..errors import UserError
 from ..paths import REPO, device_path, micropython_binary
-from ..quantize.quant import QuantPolicy, to_q12
+from ..contract.reference import QuantMLP, to_q12
+from ..contract.spec import pendulum_params, pendulum_policy
 from .gym import evaluate
 
 F32_TOLERANCE = 1e-5  # N·m: float32 on the device vs the float32 blob evaluated in float64 on the host
@@ -188,8 +189,8 @@ class DevicePolicy:
 
     def __init__(self, link, reference):
         self.link = link
-        self.reference = reference
-        self.dtype = reference.dtype if isinstance(reference, QuantPolicy) else "f32"
+        self.reference = pendulum_policy(reference)
+        self.dtype = reference.dtype if isinstance(reference, QuantMLP) else "f32"
         self.calls = self.states = self.mismatches = 0
         self.max_abs_diff = 0.0
         self.seconds = 0.0
@@ -227,8 +228,12 @@ def evaluate_on_device(model: Path, n_episodes: int, settings: dict, port: str |
 
     model = Path(model)
     if not model.is_file():
-        raise UserError(f"--model {model}: no such blob (the shipped ones are models/policy_{{f32,int8,q15}}.bin)")
+        raise UserError(f"--model {model}: no such blob (the shipped ones are models/policy_{{f32,int8,int8_a8,q15}}.bin)")
     reference = read_blob(model)  # a bad blob is a user error before any device is touched
+    try:
+        pendulum_params(reference)
+    except ValueError as exc:
+        raise UserError(f"--model {model}: {exc} (eval --device runs the pendulum)") from None
     link = open_link(port, model, model_on_board or _board_path(model), variant)
     try:
         policy = DevicePolicy(link, reference)
