@@ -23,7 +23,7 @@ plant = Pendulum(to_q20(3.14159), 0, period_ms)  # theta = pi (down), at rest; s
 noise = Noise(0.002, 0.01, seed=1)  # sensor noise sigma: 0.002 rad, 0.01 rad/s
 ring = Ring(64)  # log rows, filled by the tick, printed by the foreground
 loop = ControlLoop(policy, PlantSensor(plant, noise), SimActuator(plant), plant, ring, period_ms,
-                   decimation=500 // period_ms, max_torque_q12=policy.max_torque_q12)
+                   decimation=500 // period_ms, max_torque_q12=policy.out_hi_q[0])
 
 write_line(HEADER)
 for _ in range(10000 // period_ms):  # 10 s

@@ -5,8 +5,9 @@ stepped by the page (web/app.js) in real time. Everything here runs inside Micro
 Plant: Pendulum-v1's equations (g = 10, m = l = 1, |u| <= 2 N*m, |theta_dot| <= 8 rad/s), semi-implicit Euler
 with dt = the control period, theta = 0 upright, wrapped into [-pi, pi). In floats: the device app's plant
 (tinypolicy_app/plant.py) is a viper kernel, and the webassembly port has no native emitter.
-Sensor: theta (rad), theta_dot (rad/s) plus Gaussian noise of sigma (rad, rad/s), converted to Q12 (value * 4096,
-the policy's integer boundary) for `infer_q`, exactly as the device loop feeds it. Torque comes back Q12 N*m.
+Sensor: theta (rad), theta_dot (rad/s) plus Gaussian noise of sigma (rad, rad/s), converted to the blob's input
+formats (`policy.in_frac`: Q12 for the pendulum) for `infer_q`, as the device loop feeds it; the torque comes back
+in `policy.out_frac[0]` (Q12 N*m). int8 / Q15 blobs run the portable integer kernel here (no native emitter).
 """
 import math
 import random
@@ -14,7 +15,7 @@ import time
 from array import array
 
 from tinypolicy import Policy
-from tinypolicy.policy import to_q12
+from tinypolicy.policy import to_q
 
 G = 10.0
 MAX_SPEED = 8.0  # rad/s
@@ -43,6 +44,9 @@ class Sim:
     def __init__(self, blob, period_ms, theta0, sigma=0.0, seed=1):
         self.policy = Policy.load(blob)
         self.dtype = self.policy.dtype
+        self.kernel = self.policy.kernel  # 'portable' / 'float' on the webassembly port, 'viper' on unix
+        self.in_frac = self.policy.in_frac
+        self.out_scale = 1.0 / (1 << self.policy.out_frac[0])
         self.dt = period_ms / 1000.0
         self.sigma = sigma
         random.seed(seed)
@@ -66,14 +70,14 @@ class Sim:
         if self.sigma:
             th += self.sigma * gauss()
             w += self.sigma * gauss()
-        self.inp[0] = to_q12(th)
-        self.inp[1] = to_q12(w)
+        self.inp[0] = to_q(th, self.in_frac[0])
+        self.inp[1] = to_q(w, self.in_frac[1])
         t0 = time.ticks_us()
         self.policy.infer_q(self.inp, self.out)
         us = time.ticks_diff(time.ticks_us(), t0)
         self.infer_us = us
         self.infer_us_sum += us
-        self.torque = self.out[0] / 4096.0
+        self.torque = self.out[0] * self.out_scale
         self.ticks += 1
         self._plant_step()
 
