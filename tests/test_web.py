@@ -37,4 +37,5 @@ def test_webassembly_device_golden_and_websim():
 @pytest.mark.slow
 def test_browser_page_swings_up_in_headless_chromium():
     out = _node_test("browser.test.mjs")
-    assert (REPO / "build" / "web" / "demo.png").is_file(), out[-3000:]
+    for dtype in ("int8", "f32"):
+        assert (REPO / "build" / "web" / f"demo_{dtype}.png").is_file(), out[-3000:]

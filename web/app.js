@@ -39,11 +39,12 @@ function restart() {
     return restart();
   }
   sim = mp.pyimport("websim").Sim(blobPath(dtype), period, theta0, Number($("noise").value), 1);
-  Object.assign(state, { dtype, period_ms: period, theta0, t: 0, ticks: 0, missed: 0, upright_since: -1 });
+  Object.assign(state, { dtype, kernel: sim.kernel, period_ms: period, theta0, t: 0, ticks: 0, missed: 0,
+                         upright_since: -1 });
   series = { theta: { t: [], v: [] }, torque: { t: [], v: [] } };
   inferWindow = [];
   clock0 = performance.now();
-  setStatus("running the " + dtype + " policy at a " + period + " ms control period");
+  setStatus(`running the ${dtype} policy (${sim.kernel} kernel) at a ${period} ms control period`);
 }
 
 function record() {

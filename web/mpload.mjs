@@ -54,9 +54,6 @@ export function dtypeProblem(mp, dtype) {
     return "";
   } catch (err) {
     const msg = String(err.message || err).trim().split("\n").pop();
-    return /invalid micropython decorator/.test(msg)
-      ? "needs the portable integer kernel: this runtime's int8/Q15 kernels are viper, and MicroPython " +
-          "WebAssembly has no native emitter (" + msg + ")"
-      : msg;
+    return msg;
   }
 }

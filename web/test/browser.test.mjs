@@ -1,6 +1,7 @@
 // web: end-to-end test of the demo page in headless Chromium (Debian's `chromium`, driven by playwright-core).
 // Serves the repository on 127.0.0.1 with Python's http.server (what `make web` runs), opens web/index.html,
-// waits until the page's own state says the pendulum is upright and stayed upright, saves a screenshot.
+// waits until the page's own state says the pendulum is upright and stayed upright, pushes it (the button) and
+// waits for the recovery, saves a screenshot.
 // Without Chromium the test says so; under CI=true it fails instead of skipping.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -15,7 +16,7 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const SHOT = path.join(ROOT, "build", "web", "demo.png");
+const SHOTS = path.join(ROOT, "build", "web");  // demo_<dtype>.png
 // From hanging down at rest the shipped policy is upright (|theta| < 0.1 rad) at t = 3.2 s in simulated time
 // (Node run of web/py/websim.py, 5..50 ms periods); missed ticks on a loaded machine may delay it a little.
 const UPRIGHT_BY_S = 6.0;
@@ -65,26 +66,36 @@ async function withPage(query, fn) {
   }
 }
 
-test("the page swings the pendulum up and balances it (f32, 10 ms)", async (t) => {
-  if (!fs.existsSync(CHROMIUM)) {
-    const why = `${CHROMIUM} not found: install Debian's chromium (make setup does, as root)`;
-    if (process.env.CI === "true") assert.fail(why);
-    t.skip(why);
-    return;
-  }
-  await withPage("?dtype=f32&period=10&noise=0&theta0=180", async (page) => {
-    await page.waitForFunction(({ by, hold }) => {
-      const s = window.tinypolicy;
-      return s.t > by + hold || (s.upright_since >= 0 && s.t - s.upright_since >= hold);
-    }, { by: UPRIGHT_BY_S, hold: HOLD_S }, { timeout: 60000, polling: 100 });
-    const s = await page.evaluate(() => ({ ...window.tinypolicy, log: undefined }));
-    fs.mkdirSync(path.dirname(SHOT), { recursive: true });
-    await page.screenshot({ path: SHOT });
-    t.diagnostic(`upright since t = ${s.upright_since} s (now ${s.t.toFixed(2)} s), ticks ${s.ticks}, ` +
-      `missed ${s.missed}, inference ${s.infer_us_mean.toFixed(0)} us, screenshot ${SHOT}`);
-    assert.equal(s.dtype, "f32");
-    assert.ok(s.upright_since >= 0, `not upright at t = ${s.t} s (theta ${s.theta})`);
-    assert.ok(s.upright_since <= UPRIGHT_BY_S, `upright only from t = ${s.upright_since} s`);
-    assert.ok(s.ticks > 0 && s.infer_us_mean > 0, "no policy calls measured");
+for (const [dtype, period, kernel] of [["int8", 10, "portable"], ["f32", 20, "float"]]) {
+  test(`the page swings the pendulum up and balances it (${dtype}, ${period} ms)`, async (t) => {
+    if (!fs.existsSync(CHROMIUM)) {
+      const why = `${CHROMIUM} not found: install Debian's chromium (make setup does, as root)`;
+      if (process.env.CI === "true") assert.fail(why);
+      t.skip(why);
+      return;
+    }
+    await withPage(`?dtype=${dtype}&period=${period}&noise=0&theta0=180`, async (page) => {
+      await page.waitForFunction(({ by, hold }) => {
+        const s = window.tinypolicy;
+        return s.t > by + hold || (s.upright_since >= 0 && s.t - s.upright_since >= hold);
+      }, { by: UPRIGHT_BY_S, hold: HOLD_S }, { timeout: 60000, polling: 100 });
+      const s = await page.evaluate(() => ({ ...window.tinypolicy, log: undefined }));
+      await page.click("#push");  // the disturbance button: out of the upright band, then back
+      await page.waitForFunction(() => window.tinypolicy.upright_since < 0, null, { timeout: 5000, polling: 20 });
+      await page.waitForFunction(({ t0, hold }) => {
+        const u = window.tinypolicy;
+        return u.upright_since > t0 && u.t - u.upright_since >= hold;
+      }, { t0: s.t, hold: 1.0 }, { timeout: 20000, polling: 100 });
+      const shot = path.join(SHOTS, `demo_${dtype}.png`);
+      fs.mkdirSync(SHOTS, { recursive: true });
+      await page.screenshot({ path: shot });
+      t.diagnostic(`${dtype}: upright since t = ${s.upright_since.toFixed(2)} s (now ${s.t.toFixed(2)} s), ticks ` +
+        `${s.ticks}, missed ${s.missed}, inference ${s.infer_us_mean.toFixed(0)} us, screenshot ${shot}`);
+      assert.deepEqual([s.dtype, s.kernel, s.period_ms], [dtype, kernel, period]);
+      assert.deepEqual(s.problems, { f32: "", int8: "", q15: "" }, "a dtype does not load in the page");
+      assert.ok(s.upright_since >= 0, `not upright at t = ${s.t} s (theta ${s.theta})`);
+      assert.ok(s.upright_since <= UPRIGHT_BY_S, `upright only from t = ${s.upright_since} s`);
+      assert.ok(s.ticks > 0 && s.infer_us_mean > 0, "no policy calls measured");
+    });
   });
-});
+}
