@@ -1,22 +1,22 @@
 # device: the allocation-free viper forward pass of int8 / q15 blobs (input stage -> dense layers -> output stage).
-"""`forward(desc, blob, act, inp, out)` computes one inference exactly as the host integer reference (contract:
+"""`forward(blob, inp, out)` computes one inference exactly as the host integer reference (contract:
 models/README.md, version 2); portable.py is the same arithmetic in plain MicroPython.
 
-- desc: array('i') kernel descriptor written by loader.load (layout in loader.py);
-- blob: bytearray of the whole blob; the input kinds, the feature table, the output table, weights (int8 via ptr8
-  or int16 via ptr16), bias and mult (int32 via ptr32) and shift (u8) are read in place;
-- act: array('h') of 2 * desc[D_HALF]: two int16 activation buffers (ping-pong). A8 activations are int8 values
+- blob: the loader's bytearray: the file (the input kinds, the feature table, the output table, weights (int8 via
+  ptr8 or int16 via ptr16), bias and mult (int32 via ptr32) and shift (u8) are read in place), then the kernel
+  descriptor and the two int16 ping-pong activation buffers (layout in loader.py). A8 activations are int8 values
   (relu: 0..255, sigmoid: 0..256) in the int16 slots; A16 / q15 ones are 16-bit;
 - inp: array('i') of n_inputs int32 inputs (input i in Q`frac_i`; angles Q12 rad, any wrap);
 - out: array('i'): n_outputs int32 outputs (output stage applied to the last layer's hand-off values, clamped to
   qlo..qhi), or out[0] = the class index (argmax head: first maximum of the last layer's clamped requant values).
-  With desc[D_RUN] = k < n_layers the pass stops after k layers (0: the input stage) and copies those activations
+  With desc[_D_RUN] = k < n_layers the pass stops after k layers (0: the input stage) and copies those activations
   into out instead (Policy.run_layers).
 
 Viper loads are unsigned (ptr8/ptr16) and zero-extended on 64-bit targets (ptr32): every signed load is
 restored with (v ^ m) - m, except activations known to be >= 0 (the previous layer's lo >= 0, e.g. relu).
-Speed: viper keeps only the first 3 locals (the arguments desc, blob, act) in registers, so the int8 dot products
-walk `blob` and `act` as moving pointers with constant indices, and `desc` points at the layer's bias / mult.
+Speed: viper keeps only the first 3 locals (the arguments) in registers, and each buffer argument costs a check
+per call, so there are exactly three: the int8 dot products walk `blob` (weights) and `inp` (activations; ptr16)
+as moving pointers with constant indices, and `out` points at the layer's bias / mult.
 All intermediates fit int32 (host- and loader-checked), so 32-bit wrapping ports agree with x64.
 """
 import micropython
@@ -25,13 +25,19 @@ from tinypolicy.tables import SIN_Q14, TANH_Q14
 
 
 @micropython.viper
-def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
+def forward(blob: ptr8, inp: ptr16, out: ptr32):
     one = 1
     sb = one << 31  # sign bit of a 32-bit word (literals > 0x3fffffff would be Python objects)
     b0 = int(blob)
-    a0 = int(act)
-    dp = int(desc)  # desc, blob and act are re-pointed below: keep their base addresses
+    i0 = int(inp)  # the three arguments live in registers and are re-pointed as walkers below (blob: weights,
+    o0 = int(out)  # inp: activations, out: bias / mult): keep their base addresses
     bb = ptr8(b0)
+    iw = ptr32(i0)  # the int32 inputs
+    res = ptr32(o0)  # the int32 outputs
+    desc = ptr32(b0 + ptr32(b0)[3])  # the descriptor follows the file: header word 3 is total_size
+    dp = int(desc)
+    a0 = b0 + int(desc[13])  # the two int16 activation buffers follow the descriptor
+    act = ptr16(a0)
     # ---- input stage: per input, affine (clamp, offset, requant) or angle (cos, sin Q14, requant) ----
     tab = ptr16(SIN_Q14)
     amin = (desc[1] ^ sb) - sb
@@ -40,29 +46,19 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
     fo = int(desc[6])
     f = 0
     i = 0
-    a = 0
     b = 0
+    fe = ptr32(b0 + fo)  # walks the feature entries: qoff, qlo, qhi, fmult, fshift (low byte of word 4)
+    ip = ptr8(b0 + 16)  # walks the input entries: kind at byte 0 (0 affine, 1 angle)
     while i < n:
-        v = (inp[i] ^ sb) - sb
-        fe = ptr32(b0 + fo + 20 * f)  # qoff, qlo, qhi, fmult; fshift at byte 16
-        ang = int(bb[16 + 20 * i])  # the input's kind: 0 affine, 1 angle
-        if ang:  # reduce to [-pi, pi] (same result as the contract's while loops), then to turn units
+        v = (iw[i] ^ sb) - sb
+        if ip[0]:  # angle: reduce to [-pi, pi] (same result as the contract's while loops), turn units
             if v > 12868:
                 v -= ((v - 12869) // 25736 + 1) * 25736
             elif v < -12868:
                 v += ((-12869 - v) // 25736 + 1) * 25736
             a = ((v * 10430 + 2048) >> 12) & 0xFFFF
-        else:
-            lo = (fe[1] ^ sb) - sb
-            hi = (fe[2] ^ sb) - sb
-            if v < lo:
-                v = lo
-            elif v > hi:
-                v = hi
-            v -= (fe[0] ^ sb) - sb
-        c = 1 + ang
-        while c > 0:
-            if ang:  # cos(a) = sin(a + quarter turn) first, then sin(a): Q14 from the table
+            c = 2
+            while c > 0:  # cos(a) = sin(a + quarter turn) first, then sin(a): Q14 from the table, requantized
                 b = a
                 if c == 2:
                     b = (a + 16384) & 0xFFFF
@@ -74,8 +70,27 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                 v += ((int(tab[k + 1]) - v) * (r & 63) + 32) >> 6
                 if b & 0x8000:
                     v = 0 - v
-            s = int(bb[fo + 20 * f + 16])
-            v = v * ((fe[3] ^ sb) - sb)
+                v = v * ((fe[3] ^ sb) - sb)
+                s = fe[4] & 0xFF
+                if s:
+                    v = (v + (one << (s - 1))) >> s
+                if v < amin:
+                    v = amin
+                elif v > amax:
+                    v = amax
+                act[f] = v
+                f += 1
+                fe = ptr32(int(fe) + 20)
+                c -= 1
+        else:  # affine: clamp to qlo..qhi, subtract qoff, requantize
+            lo = (fe[1] ^ sb) - sb
+            hi = (fe[2] ^ sb) - sb
+            if v < lo:
+                v = lo
+            elif v > hi:
+                v = hi
+            v = (v - ((fe[0] ^ sb) - sb)) * ((fe[3] ^ sb) - sb)
+            s = fe[4] & 0xFF
             if s:
                 v = (v + (one << (s - 1))) >> s
             if v < amin:
@@ -84,13 +99,14 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                 v = amax
             act[f] = v
             f += 1
-            fe = ptr32(b0 + fo + 20 * f)
-            c -= 1
+            fe = ptr32(int(fe) + 20)
+        ip = ptr8(int(ip) + 20)
         i += 1
     # ---- dense layers ----
     wide = desc[3]
     a16 = desc[9]
     amx = desc[10]
+    oid = desc[12]  # 1: every output stage is the identity on the last layer's range (the pendulum): skip it
     oo = int(desc[8])
     nl = int(desc[11])
     last = int(desc[0]) - 1
@@ -105,15 +121,15 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
     pos = 0  # this layer's inputs are known >= 0 (the previous layer's lo >= 0): no sign restore
     li = 0
     while li < nl:
-        desc = ptr32(dp + 4 * d)
-        n_in = int(desc[0])
-        n_out = int(desc[1])
-        kind = int(desc[2])
-        p = int(desc[3])
-        lo = (desc[4] ^ sb) - sb
-        hi = (desc[5] ^ sb) - sb
-        wo = int(desc[6])
-        bo = int(desc[7])
+        de = ptr32(dp + 4 * d)
+        n_in = int(de[0])
+        n_out = int(de[1])
+        kind = int(de[2])
+        p = int(de[3])
+        lo = (de[4] ^ sb) - sb
+        hi = (de[5] ^ sb) - sb
+        wo = int(de[6])
+        bo = int(de[7])
         so = (bo + 2 * n_out) * 4
         n4 = n_in & ~3
         r = n_in & 3
@@ -126,64 +142,64 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
         xa = a0 + 2 * src  # address of this layer's inputs
         ao = ptr16(a0 + 2 * dst)  # its outputs
         blob = ptr8(b0 + wo)  # int8: walks the weights, row by row
-        desc = ptr32(b0 + 4 * bo)  # now: bias[j] = desc[j], mult[j] = desc[n_out + j]
+        out = ptr32(b0 + 4 * bo)  # bias[j] = out[j], mult[j] = out[n_out + j]
         j = 0
         while j < n_out:
-            acc = (desc[j] ^ sb) - sb
-            act = ptr16(xa)
+            acc = (out[j] ^ sb) - sb
+            inp = ptr16(xa)  # walks this layer's inputs
             if fast:
                 e = int(blob) + n4
                 if pos:  # unrolled by 4, then the remainder
                     while int(blob) < e:
-                        acc += (((blob[0] ^ 0x80) - 0x80) * act[0] + ((blob[1] ^ 0x80) - 0x80) * act[1]
-                                + ((blob[2] ^ 0x80) - 0x80) * act[2] + ((blob[3] ^ 0x80) - 0x80) * act[3])
+                        acc += (((blob[0] ^ 0x80) - 0x80) * inp[0] + ((blob[1] ^ 0x80) - 0x80) * inp[1]
+                                + ((blob[2] ^ 0x80) - 0x80) * inp[2] + ((blob[3] ^ 0x80) - 0x80) * inp[3])
                         blob = ptr8(int(blob) + 4)
-                        act = ptr16(int(act) + 8)
+                        inp = ptr16(int(inp) + 8)
                     if r:
-                        v = ((blob[0] ^ 0x80) - 0x80) * act[0]
+                        v = ((blob[0] ^ 0x80) - 0x80) * inp[0]
                         if r > 1:
-                            v += ((blob[1] ^ 0x80) - 0x80) * act[1]
+                            v += ((blob[1] ^ 0x80) - 0x80) * inp[1]
                             if r > 2:
-                                v += ((blob[2] ^ 0x80) - 0x80) * act[2]
+                                v += ((blob[2] ^ 0x80) - 0x80) * inp[2]
                         acc += v
                 else:
                     while int(blob) < e:
-                        acc += (((blob[0] ^ 0x80) - 0x80) * ((act[0] ^ 0x8000) - 0x8000)
-                                + ((blob[1] ^ 0x80) - 0x80) * ((act[1] ^ 0x8000) - 0x8000)
-                                + ((blob[2] ^ 0x80) - 0x80) * ((act[2] ^ 0x8000) - 0x8000)
-                                + ((blob[3] ^ 0x80) - 0x80) * ((act[3] ^ 0x8000) - 0x8000))
+                        acc += (((blob[0] ^ 0x80) - 0x80) * ((inp[0] ^ 0x8000) - 0x8000)
+                                + ((blob[1] ^ 0x80) - 0x80) * ((inp[1] ^ 0x8000) - 0x8000)
+                                + ((blob[2] ^ 0x80) - 0x80) * ((inp[2] ^ 0x8000) - 0x8000)
+                                + ((blob[3] ^ 0x80) - 0x80) * ((inp[3] ^ 0x8000) - 0x8000))
                         blob = ptr8(int(blob) + 4)
-                        act = ptr16(int(act) + 8)
+                        inp = ptr16(int(inp) + 8)
                     if r:
-                        v = ((blob[0] ^ 0x80) - 0x80) * ((act[0] ^ 0x8000) - 0x8000)
+                        v = ((blob[0] ^ 0x80) - 0x80) * ((inp[0] ^ 0x8000) - 0x8000)
                         if r > 1:
-                            v += ((blob[1] ^ 0x80) - 0x80) * ((act[1] ^ 0x8000) - 0x8000)
+                            v += ((blob[1] ^ 0x80) - 0x80) * ((inp[1] ^ 0x8000) - 0x8000)
                             if r > 2:
-                                v += ((blob[2] ^ 0x80) - 0x80) * ((act[2] ^ 0x8000) - 0x8000)
+                                v += ((blob[2] ^ 0x80) - 0x80) * ((inp[2] ^ 0x8000) - 0x8000)
                         acc += v
                 blob = ptr8(int(blob) + r)
             elif wide:
                 x = 0
                 e = wo + n4
                 while wo < e:
-                    acc += ((((w16[wo] ^ 0x8000) - 0x8000) * ((act[x] ^ 0x8000) - 0x8000)) >> p) + (
-                        (((w16[wo + 1] ^ 0x8000) - 0x8000) * ((act[x + 1] ^ 0x8000) - 0x8000)) >> p) + (
-                        (((w16[wo + 2] ^ 0x8000) - 0x8000) * ((act[x + 2] ^ 0x8000) - 0x8000)) >> p) + (
-                        (((w16[wo + 3] ^ 0x8000) - 0x8000) * ((act[x + 3] ^ 0x8000) - 0x8000)) >> p)
+                    acc += ((((w16[wo] ^ 0x8000) - 0x8000) * ((inp[x] ^ 0x8000) - 0x8000)) >> p) + (
+                        (((w16[wo + 1] ^ 0x8000) - 0x8000) * ((inp[x + 1] ^ 0x8000) - 0x8000)) >> p) + (
+                        (((w16[wo + 2] ^ 0x8000) - 0x8000) * ((inp[x + 2] ^ 0x8000) - 0x8000)) >> p) + (
+                        (((w16[wo + 3] ^ 0x8000) - 0x8000) * ((inp[x + 3] ^ 0x8000) - 0x8000)) >> p)
                     wo += 4
                     x += 4
                 e += r
                 while wo < e:
-                    acc += (((w16[wo] ^ 0x8000) - 0x8000) * ((act[x] ^ 0x8000) - 0x8000)) >> p
+                    acc += (((w16[wo] ^ 0x8000) - 0x8000) * ((inp[x] ^ 0x8000) - 0x8000)) >> p
                     wo += 1
                     x += 1
             else:  # int8 with a product shift (the host never writes one)
                 i = 0
                 while i < n_in:
-                    acc += (((blob[i] ^ 0x80) - 0x80) * ((act[i] ^ 0x8000) - 0x8000)) >> p
+                    acc += (((blob[i] ^ 0x80) - 0x80) * ((inp[i] ^ 0x8000) - 0x8000)) >> p
                     i += 1
                 blob = ptr8(int(blob) + n_in)
-            y = acc * ((desc[n_out + j] ^ sb) - sb)
+            y = acc * ((out[n_out + j] ^ sb) - sb)
             s = int(bb[so + j])
             if s:
                 y = (y + (one << (s - 1))) >> s
@@ -222,7 +238,9 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
             elif amx:  # argmax head: the first maximum
                 if j == 0 or yp > best:
                     best = yp
-                    out[0] = j
+                    res[0] = j
+            elif oid:
+                res[j] = y
             else:  # output stage: omult, ooff, qlo, qhi at words 5..8 of the entry, oshift at byte 1
                 fe = ptr32(b0 + oo + 36 * j)
                 s = int(bb[oo + 36 * j + 1])
@@ -236,7 +254,7 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                     y = lo2
                 elif y > hi2:
                     y = hi2
-                out[j] = y
+                res[j] = y
             j += 1
         src, dst = dst, src
         pos = 0
@@ -249,5 +267,5 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
         act = ptr16(a0 + 2 * src)
         j = 0
         while j < width:
-            out[j] = (act[j] ^ 0x8000) - 0x8000
+            res[j] = (act[j] ^ 0x8000) - 0x8000
             j += 1

@@ -18,14 +18,18 @@ section starts at a multiple of 4), inputs [(kind, frac, offset, scale, lo, hi)]
 offset, lo, hi, omult, ooff, qlo, qhi)], layers [(n_in, n_out, act, pshift, lo, hi, w_off, b_off)] (byte offsets),
 feat_off / out_off (byte offsets of the feature / output tables), desc (int dtypes: the kernel descriptor).
 
-Kernel descriptor `desc`, array('i') of D_LAYERS + 8 * n_layers ints (read by the viper and the asm_thumb
-kernels): D_NLAYERS, D_AMIN / D_AMAX (activation clamp of the features: -128, 127 for A8, else +-32768/32767),
-D_WIDE (0 int8 weights, 1 int16), D_HALF (ints in one of the two int16 ping-pong activation buffers: max(n_features,
-widest hidden layer)), D_NIN, D_FEAT (byte offset of the feature table), D_NOUT, D_OUT (byte offset of the output
-table), D_A16 (1: 16-bit activation rules for tanh / sigmoid outputs: int8 A16 and q15), D_ARGMAX, D_RUN (layers
-to run: n_layers; fewer = `Policy.run_layers`), then per layer the v1 entry of 8 ints: n_in, n_out, act, pshift,
-lo, hi, w_off (in weight elements: bytes for int8, halfwords for q15), b_off (in 32-bit words; mult follows at
-b_off + n_out words, the shift bytes at byte 4 * (b_off + 2 * n_out)).
+Kernel descriptor and buffers (int dtypes): `blob` holds the file (total_size bytes), then the descriptor of
+_D_LAYERS + 8 * n_layers int32 at byte total_size (the kernels find it through the header's total_size), then the
+two int16 ping-pong activation buffers of _D_HALF entries each, so the kernel takes one buffer and the caller's
+inp / out (each buffer argument of a viper call costs ~160 x64 instructions of checks). Descriptor header:
+_D_NLAYERS, _D_AMIN / _D_AMAX (feature clamp: -128, 127 for A8, else -32768, 32767), _D_WIDE (0 int8 weights,
+1 int16), _D_HALF (max(n_features, widest hidden layer)), _D_NIN, _D_FEAT (byte offset of the feature table), _D_NOUT,
+_D_OUT (byte offset of the output table), _D_A16 (1: 16-bit tanh / sigmoid hand-off: int8 A16 and q15), _D_ARGMAX,
+_D_RUN (layers to run: n_layers; fewer = `Policy.run_layers`), _D_OUTID (1: every output stage is the identity on
+the last layer's clamp range, as the pendulum's: skipped), _D_ACT (byte offset of the activation buffers), then
+per layer the v1 entry of 8 ints: n_in, n_out, act, pshift, lo, hi, w_off (in weight elements: bytes for int8,
+halfwords for q15), b_off (in 32-bit words; mult follows at b_off + n_out words, the shift bytes at byte
+4 * (b_off + 2 * n_out)).
 """
 import struct
 from array import array
@@ -46,19 +50,21 @@ _TANH_LIMIT = const(16384)
 _I32 = const(0x7FFFFFFF)
 _Q24 = const(16777216)  # |declared range| * 2^frac and |qlo|, |qhi| below 2^24: exact in single precision
 
-D_NLAYERS = const(0)
-D_AMIN = const(1)
-D_AMAX = const(2)
-D_WIDE = const(3)
-D_HALF = const(4)
-D_NIN = const(5)
-D_FEAT = const(6)
-D_NOUT = const(7)
-D_OUT = const(8)
-D_A16 = const(9)
-D_ARGMAX = const(10)
-D_RUN = const(11)
-D_LAYERS = const(16)
+_D_NLAYERS = const(0)
+_D_AMIN = const(1)
+_D_AMAX = const(2)
+_D_WIDE = const(3)
+_D_HALF = const(4)
+_D_NIN = const(5)
+_D_FEAT = const(6)
+_D_NOUT = const(7)
+_D_OUT = const(8)
+_D_A16 = const(9)
+_D_ARGMAX = const(10)
+_D_RUN = const(11)
+_D_OUTID = const(12)
+_D_ACT = const(13)
+_D_LAYERS = const(16)
 
 
 class Model:
@@ -69,7 +75,7 @@ class Model:
         self.n_inputs, self.n_features, self.n_outputs, self.n_layers = counts
         self.blob, self.inputs, self.outputs, self.layers = blob, inputs, outputs, layers
         self.feat_off, self.out_off = feat_off, out_off
-        self.desc = None
+        self.desc_off = None  # int dtypes: byte offset of the kernel descriptor in blob (= total_size)
 
 
 def _pad4(n):
@@ -297,13 +303,17 @@ def _load(f, size, fail):
     if pos + 4 != size:
         fail("total_size", "%d bytes but the tables imply %d" % (size, pos + 4))
 
-    # Sizes are consistent and bounded: read the file into its one buffer, then check the CRC.
-    blob = bytearray(size)
+    # Sizes are consistent and bounded: read the file into its one buffer (int dtypes: with room behind it for
+    # the kernel descriptor and the two activation buffers), then check the CRC.
+    half = n_features
+    for t in layers[:-1]:
+        half = max(half, t[1])
+    blob = bytearray(size + (4 * (_D_LAYERS + 8 * n_layers) + 4 * half if quant else 0))
     mv = memoryview(blob)
     blob[:_HEADER] = head
     blob[_HEADER:sec_off] = tabs
     tabs = None
-    n = f.readinto(mv[sec_off:])
+    n = f.readinto(mv[sec_off:size])
     if n != size - sec_off:
         fail("total_size", "file ended early (%d of %d bytes)" % (sec_off + (n or 0), size))
     stored = struct.unpack_from("<I", blob, size - 4)[0]
@@ -319,7 +329,7 @@ def _load(f, size, fail):
     m = Model(DTYPES[dcode], ("f32", "w8a16" if a16 else "w8a8", "q15")[dcode], a16, argmax,
               (n_inputs, n_features, n_outputs, n_layers), blob, inputs, outputs, layers, feat_off, out_off)
     if quant:
-        m.desc = _descriptor(m, wsize)
+        _descriptor(m, wsize, size, half)
     return m
 
 
@@ -385,29 +395,35 @@ def _dense_bounds(blob, layers, outputs, dcode, a16, argmax, fail):
             fail("output %d omult" % j, "the output stage can exceed int32")
 
 
-def _descriptor(m, wsize):
+def _descriptor(m, wsize, size, half):
+    """Write the kernel descriptor into m.blob at byte `size` (the act buffers follow it)."""
     layers = m.layers
     n_layers = m.n_layers
-    desc = array("i", bytes(4 * (D_LAYERS + 8 * n_layers)))
-    desc[D_NLAYERS] = n_layers
-    desc[D_AMIN], desc[D_AMAX] = (-32768, 32767) if m.a16 else (-128, 127)
-    desc[D_WIDE] = 1 if m.dtype == "q15" else 0
-    half = m.n_features
-    for t in layers[:-1]:
-        half = max(half, t[1])
-    desc[D_HALF] = half
-    desc[D_NIN] = m.n_inputs
-    desc[D_FEAT] = m.feat_off
-    desc[D_NOUT] = m.n_outputs
-    desc[D_OUT] = m.out_off
-    desc[D_A16] = 1 if m.a16 else 0
-    desc[D_ARGMAX] = m.argmax
-    desc[D_RUN] = n_layers
+    desc = array("i", bytes(4 * (_D_LAYERS + 8 * n_layers)))
+    desc[_D_NLAYERS] = n_layers
+    desc[_D_AMIN], desc[_D_AMAX] = (-32768, 32767) if m.a16 else (-128, 127)
+    desc[_D_WIDE] = 1 if m.dtype == "q15" else 0
+    desc[_D_HALF] = half
+    desc[_D_NIN] = m.n_inputs
+    desc[_D_FEAT] = m.feat_off
+    desc[_D_NOUT] = m.n_outputs
+    desc[_D_OUT] = m.out_off
+    desc[_D_A16] = 1 if m.a16 else 0
+    desc[_D_ARGMAX] = m.argmax
+    desc[_D_RUN] = n_layers
+    _n, _o, act, _p, lo, hi, _w, _b = layers[-1]
+    oid = not m.argmax and act != 2 and act != 4
+    for e in m.outputs:  # (frac, oshift, ..., omult, ooff, qlo, qhi): y -> y, and the clamp changes nothing
+        if e[1] or e[6] != 1 or e[7] or e[8] > lo or e[9] < hi:
+            oid = False
+    desc[_D_OUTID] = 1 if oid else 0
     for k in range(n_layers):
-        d = D_LAYERS + 8 * k
+        d = _D_LAYERS + 8 * k
         t = layers[k]
         for i in range(6):
             desc[d + i] = t[i]
         desc[d + 6] = t[6] // wsize
         desc[d + 7] = t[7] // 4
-    return desc
+    desc[_D_ACT] = size + 4 * len(desc)
+    m.blob[size:desc[_D_ACT]] = bytes(desc)
+    m.desc_off = size

@@ -68,8 +68,8 @@ class Policy:
         self._conv = tuple(conv)
         self._qin = array("i", bytes(4 * m.n_inputs))
         self._qout = array("i", bytes(4 * max(self.widths)))
-        self._net = self._port = self._fwd = self._desc = self._blob = self._act = None
-        if m.desc is None:  # f32: float reference path (imported only when needed)
+        self._net = self._port = self._fwd = self._blob = self._doff = None
+        if m.desc_off is None:  # f32: float reference path (imported only when needed)
             from tinypolicy.floatpath import FloatNet
 
             self._net = FloatNet(m)
@@ -87,9 +87,8 @@ class Policy:
             self.kernel = "portable"
         else:
             self._fwd = fwd  # in the instance dict: self._fwd(...) binds nothing, allocates nothing
-            self._desc = m.desc  # array('i') kernel descriptor (loader.py)
-            self._blob = m.blob  # weights, bias, mult, shift and the stage tables are read in place
-            self._act = array("h", bytes(4 * m.desc[4]))  # two int16 ping-pong activation buffers
+            self._blob = m.blob  # the file, the kernel descriptor and the activation buffers (loader.py)
+            self._doff = m.desc_off
             self.kernel = "viper"
 
     @classmethod
@@ -119,7 +118,7 @@ class Policy:
         The lengths are not checked here (the control tick's cost): size both buffers once, from n_inputs /
         n_outputs."""
         if self._fwd is not None:
-            self._fwd(self._desc, self._blob, self._act, inp, out)  # type: ignore[misc]  # viper ptr <- buffer
+            self._fwd(self._blob, inp, out)  # type: ignore[misc]  # viper ptr <- buffer
         elif self._port is not None:
             self._port.forward(inp, out, self.n_layers)
         else:
@@ -136,13 +135,14 @@ class Policy:
         if k == self.n_layers:
             self.infer_q(inp, out)
             return self.n_outputs
-        d = self._desc
-        if d is not None:
-            d[11] = k  # loader.D_RUN
+        b = self._blob
+        if self._fwd is not None and b is not None:
+            run = self._doff + 44  # descriptor word 11 (loader._D_RUN), little-endian; k <= 8 fits its low byte
+            b[run] = k
             try:
-                self._fwd(d, self._blob, self._act, inp, out)  # type: ignore[misc]
+                self._fwd(b, inp, out)
             finally:
-                d[11] = self.n_layers
+                b[run] = self.n_layers
         elif self._port is not None:
             self._port.forward(inp, out, k)
         else:

@@ -14,6 +14,8 @@ from ..errors import UserError
 COMMANDS = {
     "train": ("train", "train the pendulum policy (behaviour cloning, rollout fine-tuning, evolution strategies)"),
     "export": ("export", "export a trained checkpoint: ONNX, metadata.json, f32/int8/q15 blobs, golden vectors"),
+    "convert": ("convert", "ONNX MLP (torch, sklearn, Keras, SB3 actor) → blobs, metadata, golden vectors, accuracy"),
+    "verify": ("verify", "replay a converted model's golden vectors on the unix port or a flashed board"),
     "quant-report": ("quant_report", "float vs int8 vs Q15: torque error and closed-loop return"),
     "eval": ("eval", "evaluate a policy on gymnasium Pendulum-v1 (host reference or on the device)"),
     "mpy": ("mpy", "compile the device packages with mpy-cross for every target architecture"),
