@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from specs import random_spec
-from tinypolicy_host.contract.blob import read_blob
-from tinypolicy_host.paths import MODELS
 from tinypolicy_host.contract import reference as R
+from tinypolicy_host.contract.blob import read_blob
 from tinypolicy_host.contract.spec import MLPSpec, pendulum_policy
 from tinypolicy_host.contract.tables import device_tables_source
+from tinypolicy_host.paths import MODELS
 from tinypolicy_host.quantize import quant as Q
 from tinypolicy_host.quantize.calibration import pendulum_calibration
 

@@ -18,6 +18,8 @@ Speed: viper keeps only the first 3 locals (the arguments) in registers, and eac
 per call, so there are exactly three: the int8 dot products walk `blob` (weights) and `inp` (activations; ptr16)
 as moving pointers with constant indices, and `out` points at the layer's bias / mult.
 All intermediates fit int32 (host- and loader-checked), so 32-bit wrapping ports agree with x64.
+int8 layers with a product shift p > 0 (legal, but never written by the host) are not handled here: Policy runs
+such a blob on the portable kernel (same bits).
 """
 import micropython
 
@@ -136,9 +138,9 @@ def forward(blob: ptr8, inp: ptr16, out: ptr32):
         tb = 0
         if kind == 2 or kind == 4:
             tb = 1
-        fast = 0  # int8 weights, p == 0 (every int8 blob the host writes): pointer-walking dot products
-        if not (wide or p):
-            fast = 1
+        fast = 1  # int8 weights (always p == 0 here): pointer-walking dot products
+        if wide:
+            fast = 0
         xa = a0 + 2 * src  # address of this layer's inputs
         ao = ptr16(a0 + 2 * dst)  # its outputs
         blob = ptr8(b0 + wo)  # int8: walks the weights, row by row
@@ -178,7 +180,7 @@ def forward(blob: ptr8, inp: ptr16, out: ptr32):
                                 v += ((blob[2] ^ 0x80) - 0x80) * ((inp[2] ^ 0x8000) - 0x8000)
                         acc += v
                 blob = ptr8(int(blob) + r)
-            elif wide:
+            else:  # int16 weights (q15), products shifted right by p
                 x = 0
                 e = wo + n4
                 while wo < e:
@@ -193,12 +195,6 @@ def forward(blob: ptr8, inp: ptr16, out: ptr32):
                     acc += (((w16[wo] ^ 0x8000) - 0x8000) * ((inp[x] ^ 0x8000) - 0x8000)) >> p
                     wo += 1
                     x += 1
-            else:  # int8 with a product shift (the host never writes one)
-                i = 0
-                while i < n_in:
-                    acc += (((blob[i] ^ 0x80) - 0x80) * ((inp[i] ^ 0x8000) - 0x8000)) >> p
-                    i += 1
-                blob = ptr8(int(blob) + n_in)
             y = acc * ((out[n_out + j] ^ sb) - sb)
             s = int(bb[so + j])
             if s:

@@ -76,6 +76,7 @@ class Model:
         self.blob, self.inputs, self.outputs, self.layers = blob, inputs, outputs, layers
         self.feat_off, self.out_off = feat_off, out_off
         self.desc_off = None  # int dtypes: byte offset of the kernel descriptor in blob (= total_size)
+        self.conv = ()  # per input (kind, frac, qlo, qhi of its first feature)
 
 
 def _pad4(n):
@@ -189,8 +190,11 @@ def _inputs(tabs, n_inputs, n_features, fail):
 
 
 def _features(tabs, base, inputs, quant, fail):
+    """Checks the feature table; returns per input (kind, frac, qlo, qhi) (Policy.infer's conversion)."""
     f = 0
-    for kind, _frac, _o, _s, _l, _h in inputs:
+    conv = []
+    for kind, frac, _o, _s, _l, _h in inputs:
+        conv.append((kind, frac) + struct.unpack_from("<ii", tabs, base + _FEAT_SIZE * f + 4))
         for _ in range(1 + kind):
             name = "feature %d " % f
             qoff, qlo, qhi, fmult, fshift = struct.unpack_from("<iiiiB", tabs, base + _FEAT_SIZE * f)
@@ -208,6 +212,7 @@ def _features(tabs, base, inputs, quant, fail):
                 if src * abs(fmult) + _r(fshift) > _I32:  # 32-bit and 64-bit ports would disagree
                     fail(name + "fmult", "|%d*%d| + R(%d) exceeds int32" % (src, fmult, fshift))
             f += 1
+    return tuple(conv)
 
 
 def _layers(tabs, base, n_layers, n_features, n_outputs, dcode, argmax, fail):
@@ -287,7 +292,7 @@ def _load(f, size, fail):
     if len(tabs) != sec_off - _HEADER:
         fail("tables", "file ended early")
     inputs = _inputs(tabs, n_inputs, n_features, fail)
-    _features(tabs, feat_off - _HEADER, inputs, quant, fail)
+    conv = _features(tabs, feat_off - _HEADER, inputs, quant, fail)
     layers, n_last = _layers(tabs, lay_off - _HEADER, n_layers, n_features, n_outputs, dcode, argmax, fail)
     outputs = _outputs(tabs, out_off - _HEADER, n_outputs, quant, argmax, n_last, fail)
     wsize = (4, 1, 2)[dcode]
@@ -328,6 +333,7 @@ def _load(f, size, fail):
 
     m = Model(DTYPES[dcode], ("f32", "w8a16" if a16 else "w8a8", "q15")[dcode], a16, argmax,
               (n_inputs, n_features, n_outputs, n_layers), blob, inputs, outputs, layers, feat_off, out_off)
+    m.conv = conv
     if quant:
         _descriptor(m, wsize, size, half)
     return m

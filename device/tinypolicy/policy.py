@@ -58,14 +58,7 @@ class Policy:
         self.widths = (m.n_features,) + tuple(t[1] for t in m.layers)  # features, then each layer's n_out
         self.layers = tuple((t[0], t[1], t[2]) for t in m.layers)  # (n_in, n_out, activation code) per layer
         self.in_kind = tuple(e[0] for e in m.inputs)  # per input: 0 affine, 1 angle (Q12 rad)
-        # infer(): per input (angle?, frac, integer clamp of its feature); the Q scratch buffers
-        f = 0
-        conv = []
-        for e in m.inputs:
-            q = struct_i32(m.blob, m.feat_off + 20 * f)
-            conv.append((e[0], e[1], q[1], q[2]))
-            f += 1 + e[0]
-        self._conv = tuple(conv)
+        self._conv = m.conv  # infer(): per input (angle?, frac, integer clamp qlo, qhi of its feature)
         self._qin = array("i", bytes(4 * m.n_inputs))
         self._qout = array("i", bytes(4 * max(self.widths)))
         self._net = self._port = self._fwd = self._blob = self._doff = None
@@ -75,11 +68,12 @@ class Policy:
             self._net = FloatNet(m)
             self.kernel = "float"
             return
-        fwd = _viper() if kernel in (None, "viper") else None
-        if kernel == "viper" and fwd is None:
-            raise ValueError("kernel 'viper': this port has no native emitter")
         if kernel not in (None, "viper", "portable"):
             raise ValueError("kernel %r: use 'viper' or 'portable'" % (kernel,))
+        shifted = m.dtype == "int8" and max(t[3] for t in m.layers)  # int8 with a product shift: portable only
+        fwd = _viper() if kernel != "portable" and not shifted else None
+        if kernel == "viper" and fwd is None:
+            raise ValueError("kernel 'viper': not on this port%s" % (" (int8 with pshift > 0)" if shifted else ""))
         if fwd is None:
             from tinypolicy.portable import PortableNet
 
@@ -192,15 +186,7 @@ class Policy:
         return [o[j] / (1 << self.out_frac[j]) for j in range(self.n_outputs)]
 
     def __repr__(self):
-        return "<Policy %s %s %d->%d, %d layers, %s kernel>" % (self.dtype, self.scheme, self.n_inputs,
-                                                               self.n_outputs, self.n_layers, self.kernel)
-
-
-def struct_i32(blob, off):
-    """The 4 int32 at blob[off:off + 16] (a feature entry: qoff, qlo, qhi, fmult)."""
-    import struct
-
-    return struct.unpack_from("<iiii", blob, off)
+        return "<Policy %s %s %s>" % (self.scheme, self.widths, self.kernel)
 
 
 __all__ = ["Policy", "ModelError"]

@@ -6,12 +6,13 @@ the contract's arithmetic shift, and every intermediate fits int32 (loader-check
 
 `PortableNet(model).forward(inp, out, run)`: inp array('i') of n_inputs (Q`frac_i`), out array('i'); run =
 layers to run (n_layers: a whole inference into out; fewer: the activations after `run` layers into out, 0 = the
-input stage). Allocation-free where small ints hold every intermediate: always on 64-bit ports (62-bit small
+input stage). Activations: one list of small ints per layer, of its exact width. Allocation-free where small ints
+hold every intermediate: always on 64-bit ports (62-bit small
 ints); on 32-bit ports (30-bit small ints) as long as values stay below 2^30 (an int32 input near 2^31 or a
 requant product past 2^30 briefly becomes a heap int: exact, but it allocates).
 
 RAM: the weights, bias, mult and shift are copied once from the blob into typed arrays (array('b' | 'h' | 'i'),
-same bytes as the blob, which the Policy then drops); activations are two lists of small ints.
+same bytes as the blob, which the Policy then drops).
 """
 from array import array
 
@@ -53,10 +54,7 @@ class PortableNet:
             layers.append((n_in, n_out, act, p, lo, hi, w, bias, mult, shift))
         self.layers = tuple(layers)
         self.outs = tuple((e[6], e[1], e[7], e[8], e[9]) for e in m.outputs)  # omult, oshift, ooff, qlo, qhi
-        half = m.n_features
-        for t in m.layers[:-1]:
-            half = max(half, t[1])
-        self.bufs = ([0] * half, [0] * half)
+        self.bufs = tuple([0] * w for w in [m.n_features] + [t[1] for t in m.layers[:-1]])  # exact widths
 
     def forward(self, inp, out, run):
         amin = self.amin
@@ -97,17 +95,17 @@ class PortableNet:
         for n_in, n_out, act, p, lo, hi, w, bias, mult, shift in self.layers:
             if k == run:
                 break
-            nxt = self.bufs[(k + 1) & 1]
+            nxt = self.bufs[k + 1] if k < last else x
             q = 0
             for j in range(n_out):
                 acc = bias[j]
                 if p:
-                    for ii in range(n_in):
-                        acc += (w[q] * x[ii]) >> p
+                    for xi in x:  # x holds exactly n_in values; iterating a list allocates nothing
+                        acc += (w[q] * xi) >> p
                         q += 1
                 else:
-                    for ii in range(n_in):
-                        acc += w[q] * x[ii]
+                    for xi in x:
+                        acc += w[q] * xi
                         q += 1
                 y = acc * mult[j]
                 s = shift[j]

@@ -219,3 +219,25 @@ def test_kernel_choice():
             assert "kernel" in str(exc), str(exc)
         else:
             raise AssertionError("kernel %r accepted" % (bad,))
+
+
+def test_int8_with_a_product_shift_runs_on_the_portable_kernel():
+    """Legal but never written by the host: the viper kernel has no int8 pshift loop, so Policy picks the portable
+    kernel (the host's test_kernel_paths replays such a blob bit-exactly through batch mode)."""
+    from v2blob import offsets, recrc
+
+    data = bytearray(random_net("int8", (0, 1), (6, 2), (1, 0), seed=4))
+    data[offsets(data)["layers"] + 16 + 5] = 2  # layer 1 pshift
+    path = _path("pshift", recrc(data))
+    p = Policy.load(path)
+    assert p.kernel == "portable", p
+    try:
+        Policy.load(path, kernel="viper")
+    except ValueError as exc:
+        assert "pshift" in str(exc), str(exc)
+    else:
+        raise AssertionError("viper accepted an int8 pshift blob")
+    inp = array("i", (5000, 4096))
+    out = array("i", (0, 0))
+    assert_no_alloc(lambda: p.infer_q(inp, out))
+    assert p.out_lo_q[0] <= out[0] <= p.out_hi_q[0]

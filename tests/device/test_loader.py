@@ -253,6 +253,8 @@ def test_host_written_blobs_load_when_present():
     for net, e in entries():
         if e["bytes"] > 32768:  # the 256-wide nets need ~95 KB of heap: test_golden.py (bigger heap) loads them
             continue
+        m = None
+        gc.collect()
         m = load(e["blob"], e.get("max_bytes", 98304))
         assert m.dtype == e["dtype"] and m.scheme == e["scheme"], (e["blob"], m.scheme)
         n += 1

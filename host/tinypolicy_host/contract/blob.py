@@ -20,7 +20,6 @@ from ..errors import UserError
 from .reference import (
     I16_MAX,
     I16_MIN,
-    I32_MAX,
     TABLE_ACTIVATIONS,
     TANH_LIMIT_Q12,
     QFeature,
@@ -249,7 +248,7 @@ def decode_blob(data: bytes, name: str = "<blob>", max_bytes: int = MAX_BYTES) -
     if f != n_features:
         fail("n_features", f"{n_features}, but the inputs expand to {f} features")
     f = 0
-    for i, kind in enumerate(kinds):
+    for kind in kinds:
         for _ in range(2 if kind == "angle" else 1):
             q = feats[f]
             if dtype == "f32" and (q.qoff or q.qlo or q.qhi or q.fmult or q.fshift):
@@ -326,7 +325,7 @@ def decode_blob(data: bytes, name: str = "<blob>", max_bytes: int = MAX_BYTES) -
     if crc != crc_stored:
         fail("crc32", f"stored {crc_stored:#010x}, computed {crc:#010x} (file corrupted)")
     inputs = []
-    for i, (kind, frac, off, scale, lo, hi) in enumerate(inputs_raw):
+    for i, (_kind, frac, off, scale, lo, hi) in enumerate(inputs_raw):
         if kinds[i] == "angle":
             if (off, scale, lo, hi) != (0.0, 0.0, 0.0, 0.0):
                 fail(f"input {i} offset/scale/lo/hi", "must be 0 for an angle input")

@@ -20,10 +20,10 @@ import numpy as np
 
 from ..board import serialio
 from ..contract.blob import read_blob
-from ..errors import UserError
-from ..paths import REPO, device_path, micropython_binary
 from ..contract.reference import QuantMLP, to_q12
 from ..contract.spec import pendulum_params, pendulum_policy
+from ..errors import UserError
+from ..paths import REPO, device_path, micropython_binary
 from .gym import evaluate
 
 F32_TOLERANCE = 1e-5  # N·m: float32 on the device vs the float32 blob evaluated in float64 on the host
@@ -139,7 +139,7 @@ class SerialLink(ServeLink):
         self.transport = serialio.connect(serialio.resolve_port(port))
         try:
             serialio.enter_raw_repl(self.transport, soft_reset=True)
-            self.transport.exec_raw_no_follow(f"from tinypolicy.__main__ import serve\nserve({model_on_board!r})")
+            self.transport.exec_raw_no_follow(f"from tinypolicy_app.batch import serve\nserve({model_on_board!r})")
         except BaseException:
             serialio.close(self.transport)
             raise
@@ -203,7 +203,7 @@ class DevicePolicy:
         t0 = time.perf_counter()
         torque = self.link.query(theta, theta_dot)
         self.seconds += time.perf_counter() - t0
-        want = np.asarray(self.reference.forward(theta, theta_dot), np.float64).reshape(-1)
+        want = np.asarray(self.reference(theta, theta_dot), np.float64).reshape(-1)
         if self.dtype != "f32":
             torque = np.round(torque * 4096) / 4096  # the device's Q12 torque, exactly
         diff = np.abs(torque - want)
@@ -228,7 +228,8 @@ def evaluate_on_device(model: Path, n_episodes: int, settings: dict, port: str |
 
     model = Path(model)
     if not model.is_file():
-        raise UserError(f"--model {model}: no such blob (the shipped ones are models/policy_{{f32,int8,int8_a8,q15}}.bin)")
+        raise UserError(f"--model {model}: no such blob "
+                        "(the shipped ones are models/policy_{f32,int8,int8_a8,q15}.bin)")
     reference = read_blob(model)  # a bad blob is a user error before any device is touched
     try:
         pendulum_params(reference)
