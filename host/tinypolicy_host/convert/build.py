@@ -23,7 +23,7 @@ from .onnx_graph import GraphMLP
 MARGIN = 0.25
 OUTPUT_MARGIN = 0.5
 Q_BITS = 20
-MAX_FRAC_CHOICE = 16
+MAX_FRAC_CHOICE = 24
 ANGLE_FRAC = 12
 LIMITS = {"layers": 8, "inputs": 64, "features": 128, "hidden": 256, "outputs": 16, "classes": 256}
 BOUNDED = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "hardtanh": (-1.0, 1.0)}
