@@ -53,8 +53,10 @@ except ValueError as e:
     print('ValueError:', e)
 print(' '.join(Policy.load('models/policy_%s.bin' % d).kernel for d in ('f32', 'int8', 'int8_a8', 'q15')))
 `);
-  assert.deepEqual(out.splice(-3), ["micropython 1.27.0", "ValueError: kernel 'viper': this port has no native emitter",
-    "float portable portable portable"]);
+  const [version, viper, kernels] = out.splice(-3);
+  assert.equal(version, "micropython 1.27.0");
+  assert.match(viper, /^ValueError: kernel 'viper': /, "forcing the viper kernel must fail on this port");
+  assert.equal(kernels, "float portable portable portable");
 });
 
 // the simulation first: after the replay the heap is full of garbage and every GC is slower
