@@ -175,3 +175,23 @@ def test_host_reader_and_device_loader_accept_the_same_blobs(tmp_path):
     differ = [(paths[i], host[i], device[i]) for i in range(len(host)) if host[i] != device[i]]
     assert not differ, differ[:5]
     assert 0 < host.count("OK") < len(host)
+
+
+def test_writer_refuses_values_the_format_cannot_hold():
+    model = decode_blob(BASE)
+    model.layers[0].weight[0, 0] = 200  # not an int8
+    with pytest.raises(ValueError, match="layer 0 weight does not fit int8"):
+        encode_blob(model)
+    spec = SPEC.float32()
+    spec.outputs[0].hi = float("inf")
+    with pytest.raises(ValueError, match="output 0"):
+        encode_blob(spec)
+
+
+def test_max_bytes_is_a_parameter(tmp_path):
+    from tinypolicy_host.paths import REPO
+
+    wide = REPO / "tests/data/golden/wide/policy_wide_w8a16.bin"  # 77 052 bytes
+    assert read_blob(wide).scheme == "w8a16"
+    with pytest.raises(BlobError, match="needs 77052 bytes, max_bytes is 65536"):
+        read_blob(wide, max_bytes=65536)

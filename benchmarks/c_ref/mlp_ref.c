@@ -331,7 +331,7 @@ int main(int argc, char **argv) {
     double med_ns = (double)(med - over) / (double)block, mean_ns = (double)(total - over * (int64_t)nb) / (double)(nb * block);
     printf("BENCH latency engine=c dtype=%s n=%zu warmup=%zu block=%zu cold_ns=%lld p50_ns=%lld p99_ns=%lld "
            "max_ns=%lld median_ns=%.1f mean_ns=%.1f overhead_ns=%lld\n",
-           P.dtype == 1 ? (P.a16 ? "w8a16" : "int8") : "q15", n, warm, block, (long long)cold,
+           P.dtype == 1 ? "int8" : "q15", n, warm, block, (long long)cold,
            (long long)(p50 > over ? p50 - over : 0), (long long)(p99 > over ? p99 - over : 0), (long long)mx, med_ns,
            mean_ns, (long long)over);
     free(single);

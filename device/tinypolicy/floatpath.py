@@ -1,11 +1,10 @@
 # device: float reference path: runs an f32 blob in plain MicroPython floats (any port, no viper needed).
-"""Weights are copied from the blob into array('f') per layer (raw float32, no per-value float objects); the blob
-itself is not kept. Input stage per input: affine `(clip(x, lo, hi) - offset) * scale` or angle `cos x, sin x`;
-dense layers (activations identity, relu, tanh, hardtanh = clip to [-1, 1], sigmoid); output stage per output
-`clip(y * scale + offset, lo, hi)` (a NaN y gives clip(0, lo, hi)) or the argmax head (index of the first
-maximum). Arithmetic is the port's float (double on unix, single on RP2040 / ESP32). Every call allocates (floats
-are heap objects): not for a hard IRQ or heap lock.
-"""
+# Weights are copied from the blob into array('f') per layer (raw float32, no per-value float objects); the blob
+# itself is not kept. Input stage per input: affine `(clip(x, lo, hi) - offset) * scale` or angle `cos x, sin x`;
+# dense layers (activations identity, relu, tanh, hardtanh = clip to [-1, 1], sigmoid); output stage per output
+# `clip(y * scale + offset, lo, hi)` (a NaN y gives clip(0, lo, hi)) or the argmax head (index of the first
+# maximum). Arithmetic is the port's float (double on unix, single on RP2040 / ESP32). Every call allocates (floats
+# are heap objects): not for a hard IRQ or heap lock.
 import math
 from array import array
 

@@ -1,26 +1,25 @@
 # device: the allocation-free viper forward pass of int8 / q15 blobs (input stage -> dense layers -> output stage).
-"""`forward(blob, inp, out)` computes one inference exactly as the host integer reference (contract:
-models/README.md, version 2); portable.py is the same arithmetic in plain MicroPython.
-
-- blob: the loader's bytearray: the file (the input kinds, the feature table, the output table, weights (int8 via
-  ptr8 or int16 via ptr16), bias and mult (int32 via ptr32) and shift (u8) are read in place), then the kernel
-  descriptor and the two int16 ping-pong activation buffers (layout in loader.py). A8 activations are int8 values
-  (relu: 0..255, sigmoid: 0..256) in the int16 slots; A16 / q15 ones are 16-bit;
-- inp: array('i') of n_inputs int32 inputs (input i in Q`frac_i`; angles Q12 rad, any wrap);
-- out: array('i'): n_outputs int32 outputs (output stage applied to the last layer's hand-off values, clamped to
-  qlo..qhi), or out[0] = the class index (argmax head: first maximum of the last layer's clamped requant values).
-  With desc[_D_RUN] = k < n_layers the pass stops after k layers (0: the input stage) and copies those activations
-  into out instead (Policy.run_layers).
-
-Viper loads are unsigned (ptr8/ptr16) and zero-extended on 64-bit targets (ptr32): every signed load is
-restored with (v ^ m) - m, except activations known to be >= 0 (the previous layer's lo >= 0, e.g. relu).
-Speed: viper keeps only the first 3 locals (the arguments) in registers, and each buffer argument costs a check
-per call, so there are exactly three: the int8 dot products walk `blob` (weights) and `inp` (activations; ptr16)
-as moving pointers with constant indices, and `out` points at the layer's bias / mult.
-All intermediates fit int32 (host- and loader-checked), so 32-bit wrapping ports agree with x64.
-int8 layers with a product shift p > 0 (legal, but never written by the host) are not handled here: Policy runs
-such a blob on the portable kernel (same bits).
-"""
+# `forward(blob, inp, out)` computes one inference exactly as the host integer reference (contract:
+# models/README.md, version 2); portable.py is the same arithmetic in plain MicroPython.
+#
+# - blob: the loader's bytearray: the file (the input kinds, the feature table, the output table, weights (int8 via
+#   ptr8 or int16 via ptr16), bias and mult (int32 via ptr32) and shift (u8) are read in place), then the kernel
+#   descriptor and the two int16 ping-pong activation buffers (layout in loader.py). A8 activations are int8 values
+#   (relu: 0..255, sigmoid: 0..256) in the int16 slots; A16 / q15 ones are 16-bit;
+# - inp: array('i') of n_inputs int32 inputs (input i in Q`frac_i`; angles Q12 rad, any wrap);
+# - out: array('i'): n_outputs int32 outputs (output stage applied to the last layer's hand-off values, clamped to
+#   qlo..qhi), or out[0] = the class index (argmax head: first maximum of the last layer's clamped requant values).
+#   With desc[_D_RUN] = k < n_layers the pass stops after k layers (0: the input stage) and copies those activations
+#   into out instead (Policy.run_layers).
+#
+# Viper loads are unsigned (ptr8/ptr16) and zero-extended on 64-bit targets (ptr32): every signed load is
+# restored with (v ^ m) - m, except activations known to be >= 0 (the previous layer's lo >= 0, e.g. relu).
+# Speed: viper keeps only the first 3 locals (the arguments) in registers, and each buffer argument costs a check
+# per call, so there are exactly three: the int8 dot products walk `blob` (weights) and `inp` (activations; ptr16)
+# as moving pointers with constant indices, and `out` points at the layer's bias / mult.
+# All intermediates fit int32 (host- and loader-checked), so 32-bit wrapping ports agree with x64.
+# int8 layers with a product shift p > 0 (legal, but never written by the host) are not handled here: Policy runs
+# such a blob on the portable kernel (same bits).
 import micropython
 
 from tinypolicy.tables import SIN_Q14, TANH_Q14

@@ -1,36 +1,26 @@
 # device: the Policy API: load a blob, run it from floats (infer) or ints without allocating (infer_q).
-"""Usage:
-
-    from tinypolicy import Policy, ModelError
-    p = Policy.load("models/policy_int8.bin")     # ModelError names file and field; max_bytes=98304 by default
-    p.infer([theta, theta_dot])                   # -> n_outputs floats (argmax head: [index]); allocates
-    inp = array("i", [theta_q12, theta_dot_q12]); out = array("i", [0] * p.n_outputs)
-    p.infer_q(inp, out)                           # int8 / q15: allocates nothing
-
-Attributes: dtype ('f32' | 'int8' | 'q15'), scheme ('f32' | 'w8a8' | 'w8a16' | 'q15'), n_inputs, n_outputs,
-n_layers, kernel ('viper' | 'portable' | 'float'), in_frac / out_frac (tuples: input i of infer_q is
-floor(x * 2^in_frac[i] + 0.5), output j is y * 2^out_frac[j]; argmax: the index, frac 0), out_lo_q / out_hi_q
-(tuples: each output's integer clamp, inside its declared range), max_torque (float: the declared hi of output 0,
-for the pendulum app), in_kind (per input 0 affine, 1 angle), layers ((n_in, n_out, activation code) per layer:
-0 identity, 1 relu, 2 tanh, 3 hardtanh, 4 sigmoid), widths (n_features, then each layer's n_out).
-Kernels (chosen once, at load): int8 / q15 blobs run the viper kernel (kernels.py) where the port has the native
-emitter, else the portable plain-MicroPython kernel (portable.py), bit-identical; `Policy.load(path,
-kernel="portable")` forces one. f32 blobs run the float path (floatpath.py); their infer_q converts the ints to
-floats and back (clamped to out_lo_q..out_hi_q): it works, but allocates, so use an int8 or q15 blob inside a hard
-timer callback or under heap_lock. `import tinypolicy` and f32 blobs need no native emitter.
-"""
+# Usage:
+#
+#     from tinypolicy import Policy, ModelError
+#     p = Policy.load("models/policy_int8.bin")     # ModelError names file and field; max_bytes=98304 by default
+#     p.infer([theta, theta_dot])                   # -> n_outputs floats (argmax head: [index]); allocates
+#     inp = array("i", [theta_q12, theta_dot_q12]); out = array("i", [0] * p.n_outputs)
+#     p.infer_q(inp, out)                           # int8 / q15: allocates nothing
+#
+# Attributes: dtype ('f32' | 'int8' | 'q15'), scheme ('f32' | 'w8a8' | 'w8a16' | 'q15'), n_inputs, n_outputs,
+# n_layers, kernel ('viper' | 'portable' | 'float'), in_frac / out_frac (tuples: input i of infer_q is
+# floor(x * 2^in_frac[i] + 0.5), output j is y * 2^out_frac[j]; argmax: the index, frac 0), out_lo_q / out_hi_q
+# (tuples: each output's integer clamp, inside its declared range), max_torque (float: the declared hi of output 0,
+# for the pendulum app), in_kind (per input 0 affine, 1 angle), layers ((n_in, n_out, activation code) per layer:
+# 0 identity, 1 relu, 2 tanh, 3 hardtanh, 4 sigmoid), widths (n_features, then each layer's n_out).
+# Kernels (chosen once, at load): int8 / q15 blobs run the viper kernel (kernels.py) where the port has the native
+# emitter, else the portable plain-MicroPython kernel (portable.py), bit-identical; `Policy.load(path,
+# kernel="portable")` forces one. f32 blobs run the float path (floatpath.py); their infer_q converts the ints to
+# floats and back (clamped to out_lo_q..out_hi_q): it works, but allocates, so use an int8 or q15 blob inside a hard
+# timer callback or under heap_lock. `import tinypolicy` and f32 blobs need no native emitter.
 from array import array
 
 from tinypolicy.errors import ModelError
-
-_I32 = 2147483647.0
-
-
-def to_q(x, frac):
-    """Float -> Q`frac` int: floor(x * 2^frac + 0.5), the contract's conversion (host and device alike)."""
-    v = x * (1 << frac) + 0.5
-    q = int(v)  # truncates toward zero: step down for negative non-integers (floor without importing math)
-    return q - 1 if q > v else q
 
 
 def _viper():
@@ -97,14 +87,19 @@ class Policy:
         from tinypolicy.loader import load
 
         try:
-            return cls(load(path, max_bytes), kernel)
+            m = load(path, max_bytes)
         finally:
-            # The loader (~8 KB of RAM as bytecode and strings on the unix port, when not frozen) is only
-            # needed here: drop it so a board keeps that heap for the control loop.
-            sys.modules.pop("tinypolicy.loader", None)
+            # The loader and its checks (~8 KB of RAM as bytecode and strings on the unix port, when not
+            # frozen) are only needed here: drop them (before the kernel is imported: compiling it from source
+            # wants the room) so a board keeps that heap for the control loop.
+            load = None  # type: ignore[assignment]  # release the function object with its module
             pkg = sys.modules.get("tinypolicy")
-            if pkg is not None and "loader" in dir(pkg):
-                delattr(pkg, "loader")
+            for name in ("loader", "checks"):
+                sys.modules.pop("tinypolicy." + name, None)
+                if pkg is not None and name in dir(pkg):
+                    delattr(pkg, name)
+            gc.collect()
+        return cls(m, kernel)
 
     def infer_q(self, inp, out):
         """inp: array('i') of n_inputs (Q`in_frac`); out: array('i') of n_outputs (Q`out_frac`, clamped to
@@ -144,46 +139,16 @@ class Policy:
         return self.widths[k]
 
     def _float_q(self, inp, out, run):
-        ys = self._net.forward([inp[i] / (1 << self.in_frac[i]) for i in range(self.n_inputs)], run)  # type: ignore
-        if self.argmax and run < 0:
-            out[0] = ys[0]
-            return
-        for j in range(len(ys)):
-            if run < 0:
-                out[j] = max(self.out_lo_q[j], min(self.out_hi_q[j], to_q(ys[j], self.out_frac[j])))
-            else:
-                out[j] = int(max(-_I32, min(_I32, to_q(ys[j], 12))))
+        from tinypolicy.floats import float_q
+
+        float_q(self, inp, out, run)
 
     def infer(self, x):
         """x: n_inputs floats (the inputs' units) -> list of n_outputs floats (argmax head: [index], an int).
-        A NaN / inf input raises ValueError naming it. Integer dtypes: each input to Q`in_frac` (floor(x * 2^f +
-        0.5), affine inputs clamped to their integer range first), the integer kernel, outputs / 2^out_frac.
-        Allocates."""
-        if len(x) != self.n_inputs:
-            raise ValueError("expected %d inputs, got %d" % (self.n_inputs, len(x)))
-        for i in range(self.n_inputs):
-            v = x[i]
-            if v - v != 0:
-                raise ValueError("input %d: %r is not finite" % (i, v))
-        if self._net is not None:
-            return self._net.forward(x)
-        q = self._qin
-        for i in range(self.n_inputs):
-            angle, frac, qlo, qhi = self._conv[i]
-            v = x[i]
-            lim = _I32 / (1 << frac)
-            if angle:
-                if not -lim <= v <= lim:
-                    raise ValueError("input %d: angle %r outside the Q12 int32 range" % (i, v))
-                q[i] = to_q(v, frac)
-            else:
-                v = to_q(-lim if v < -lim else (lim if v > lim else v), frac)
-                q[i] = qlo if v < qlo else (qhi if v > qhi else v)
-        o = self._qout
-        self.infer_q(q, o)
-        if self.argmax:
-            return [o[0]]
-        return [o[j] / (1 << self.out_frac[j]) for j in range(self.n_outputs)]
+        A NaN / inf input raises ValueError naming it (details: floats.infer). Allocates."""
+        from tinypolicy.floats import infer
+
+        return infer(self, x)
 
     def __repr__(self):
         return "<Policy %s %s %s>" % (self.scheme, self.widths, self.kernel)

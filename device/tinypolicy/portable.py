@@ -1,19 +1,18 @@
 # device: the portable integer forward pass in plain MicroPython (no viper / native emitter needed).
-"""The same arithmetic as kernels.forward (contract: models/README.md, version 2), for ports without the native
-emitter (the webassembly port, builds with native code disabled) and as a second implementation in tests.
-Bit-identical to the viper kernel and the host integer reference: Python ints are exact and `>>` floors, which is
-the contract's arithmetic shift, and every intermediate fits int32 (loader-checked), so nothing ever wraps.
-
-`PortableNet(model).forward(inp, out, run)`: inp array('i') of n_inputs (Q`frac_i`), out array('i'); run =
-layers to run (n_layers: a whole inference into out; fewer: the activations after `run` layers into out, 0 = the
-input stage). Activations: one list of small ints per layer, of its exact width. Allocation-free where small ints
-hold every intermediate: always on 64-bit ports (62-bit small
-ints); on 32-bit ports (30-bit small ints) as long as values stay below 2^30 (an int32 input near 2^31 or a
-requant product past 2^30 briefly becomes a heap int: exact, but it allocates).
-
-RAM: the weights, bias, mult and shift are copied once from the blob into typed arrays (array('b' | 'h' | 'i'),
-same bytes as the blob, which the Policy then drops).
-"""
+# The same arithmetic as kernels.forward (contract: models/README.md, version 2), for ports without the native
+# emitter (the webassembly port, builds with native code disabled) and as a second implementation in tests.
+# Bit-identical to the viper kernel and the host integer reference: Python ints are exact and `>>` floors, which is
+# the contract's arithmetic shift, and every intermediate fits int32 (loader-checked), so nothing ever wraps.
+#
+# `PortableNet(model).forward(inp, out, run)`: inp array('i') of n_inputs (Q`frac_i`), out array('i'); run =
+# layers to run (n_layers: a whole inference into out; fewer: the activations after `run` layers into out, 0 = the
+# input stage). Activations: one list of small ints per layer, of its exact width. Allocation-free where small ints
+# hold every intermediate: always on 64-bit ports (62-bit small
+# ints); on 32-bit ports (30-bit small ints) as long as values stay below 2^30 (an int32 input near 2^31 or a
+# requant product past 2^30 briefly becomes a heap int: exact, but it allocates).
+#
+# RAM: the weights, bias, mult and shift are copied once from the blob into typed arrays (array('b' | 'h' | 'i'),
+# same bytes as the blob, which the Policy then drops).
 from array import array
 
 from tinypolicy.tables import SIN_Q14, TANH_Q14

@@ -105,8 +105,15 @@ REPLAY_LIMIT = const(4194304)  # 2^22
 def load_replay(path):
     """Read a replay CSV (foreground): exactly two columns theta_q12,theta_dot_q12 (ints, |v| < 2^22); '#' lines,
     blank lines and the header row `theta_q12,theta_dot_q12` before the data are skipped. Returns array('i').
-    Raises ValueError naming `path:line` (also for a file without data rows)."""
-    rows = array("i")
+    Raises ValueError naming `path:line` (also for a file without data rows). The array is sized by a first
+    pass over the file (an upper bound: every non-blank line), so no growing copies fragment the heap."""
+    cap = 0
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                cap += 2
+    rows = array("i", bytes(4 * cap))
+    k = 0
     with open(path) as f:
         n = 0
         header_seen = False
@@ -122,7 +129,7 @@ def load_replay(path):
                 th = int(parts[0])
                 w = int(parts[1])
             except ValueError:
-                if not header_seen and len(rows) == 0 and line.replace(" ", "") == REPLAY_HEADER:
+                if not header_seen and k == 0 and line.replace(" ", "") == REPLAY_HEADER:
                     header_seen = True
                     continue
                 raise ValueError("%s:%d: want two integer columns theta_q12,theta_dot_q12%s"
@@ -131,11 +138,12 @@ def load_replay(path):
                 if not -REPLAY_LIMIT < v < REPLAY_LIMIT:
                     raise ValueError("%s:%d: %d out of range (want |value| < %d, Q12: 1024 rad or rad/s)"
                                      % (path, n, v, REPLAY_LIMIT))
-            rows.append(th)
-            rows.append(w)
-    if len(rows) == 0:
+            rows[k] = th
+            rows[k + 1] = w
+            k += 2
+    if k == 0:
         raise ValueError("%s: no data rows (want lines theta_q12,theta_dot_q12)" % path)
-    return rows
+    return rows if k == cap else rows[:k]
 
 
 class BoardSensor:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..contract.blob import read_blob, write_blob
+from ..contract.blob import output_qrange, read_blob, write_blob
 from ..contract.reference import I32_MAX, I32_MIN, PI_Q12, TABLE_ACTIVATIONS, TWO_PI_Q12, QuantMLP
 from ..contract.spec import MLPSpec
 from ..paths import REPO
@@ -75,9 +75,10 @@ def golden_int_inputs(model: QuantMLP, float_rows: np.ndarray, seed: int = GOLDE
 
 
 def layer_rows(n_rows: int, n_edge: int, n_per: int = 100) -> np.ndarray:
-    """Rows of the per-layer file: every 4th edge case and n_per random rows from each third of the rest."""
+    """Rows of the per-layer file: every 4th edge case (fewer for a small n_per: about 2·n_per of them) and n_per
+    random rows from each third of the rest."""
     rest = n_rows - n_edge
-    picks = [np.arange(0, n_edge, 4)]
+    picks = [np.arange(0, n_edge, max(4, -(-n_edge // (2 * n_per))))]
     for g in range(3):
         start = n_edge + g * rest // 3
         picks.append(start + np.arange(min(n_per, rest // 3)))
@@ -158,8 +159,7 @@ def _rel(path: Path) -> str:
 
 
 def blob_entry(model, blob: Path) -> dict:
-    from ..contract.blob import output_qrange
-
+    """The manifest entry of one blob (its scheme, file, Q formats, integer output ranges, size)."""
     if isinstance(model, QuantMLP):
         lo = [o.qlo for o in model.outputs]
         hi = [o.qhi for o in model.outputs]

@@ -49,6 +49,7 @@ from ..contract.reference import (
     QuantMLP,
     activation_absmax,
     check_i32,
+    int32_bound_violations,
     round_half_away,
     to_q,
 )
@@ -144,38 +145,35 @@ def _input_stage(spec: MLPSpec, scheme: str, feats: np.ndarray):
 
 # ---- output plan ----
 
-def _output_plan(spec: MLPSpec, scheme: str, last_act: str):
-    """Per output j of a non-argmax spec: (row fold factor, y scale or None (fixed format), lo, hi of the last
-    layer's y, QOutput without the integer ratio filled for fixed formats)."""
+def _output_plan(spec: MLPSpec) -> list[tuple]:
+    """Per output j of a non-argmax spec: (row fold factor, y step or None (fixed-format last layer), lo, hi of
+    the last layer's y, QOutput; a fixed format's omult / oshift are set after the layers)."""
+    last_act = spec.layers[-1].activation
     plan = []
     for o in spec.outputs:
         o = type(o)(o.frac, _f32(o.scale), _f32(o.offset), _f32(o.lo), _f32(o.hi), o.name)
         qlo, qhi = output_qrange(o)
         ooff = int(to_q(o.offset, o.frac))
-        sign = 1 if o.scale >= 0 else -1
-        if last_act in ("identity", "relu") and o.scale != 0:
+        if last_act in ("identity", "relu"):
             # y in Q`frac` of y·|scale|: out = clamp(sign·y + ooff, qlo, qhi)
-            lo, hi = (qlo - ooff, qhi - ooff) if sign > 0 else (ooff - qhi, ooff - qlo)
+            sign = int(np.sign(o.scale))
+            lo, hi = (ooff - qhi, ooff - qlo) if sign < 0 else (qlo - ooff, qhi - ooff)
             if last_act == "relu":
                 lo, hi = 0, max(0, hi)
             qo = QOutput(o.frac, o.scale, o.offset, o.lo, o.hi, sign, 0, ooff, qlo, qhi)
-            plan.append((abs(o.scale), 2.0**-o.frac, lo, hi, qo))
+            plan.append((abs(o.scale) or 1.0, 2.0**-o.frac, lo, hi, qo))
         else:
-            qo = QOutput(o.frac, o.scale, o.offset, o.lo, o.hi, 0, 0, ooff, qlo, qhi)  # omult set later
-            plan.append((1.0, None, None, None, qo))
+            plan.append((1.0, None, None, None, QOutput(o.frac, o.scale, o.offset, o.lo, o.hi, 0, 0, ooff, qlo, qhi)))
     return plan
 
 
-def _fixed_output_step(act: str, scheme: str) -> tuple[float, int, int]:
-    """(step of the value handed on, lo, hi of y) of a fixed-format layer."""
-    amax = 127 if scheme == "w8a8" else 32767
+def _handoff_step(act: str, scheme: str) -> float:
+    """Real value of one step of what a fixed-format (tanh / sigmoid / hardtanh) layer hands on."""
     if act == "tanh":
-        return (1 / 128 if scheme == "w8a8" else 2.0**-15), -TANH_LIMIT_Q12, TANH_LIMIT_Q12
+        return 1 / 128 if scheme == "w8a8" else 2.0**-15
     if act == "sigmoid":
-        return (1 / 256 if scheme == "w8a8" else 2.0**-15), -TANH_LIMIT_Q12, TANH_LIMIT_Q12
-    if act == "hardtanh":
-        return 1 / amax, -amax, amax
-    raise ValueError(act)
+        return 1 / 256 if scheme == "w8a8" else 2.0**-15
+    return {"w8a8": 1 / 127, "w8a16": 1 / 32767, "q15": 2.0**-15}[scheme]  # hardtanh: ±1.0 is the clamp
 
 
 # ---- quantize ----
@@ -196,7 +194,7 @@ def quantize(spec: MLPSpec, scheme: str, calib, bias_correction: bool = True) ->
                             "feature_absmax": np.abs(feats).max(axis=0).tolist()},
             "feature_scales": s_in.tolist()}
     last_act = spec.layers[-1].activation
-    plan = None if spec.argmax else _output_plan(spec, scheme, last_act)
+    plan = None if spec.argmax else _output_plan(spec)
     layers, fa_in = [], 0
     for k, (layer, act) in enumerate(zip(spec.layers, acts, strict=True)):
         last = k == len(spec.layers) - 1
@@ -225,7 +223,7 @@ def quantize(spec: MLPSpec, scheme: str, calib, bias_correction: bool = True) ->
     else:
         outputs = [p[4] for p in plan]
         if plan[0][1] is None:  # fixed-format last layer: the output stage rescales
-            step, _, _ = _fixed_output_step(last_act, scheme)
+            step = _handoff_step(last_act, scheme)
             vmax = activation_absmax(last_act, scheme, layers[-1].lo, layers[-1].hi)
             for o in outputs:
                 o.omult, o.oshift = (_signed_mult_shift(o.scale * step * 2.0**o.frac, vmax)
@@ -275,10 +273,6 @@ def _int8_layer(W, b, activation, s_in, in_absmax, act, last, plan, argmax, sche
     n_out = W.shape[0]
     calib = np.abs(act).max(axis=0)
     s_out, lo, hi, nxt = _int8_targets(activation, calib, last, plan, argmax, scheme)
-    if last and plan is not None and plan[0][1] is None:  # fixed-format last layer
-        step, lo, hi = _fixed_output_step(activation, scheme)
-        s_out = np.full(n_out, 2.0**-12 if activation == "tanh" else (2.0**-11 if activation == "sigmoid"
-                                                                       else step))
     sw0 = np.abs(w_eff).max(axis=1) / 127.0
     sw0 = np.where(sw0 > 0, sw0, 1.0)
     mult, shift, sw = np.zeros(n_out, np.int64), np.zeros(n_out, np.int64), np.zeros(n_out)
@@ -364,8 +358,6 @@ def _correct_biases(model: QuantMLP, spec: MLPSpec, calib) -> None:
         layer.bias = layer.bias - round_half_away(mean / sw).astype(np.int64)
         layer.info["bias_correction"] = (mean / sw).tolist()
         x = apply_activation(z, fl.activation)
-    from ..contract.reference import int32_bound_violations
-
     bad = int32_bound_violations(model)
     if bad:
         raise ValueError(f"bias correction broke the int32 bound: {bad[0]}")
