@@ -15,7 +15,7 @@ import time
 from array import array
 
 from tinypolicy import Policy
-from tinypolicy.policy import to_q
+from tinypolicy.floats import to_q
 
 G = 10.0
 MAX_SPEED = 8.0  # rad/s
