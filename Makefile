@@ -91,3 +91,39 @@ lint: $(STAMP)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .mypy_cache
+
+# ---- Browser demo, examples, docs, release (issue 13) -------------------------------------------------------------
+# web/: npm packages (MicroPython WebAssembly, playwright-core) via npm ci; Debian's chromium for the browser test
+# (apt-get as root; where it cannot be installed the test says so, and fails under CI=true).
+WEB_PORT  ?= 8000
+WEB_STAMP := web/node_modules/.setup-stamp
+APT_GET   := DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: web diagram gif
+
+setup: $(WEB_STAMP)
+test: $(WEB_STAMP)
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { $(APT_GET) update && $(APT_GET) install -y nodejs npm; }
+	@test -x /usr/bin/chromium || { $(APT_GET) update && $(APT_GET) install -y chromium; } \
+	    || echo "warning: could not install chromium: the browser test fails under CI=true and skips elsewhere"
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Serves the repository on 127.0.0.1 (the page loads device/ and models/ from it); Ctrl-C stops.
+web: $(WEB_STAMP)
+	@echo "TinyPolicy browser demo: http://127.0.0.1:$(WEB_PORT)/web/   (Ctrl-C stops the server)"
+	$(PYTHON_SYS) -m http.server --bind 127.0.0.1 --directory . $(WEB_PORT)
+
+# docs/architecture.svg from its Graphviz source (Debian's graphviz: apt-get install graphviz); commit both.
+diagram:
+	@command -v dot >/dev/null || { echo "diagram: needs Graphviz dot (apt-get install graphviz)"; exit 1; }
+	dot -Tsvg docs/architecture.dot -o docs/architecture.svg
+
+# docs/demo.gif from a real run: a fresh `make demo`-style run logged to docs/demo.csv (GIF_RUN=0: reuse that log).
+GIF_RUN ?= 1
+gif: $(STAMP)
+	$(if $(filter 1,$(GIF_RUN)),$(TP) demo --log docs/demo.csv --plots build/gif/plots --quiet)
+	$(TP) animate docs/demo.csv --out docs/demo.gif \
+	    --title "TinyPolicy: the shipped int8 policy on the unix MicroPython port (make demo, 10 ms period)"

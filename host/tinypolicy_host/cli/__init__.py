@@ -26,8 +26,9 @@ COMMANDS = {
     "devtest": ("devtest", "run the device test suite (tests/device) on a flashed board or the virtual board"),
     "monitor": ("monitor", "start the app on a board and capture its CSV log"),
     "plot": ("plot", "plot a captured CSV log"),
+    "animate": ("animate", "animate a captured CSV log into a GIF (pendulum + live angle/torque plots)"),
     "bench": ("bench", "benchmarks: latency, memory, code size, tick timing"),
-    "dist": ("dist", "build a release folder of .mpy files per architecture"),
+    "dist": ("dist", "release artifacts: per-arch .mpy zips, mip package.json, host wheel + sdist, SHA256SUMS"),
     "lint": ("lint", "ruff on host and device code, type check of the device code against each board's stubs"),
 }
 
