@@ -4,7 +4,7 @@
 # boards/<name>/board.py), tinypolicy/, tinypolicy_app/ and models/; /boot.py (device/boot.py) makes the current
 # version's folder the cwd at every reset, so this runs at boot from there (or `import main`). Without version
 # folders (a manual copy of `make dist`), the same files sit at the root beside it.
-# Unix port (from the repo): `cd device && micropython -X heapsize=128K main.py --mode batch --period-ms 20`
+# Unix port (from the repo): `cd device && micropython -X heapsize=160K main.py --mode batch --period-ms 20`
 # (the unix board module is found in ../boards/unix when no `board` module is on the path).
 import sys
 

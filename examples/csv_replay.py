@@ -10,7 +10,7 @@ import sys
 from array import array
 
 from tinypolicy import ModelError, Policy
-from tinypolicy_app.sensors import load_replay
+from tinypolicy_app.replay import ReplaySensor, scan_replay
 
 src = sys.argv[1] if len(sys.argv) > 1 else "data/inputs.csv"
 dst = sys.argv[2] if len(sys.argv) > 2 else None
@@ -18,7 +18,7 @@ model = sys.argv[3] if len(sys.argv) > 3 else "models/policy_int8.bin"
 
 try:
     policy = Policy.load(model)  # ModelError names the file and the field
-    rows = load_replay(src)  # array('i') [th0, w0, th1, w1, ...]; ValueError names the file:line of a bad row
+    n_rows = scan_replay(src)  # checks the whole file first; ReplayError (a ValueError) names file:line of a bad row
 except (ModelError, ValueError, OSError) as exc:
     print("error:", exc)
     sys.exit(1)
@@ -27,11 +27,13 @@ out = array("i", (0,))
 
 f = open(dst, "w") if dst else sys.stdout
 f.write("torque_q12\n")
-for i in range(0, len(rows), 2):
-    inp[0] = rows[i]
-    inp[1] = rows[i + 1]
+rows = ReplaySensor(src, n_rows)  # streams the file in fixed-size chunks: any length fits the heap
+while not rows.done:
+    rows.fill()  # reads the next chunk once the last one is used (foreground work, outside any tick)
+    rows.read(inp)  # inp = [theta_q12, theta_dot_q12] of the next row
     policy.infer_q(inp, out)
     f.write("%d\n" % out[0])
+rows.close()
 if dst:
     f.close()
-    print("%d rows: %s -> %s (%s)" % (len(rows) // 2, src, dst, model))
+    print("%d rows: %s -> %s (%s)" % (n_rows, src, dst, model))

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from tinypolicy_host.board import flash
-from tinypolicy_host.paths import micropython_binary
+from tinypolicy_host.paths import BOARD_HEAPSIZE, micropython_binary
 
 
 class Killed(Exception):
@@ -35,7 +35,7 @@ def boot(fs: Path, timeout: float = 60) -> str:
     """What the board's filesystem runs at power-on: boot.py if present, then `import main` (stdout + stderr)."""
     env = dict(os.environ, MICROPYPATH=":.frozen")
     code = ("exec(open('boot.py').read())\n" if (fs / "boot.py").exists() else "") + "import main"
-    proc = subprocess.run([micropython_binary(), "-X", "heapsize=128K", "-c", code], cwd=fs, env=env,
+    proc = subprocess.run([micropython_binary(), "-X", f"heapsize={BOARD_HEAPSIZE}", "-c", code], cwd=fs, env=env,
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     return proc.stdout + proc.stderr
 

@@ -1,6 +1,6 @@
 # device: the device side of the app fuzz (tests/appfuzz.py): many runs of the control app in one process.
 #
-#   cd device && micropython -X heapsize=128K ../tests/mp_app_runs.py RUNS.txt     (MICROPYPATH=.:../boards/unix)
+#   cd device && micropython -X heapsize=160K ../tests/mp_app_runs.py RUNS.txt     (MICROPYPATH=.:../boards/unix)
 #
 # RUNS.txt: one run per line, its command-line flags separated by tabs. Each run prints "=== run <k>", the app's
 # output, then "=== rc <k> <exit status>"; an exception that escapes the app is printed as a traceback (the fuzz

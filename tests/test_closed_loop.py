@@ -16,7 +16,7 @@ INT8 = MODELS / "policy_int8.bin"
 
 
 def run_app(*flags, timeout=120, cwd=DEVICE, main=MAIN, **kw):
-    """`cd device && micropython -X heapsize=128K main.py FLAGS` -> (CompletedProcess, Log)."""
+    """`cd device && micropython -X heapsize=160K main.py FLAGS` -> (CompletedProcess, Log)."""
     proc = run_micropython([main, *map(str, flags)], cwd=cwd, timeout=timeout, **kw)
     return proc, parse_lines(proc.stdout.splitlines())
 
@@ -168,7 +168,7 @@ def test_missing_default_config_runs_defaults(tmp_path):
     assert summary(log)["safe"] == "0"
 
 
-def test_largest_warmup_fits_the_128k_heap():
+def test_largest_warmup_fits_the_board_heap():
     proc, log = run_app("--mode", "batch", "--duration-s", 1, "--warmup", 1000)
     check_stream(proc, log, n_rows=100)
     assert rc_of(proc) == 0, log.messages

@@ -150,4 +150,6 @@ def test_verify_on_the_virtual_board(converted, tmp_path, capsys):
         assert main(["verify", str(result.out_dir), "--device", "--port", vb.port]) == 0
         out = capsys.readouterr().out
     assert out.count("ok ") == 3 and "0 mismatches" in out
-    assert (tmp_path / "fs" / "tp_verify" / "m0.bin").read_bytes() == (result.out_dir / "policy_int8.bin").read_bytes()
+    version = (tmp_path / "fs" / "tp" / "current").read_text().strip()  # files go beside the flashed version
+    on_board = tmp_path / "fs" / "tp" / version / "tp_verify" / "m0.bin"
+    assert on_board.read_bytes() == (result.out_dir / "policy_int8.bin").read_bytes()

@@ -99,7 +99,7 @@ def verify_board(out_dir: Path, port: str | None) -> list[Replay]:
     results = []
     try:
         serialio.enter_raw_repl(transport, soft_reset=True)
-        dev = Device(transport)
+        dev = Device(transport, at_root=False)  # files beside the flashed version (its folder is the cwd)
         for k, entry in enumerate(entries):
             blob, golden = f"{REMOTE_DIR}/m{k}.bin", f"{REMOTE_DIR}/g{k}.csv"
             dev.sync([Item(entry["blob"], blob), Item(entry["golden"], golden)], out=_Null())
