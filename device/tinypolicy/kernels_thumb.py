@@ -1,0 +1,558 @@
+# device: the asm_thumb forward pass of int8 / q15 policies for ARM boards (armv6m: RP2040; runs on v7-M too).
+"""`forward(cb)`: one call computes the features and every dense layer, bit-exact with the host integer reference
+(contract: models/README.md; same results as kernels.forward, the viper kernel used elsewhere).
+
+cb is the address (an int: cheap to pass, no buffer checks) of the call block, an array('i') built once by
+`call_block` and kept referenced by the Policy together with every buffer it points at (the GC does not move
+objects). Layout, 32-bit words:
+
+    cb[0] desc    array('i') from loader.load: _D_* header, then 8 ints per layer (n_in, n_out, act, pshift,
+                  lo, hi, w_off in weight elements, b_off in 32-bit words)
+    cb[1] blob    bytearray of the blob: int8 / int16 weights (row-major by output), bias i32, mult i32,
+                  shift u8 per layer, each section 4-aligned
+    cb[2] act A   int16 activations in (features go here), 4-aligned
+    cb[3] act B   int16 activations, 4-aligned (layers ping-pong A -> B -> A ...)
+    cb[4] inp     array('i') [theta_q12, theta_dot_q12]
+    cb[5] out     array('i'): out[0] <- the last layer's last output (torque Q12)
+    cb[6] SIN_Q14 table (u16 x 258), cb[7] TANH_Q14 table (u16 x 258)
+    cb[8] acc     int32 scratch, one word per unit of the widest layer
+
+Registers: r0 = cb on entry; MicroPython's prologue saves r4-r7 and lr, this code saves r8-r12 itself and
+returns 0 (a small int: the call allocates nothing). Stack frame: _F_* slots below, then cb and r8-r12.
+Two pieces, one after the other:
+- feature stage (v1: cos, sin, clamped theta_dot -> act A), subroutines _sinq, _featq, _reduce;
+- dense layers: walks desc. Per layer a dot-product pass writes int32 accumulators to cb[8] (acc_j without bias),
+  then a requantization pass adds bias, multiplies, rounds, shifts, clamps, applies the tanh table and writes
+  int16 outputs. Dot-product loops: int8 weights with pshift 0 and n_in % 4 == 0 (word loads, 4 MACs per
+  iteration), int16 weights with n_in even (2 per iteration, products >> pshift), and a generic one for the
+  rest (int8 or int16, any n_in, any pshift; one MAC per iteration with ldrsb / ldrsh).
+Instructions the inline assembler lacks (sxtb, sxth, ldrsb, ldrsh, register-offset loads, ldm / stm, sp-relative
+loads and stores, high-register compares) are raw halfwords, named _OP_OPERANDS below (checked against an
+encoder by tests/test_thumb_kernel.py).
+"""
+import micropython
+from micropython import const
+
+# raw Thumb-1 (armv6m) halfwords for what the inline assembler lacks: name = mnemonic and operands
+_ADD_SP_32 = const(0xB008)  # add sp, #32
+_CMP_R0_R8 = const(0x4540)  # cmp r0, r8
+_CMP_R0_R9 = const(0x4548)  # cmp r0, r9
+_CMP_R2_R9 = const(0x454A)  # cmp r2, r9
+_CMP_R4_R10 = const(0x4554)  # cmp r4, r10
+_CMP_R4_R11 = const(0x455C)  # cmp r4, r11
+_CMP_R7_R8 = const(0x4547)  # cmp r7, r8
+_CMP_R7_R9 = const(0x454F)  # cmp r7, r9
+_LDM_R1_R0 = const(0xC901)  # ldm r1!, {r0}
+_LDM_R1_R3 = const(0xC908)  # ldm r1!, {r3}
+_LDM_R1_R4 = const(0xC910)  # ldm r1!, {r4}
+_LDM_R2_R4_R5 = const(0xCA30)  # ldm r2!, {r4, r5}
+_LDM_R2_R5 = const(0xCA20)  # ldm r2!, {r5}
+_LDRSB_R4_R1_R6 = const(0x578C)  # ldrsb r4, [r1, r6]
+_LDRSH_R4_R1_R6 = const(0x5F8C)  # ldrsh r4, [r1, r6]
+_LDRSH_R5_R2_R6 = const(0x5F95)  # ldrsh r5, [r2, r6]
+_LDR_R0_SP_0 = const(0x9800)  # ldr r0, [sp, #0]
+_LDR_R0_SP_16 = const(0x9804)  # ldr r0, [sp, #16]
+_LDR_R0_SP_32 = const(0x9808)  # ldr r0, [sp, #32]
+_LDR_R0_SP_4 = const(0x9801)  # ldr r0, [sp, #4]
+_LDR_R0_SP_8 = const(0x9802)  # ldr r0, [sp, #8]
+_LDR_R1_SP_12 = const(0x9903)  # ldr r1, [sp, #12]
+_LDR_R1_SP_20 = const(0x9905)  # ldr r1, [sp, #20]
+_LDR_R2_SP_28 = const(0x9A07)  # ldr r2, [sp, #28]
+_LDR_R2_SP_8 = const(0x9A02)  # ldr r2, [sp, #8]
+_LDR_R4_SP_12 = const(0x9C03)  # ldr r4, [sp, #12]
+_LDR_R4_SP_20 = const(0x9C05)  # ldr r4, [sp, #20]
+_LDR_R4_SP_28 = const(0x9C07)  # ldr r4, [sp, #28]
+_LDR_R5_R2_R7 = const(0x59D5)  # ldr r5, [r2, r7]
+_LDR_R5_SP_24 = const(0x9D06)  # ldr r5, [sp, #24]
+_LDR_R5_SP_28 = const(0x9D07)  # ldr r5, [sp, #28]
+_LDR_R7_SP_4 = const(0x9F01)  # ldr r7, [sp, #4]
+_STM_R4_R0 = const(0xC401)  # stm r4!, {r0}
+_STR_R0_SP_0 = const(0x9000)  # str r0, [sp, #0]
+_STR_R0_SP_12 = const(0x9003)  # str r0, [sp, #12]
+_STR_R0_SP_16 = const(0x9004)  # str r0, [sp, #16]
+_STR_R0_SP_4 = const(0x9001)  # str r0, [sp, #4]
+_STR_R1_SP_4 = const(0x9101)  # str r1, [sp, #4]
+_STR_R1_SP_8 = const(0x9102)  # str r1, [sp, #8]
+_STR_R2_SP_0 = const(0x9200)  # str r2, [sp, #0]
+_STR_R2_SP_12 = const(0x9203)  # str r2, [sp, #12]
+_STR_R2_SP_20 = const(0x9205)  # str r2, [sp, #20]
+_STR_R2_SP_24 = const(0x9206)  # str r2, [sp, #24]
+_STR_R2_SP_28 = const(0x9207)  # str r2, [sp, #28]
+_STR_R2_SP_8 = const(0x9202)  # str r2, [sp, #8]
+_SUB_SP_32 = const(0xB088)  # sub sp, #32
+_SXTB_R7_R3 = const(0xB25F)  # sxtb r7, r3
+_SXTH_R6_R4 = const(0xB226)  # sxth r6, r4
+_SXTH_R6_R5 = const(0xB22E)  # sxth r6, r5
+_SXTH_R7_R5 = const(0xB22F)  # sxth r7, r5
+_UXTH_R4_R4 = const(0xB2A4)  # uxth r4, r4
+_UXTH_R5_R5 = const(0xB2AD)  # uxth r5, r5
+
+
+@micropython.asm_thumb
+def forward(r0):
+    # ---- save r8-r12, frame ----
+    mov(r1, r8)
+    mov(r2, r9)
+    mov(r3, r10)
+    mov(r4, r11)
+    mov(r5, r12)
+    push({r0, r1, r2, r3, r4, r5})
+    data(2, _SUB_SP_32)
+    # ---- feature stage (v1): x0 = q(cos), x1 = q(sin), x2 = q(theta_dot) -> act A ----
+    ldr(r1, [r0, 0])  # desc (r1 walks the feature entries)
+    ldr(r2, [r1, 4])
+    mov(r8, r2)  # amin
+    ldr(r2, [r1, 8])
+    mov(r9, r2)  # amax
+    ldr(r2, [r0, 8])  # act A: feature output pointer
+    ldr(r3, [r0, 24])  # SIN_Q14
+    ldr(r4, [r0, 16])  # inp
+    mov(r10, r4)
+    ldr(r5, [r4, 0])  # theta Q12
+    mov(r6, 0x32)
+    lsl(r6, r6, 8)
+    add(r6, 0x44)  # 12868 = pi Q12
+    cmp(r5, r6)
+    bgt(RPOS)
+    neg(r7, r6)
+    cmp(r5, r7)
+    bge(RDONE)
+    neg(r5, r5)  # t < -pi: reduce -t (unsigned: -2^31 stays 2^31), negate back
+    bl(REDUCE)
+    neg(r5, r5)
+    b(RDONE)
+    label(RPOS)
+    bl(REDUCE)
+    label(RDONE)
+    mov(r7, 0x28)
+    lsl(r7, r7, 8)
+    add(r7, 0xBE)  # 10430
+    mul(r5, r7)
+    mov(r7, 1)
+    lsl(r7, r7, 11)
+    add(r5, r5, r7)
+    asr(r5, r5, 12)
+    data(2, _UXTH_R5_R5)  # a: turn units
+    mov(r11, r5)
+    mov(r4, 1)
+    lsl(r4, r4, 14)
+    add(r4, r4, r5)
+    data(2, _UXTH_R4_R4)  # cos(a) = sin((a + 16384) & 0xFFFF)
+    bl(SINQ)
+    bl(FEATQ)
+    mov(r4, r11)
+    bl(SINQ)
+    bl(FEATQ)
+    mov(r4, r10)
+    ldr(r7, [r4, 4])  # theta_dot Q12, clamped to +-131072
+    mov(r5, 1)
+    lsl(r5, r5, 17)
+    cmp(r7, r5)
+    ble(TD1)
+    mov(r7, r5)
+    label(TD1)
+    neg(r5, r5)
+    cmp(r7, r5)
+    bge(TD2)
+    mov(r7, r5)
+    label(TD2)
+    bl(FEATQ)
+    # ---- dense layers: frame slots ----
+    data(2, _LDR_R0_SP_32)  # cb
+    ldr(r1, [r0, 0])
+    ldr(r2, [r1, 0])
+    data(2, _STR_R2_SP_0)  # layers left
+    ldr(r2, [r1, 12])
+    data(2, _STR_R2_SP_28)  # wide (0 int8 weights, 1 int16)
+    add(r1, 44)
+    data(2, _STR_R1_SP_4)  # descriptor of the current layer
+    ldr(r2, [r0, 8])
+    data(2, _STR_R2_SP_8)  # src activations
+    ldr(r2, [r0, 12])
+    data(2, _STR_R2_SP_12)  # dst activations
+    ldr(r2, [r0, 32])
+    data(2, _STR_R2_SP_20)  # int32 accumulators
+    ldr(r2, [r0, 28])
+    data(2, _STR_R2_SP_24)  # TANH_Q14
+    label(LAYER)
+    data(2, _LDR_R7_SP_4)  # r7 = this layer's 8 ints
+    data(2, _LDR_R0_SP_32)
+    ldr(r6, [r0, 4])  # blob
+    ldr(r1, [r7, 24])  # w_off (elements)
+    data(2, _LDR_R2_SP_28)
+    lsl(r1, r2)
+    add(r1, r1, r6)  # r1 = weights, walked row after row
+    data(2, _LDR_R2_SP_8)
+    mov(r8, r2)  # r8 = inputs
+    ldr(r3, [r7, 0])  # n_in
+    lsl(r4, r3, 1)
+    add(r4, r4, r2)
+    mov(r9, r4)  # r9 = end of the inputs
+    data(2, _LDR_R4_SP_20)
+    mov(r10, r4)  # r10 = next accumulator
+    ldr(r5, [r7, 4])
+    lsl(r5, r5, 2)
+    add(r5, r5, r4)
+    mov(r11, r5)  # r11 = end of the accumulators
+    ldr(r5, [r7, 12])  # pshift
+    data(2, _LDR_R4_SP_28)
+    cmp(r4, 0)
+    bne(WIDE)
+    cmp(r5, 0)
+    bne(PG8)
+    lsl(r4, r3, 30)
+    bne(PG8)
+    # int8 weights, p = 0, n_in % 4 == 0: per word of weights 4 MACs (int16 inputs two per word)
+    label(P8ROW)
+    mov(r0, 0)
+    mov(r2, r8)
+    label(P8LOOP)
+    data(2, _LDM_R1_R3)
+    data(2, _LDM_R2_R4_R5)
+    data(2, _SXTH_R6_R4)
+    data(2, _SXTB_R7_R3)
+    mul(r6, r7)
+    add(r0, r0, r6)
+    asr(r4, r4, 16)
+    lsl(r7, r3, 16)
+    asr(r7, r7, 24)
+    mul(r4, r7)
+    add(r0, r0, r4)
+    data(2, _SXTH_R6_R5)
+    lsl(r7, r3, 8)
+    asr(r7, r7, 24)
+    mul(r6, r7)
+    add(r0, r0, r6)
+    asr(r5, r5, 16)
+    asr(r3, r3, 24)
+    mul(r5, r3)
+    add(r0, r0, r5)
+    data(2, _CMP_R2_R9)
+    bne(P8LOOP)
+    mov(r4, r10)
+    data(2, _STM_R4_R0)
+    mov(r10, r4)
+    data(2, _CMP_R4_R11)
+    bne(P8ROW)
+    b(REQ)
+    label(WIDE)
+    lsl(r4, r3, 31)
+    bne(PG16)
+    # int16 weights, n_in even: 2 MACs per word, products >> p
+    mov(r3, r5)
+    label(P16ROW)
+    mov(r0, 0)
+    mov(r2, r8)
+    label(P16LOOP)
+    data(2, _LDM_R1_R4)
+    data(2, _LDM_R2_R5)
+    data(2, _SXTH_R6_R4)
+    data(2, _SXTH_R7_R5)
+    mul(r6, r7)
+    asr(r6, r3)
+    add(r0, r0, r6)
+    asr(r4, r4, 16)
+    asr(r5, r5, 16)
+    mul(r4, r5)
+    asr(r4, r3)
+    add(r0, r0, r4)
+    data(2, _CMP_R2_R9)
+    bne(P16LOOP)
+    mov(r4, r10)
+    data(2, _STM_R4_R0)
+    mov(r10, r4)
+    data(2, _CMP_R4_R11)
+    bne(P16ROW)
+    b(REQ)
+    # generic: one MAC per iteration, any n_in, any p (int8 / int16 weights)
+    label(PG8)
+    mov(r3, r5)
+    mov(r6, 0)
+    label(PG8ROW)
+    mov(r0, 0)
+    mov(r2, r8)
+    label(PG8LOOP)
+    data(2, _LDRSB_R4_R1_R6)
+    data(2, _LDRSH_R5_R2_R6)
+    mul(r4, r5)
+    asr(r4, r3)
+    add(r0, r0, r4)
+    add(r1, 1)
+    add(r2, 2)
+    data(2, _CMP_R2_R9)
+    bne(PG8LOOP)
+    mov(r4, r10)
+    data(2, _STM_R4_R0)
+    mov(r10, r4)
+    data(2, _CMP_R4_R11)
+    bne(PG8ROW)
+    b(REQ)
+    label(PG16)
+    mov(r3, r5)
+    mov(r6, 0)
+    label(PG16ROW)
+    mov(r0, 0)
+    mov(r2, r8)
+    label(PG16LOOP)
+    data(2, _LDRSH_R4_R1_R6)
+    data(2, _LDRSH_R5_R2_R6)
+    mul(r4, r5)
+    asr(r4, r3)
+    add(r0, r0, r4)
+    add(r1, 2)
+    add(r2, 2)
+    data(2, _CMP_R2_R9)
+    bne(PG16LOOP)
+    mov(r4, r10)
+    data(2, _STM_R4_R0)
+    mov(r10, r4)
+    data(2, _CMP_R4_R11)
+    bne(PG16ROW)
+    # ---- requantization: y = clamp((acc + b) * mult + R(s)) >> s, lo, hi) [, table] -> int16 dst ----
+    label(REQ)
+    data(2, _LDR_R7_SP_4)
+    data(2, _LDR_R0_SP_32)
+    ldr(r6, [r0, 4])
+    ldr(r2, [r7, 28])
+    lsl(r2, r2, 2)
+    add(r2, r2, r6)  # r2 = bias (mult at +4 n_out)
+    ldr(r5, [r7, 4])
+    lsl(r5, r5, 2)
+    add(r3, r2, r5)
+    add(r3, r3, r5)  # r3 = shift bytes
+    ldr(r0, [r7, 16])
+    mov(r8, r0)  # lo
+    ldr(r0, [r7, 20])
+    mov(r9, r0)  # hi
+    data(2, _LDR_R4_SP_12)  # r4 = dst
+    lsr(r6, r5, 1)
+    add(r6, r6, r4)
+    mov(r10, r6)  # end of dst
+    ldr(r0, [r7, 8])  # activation code
+    sub(r5, 4)
+    mov(r7, r5)  # r7 = offset of mult[j] from bias + 4 (j + 1)
+    data(2, _LDR_R1_SP_20)  # r1 = accumulators
+    cmp(r0, 2)
+    beq(REQT)
+    cmp(r0, 4)
+    beq(REQT)
+    label(RQ)
+    data(2, _LDM_R1_R0)
+    data(2, _LDM_R2_R5)
+    add(r0, r0, r5)
+    data(2, _LDR_R5_R2_R7)
+    mul(r0, r5)
+    ldrb(r5, [r3, 0])
+    add(r3, 1)
+    mov(r6, 1)
+    lsl(r6, r5)
+    lsr(r6, r6, 1)
+    add(r0, r0, r6)
+    asr(r0, r5)
+    data(2, _CMP_R0_R8)
+    bge(Q1)
+    mov(r0, r8)
+    label(Q1)
+    data(2, _CMP_R0_R9)
+    ble(Q2)
+    mov(r0, r9)
+    label(Q2)
+    strh(r0, [r4, 0])
+    add(r4, 2)
+    data(2, _CMP_R4_R10)
+    bne(RQ)
+    b(NEXT)
+    # tanh (2) / sigmoid (4): y is the clamped pre-activation, the table gives T(y) Q14
+    label(REQT)
+    data(2, _LDR_R5_SP_24)
+    mov(r11, r5)  # TANH_Q14
+    data(2, _LDR_R5_SP_28)
+    cmp(r0, 4)
+    bne(M1)
+    add(r5, 2)
+    label(M1)
+    mov(r12, r5)  # 0 tanh int8, 1 tanh q15, 2 sigmoid int8, 3 sigmoid q15
+    label(RQT)
+    data(2, _LDM_R1_R0)
+    data(2, _LDM_R2_R5)
+    add(r0, r0, r5)
+    data(2, _LDR_R5_R2_R7)
+    mul(r0, r5)
+    ldrb(r5, [r3, 0])
+    add(r3, 1)
+    mov(r6, 1)
+    lsl(r6, r5)
+    lsr(r6, r6, 1)
+    add(r0, r0, r6)
+    asr(r0, r5)
+    data(2, _CMP_R0_R8)
+    bge(QT1)
+    mov(r0, r8)
+    label(QT1)
+    data(2, _CMP_R0_R9)
+    ble(QT2)
+    mov(r0, r9)
+    label(QT2)
+    asr(r5, r0, 31)
+    eor(r0, r5)
+    sub(r0, r0, r5)  # u = |y|
+    mov(lr, r5)  # sign mask
+    mov(r6, r11)
+    lsr(r5, r0, 6)
+    lsl(r5, r5, 1)
+    add(r6, r6, r5)
+    ldrh(r5, [r6, 0])
+    ldrh(r6, [r6, 2])
+    sub(r6, r6, r5)
+    lsl(r0, r0, 26)
+    lsr(r0, r0, 26)
+    mul(r6, r0)
+    add(r6, 32)
+    asr(r6, r6, 6)
+    add(r0, r5, r6)
+    mov(r5, lr)
+    eor(r0, r5)
+    sub(r0, r0, r5)  # t = T(y), Q14, sign restored
+    mov(r5, r12)
+    cmp(r5, 1)
+    beq(TQ15)
+    bhi(SIG)
+    asr(r0, r0, 7)  # tanh int8: clamp(t >> 7, -127, 127)
+    mov(r5, 127)
+    cmp(r0, r5)
+    ble(T8A)
+    mov(r0, r5)
+    label(T8A)
+    neg(r5, r5)
+    cmp(r0, r5)
+    bge(TOUT)
+    mov(r0, r5)
+    b(TOUT)
+    label(TQ15)
+    lsl(r0, r0, 1)  # tanh q15: clamp(t << 1, -32767, 32767)
+    mov(r5, 0x7F)
+    lsl(r5, r5, 8)
+    add(r5, 0xFF)
+    cmp(r0, r5)
+    ble(T15A)
+    mov(r0, r5)
+    label(T15A)
+    neg(r5, r5)
+    cmp(r0, r5)
+    bge(TOUT)
+    mov(r0, r5)
+    b(TOUT)
+    label(SIG)
+    mov(r6, 1)
+    lsl(r6, r6, 14)
+    add(r0, r0, r6)  # sigmoid: 16384 + t (Q15)
+    cmp(r5, 3)
+    beq(TOUT)
+    add(r0, 64)
+    asr(r0, r0, 7)  # int8: (v + 64) >> 7
+    label(TOUT)
+    strh(r0, [r4, 0])
+    add(r4, 2)
+    data(2, _CMP_R4_R10)
+    bne(RQT)
+    # ---- next layer ----
+    label(NEXT)
+    data(2, _STR_R0_SP_16)  # last output
+    data(2, _LDR_R0_SP_8)
+    data(2, _LDR_R1_SP_12)
+    data(2, _STR_R1_SP_8)
+    data(2, _STR_R0_SP_12)
+    data(2, _LDR_R0_SP_4)
+    add(r0, 32)
+    data(2, _STR_R0_SP_4)
+    data(2, _LDR_R0_SP_0)
+    sub(r0, 1)
+    data(2, _STR_R0_SP_0)
+    beq(DONE)
+    b(LAYER)
+    label(DONE)
+    data(2, _LDR_R0_SP_32)
+    ldr(r1, [r0, 20])
+    data(2, _LDR_R0_SP_16)
+    str(r0, [r1, 0])  # out[0]
+    data(2, _ADD_SP_32)
+    pop({r0, r1, r2, r3, r4, r5})
+    mov(r8, r1)
+    mov(r9, r2)
+    mov(r10, r3)
+    mov(r11, r4)
+    mov(r12, r5)
+    mov(r0, 0)
+    b(EXIT)
+    # ---- feature subroutines (bl; lr is saved by the prologue) ----
+    # _reduce: r5 = u (unsigned, > 12868), r6 = 12868 -> r5 = u - k * 25736 in [-12867, 12868]; uses r4, r7
+    label(REDUCE)
+    mov(r7, 0x64)
+    lsl(r7, r7, 8)
+    add(r7, 0x88)
+    lsl(r7, r7, 16)  # c = 25736 << 16
+    label(RLOOP)
+    add(r4, r7, r6)
+    cmp(r5, r4)
+    bls(RSKIP)
+    sub(r5, r5, r7)  # u > c + pi: subtract c
+    label(RSKIP)
+    lsr(r7, r7, 1)
+    cmp(r7, r6)
+    bne(RLOOP)
+    cmp(r5, r6)
+    bls(RFIN)
+    lsl(r7, r6, 1)
+    sub(r5, r5, r7)
+    label(RFIN)
+    bx(lr)
+    # _sinq: r4 = b (turn units 0..65535), r3 = SIN_Q14 -> r7 = sin(b) Q14; uses r5, r6
+    label(SINQ)
+    lsl(r5, r4, 18)
+    lsr(r5, r5, 18)  # r = b & 0x3FFF
+    lsl(r6, r4, 17)
+    bpl(S1)
+    mov(r6, 1)
+    lsl(r6, r6, 14)
+    sub(r5, r6, r5)  # odd quadrant: 16384 - r
+    label(S1)
+    lsr(r6, r5, 6)
+    lsl(r6, r6, 1)
+    add(r6, r6, r3)
+    ldrh(r7, [r6, 0])
+    ldrh(r6, [r6, 2])
+    sub(r6, r6, r7)
+    lsl(r5, r5, 26)
+    lsr(r5, r5, 26)
+    mul(r6, r5)
+    add(r6, 32)
+    asr(r6, r6, 6)
+    add(r7, r7, r6)
+    lsl(r4, r4, 16)
+    bpl(S2)
+    neg(r7, r7)  # quadrants 2, 3
+    label(S2)
+    bx(lr)
+    # _featq: r7 = v, r1 = desc + 4k -> act[k] = clamp((v * fmult_k + R(fshift_k)) >> fshift_k, amin, amax)
+    label(FEATQ)
+    ldr(r5, [r1, 16])
+    mul(r7, r5)
+    ldr(r5, [r1, 28])
+    mov(r4, 1)
+    lsl(r4, r5)
+    lsr(r4, r4, 1)
+    add(r7, r7, r4)
+    asr(r7, r5)
+    data(2, _CMP_R7_R8)
+    bge(F1)
+    mov(r7, r8)
+    label(F1)
+    data(2, _CMP_R7_R9)
+    ble(F2)
+    mov(r7, r9)
+    label(F2)
+    strh(r7, [r2, 0])
+    add(r2, 2)
+    add(r1, 4)
+    bx(lr)
+    label(EXIT)
