@@ -15,7 +15,7 @@ _results: dict = {}
 def pytest_sessionstart(session):
     """The [mpy] variants and the .mpy-based tests import build/mpy/x64: bring it up to date with the sources
     (a no-op when `make test` just ran `make mpy`), so a direct `pytest` never tests stale compiled code."""
-    from tinypolicy_host import mpy
+    from tinypolicy_host.board import mpy
     from tinypolicy_host.paths import BUILD
 
     mpy.compile_arch("x64", BUILD / "mpy")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tinypolicy_host.spec import DenseSpec, FloatPolicySpec
+from tinypolicy_host.contract.spec import DenseSpec, FloatPolicySpec
 
 
 def random_spec(dims=(3, 16, 16, 1), act="relu", seed=0) -> FloatPolicySpec:

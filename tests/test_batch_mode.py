@@ -183,7 +183,7 @@ def test_device_rejects_feature_fmult_like_the_host_reader(tmp_path, variant):
     import binascii
     import struct
 
-    from tinypolicy_host.blob import BlobError, decode_blob
+    from tinypolicy_host.contract.blob import BlobError, decode_blob
 
     data = bytearray((REPO / "models" / "policy_int8.bin").read_bytes())
     struct.pack_into("<i", data, 24, 1 << 30)  # feature 0 fmult

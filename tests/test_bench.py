@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tinypolicy_host.bench_device import parse_lines
+from tinypolicy_host.bench.device import parse_lines
 from tinypolicy_host.cli import main
 from tinypolicy_host.paths import REPO
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from specs import random_spec
-from tinypolicy_host.blob import (
+from tinypolicy_host.contract.blob import (
     HEADER,
     BlobError,
     blob_size,
@@ -18,7 +18,7 @@ from tinypolicy_host.blob import (
     write_blob,
 )
 from tinypolicy_host.errors import UserError
-from tinypolicy_host.quant import QuantPolicy, quantize
+from tinypolicy_host.quantize.quant import QuantPolicy, quantize
 
 
 def make_spec(dims=(3, 16, 16, 1), act="relu", seed=0):

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinypolicy_host.logfile import read_log
-from tinypolicy_host.mpy import PACKAGES
+from tinypolicy_host.board.logfile import read_log
+from tinypolicy_host.board.mpy import PACKAGES
+from tinypolicy_host.board.plot import NAMES, UPRIGHT_BAND, wrap_angle
+from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.paths import BOARDS, BUILD, DEVICE, REPO
-from tinypolicy_host.plot import NAMES, UPRIGHT_BAND, wrap_angle
-from tinypolicy_host.vboard import VBoardProcess
 
 HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags".split(",")
 

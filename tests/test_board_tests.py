@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from tinypolicy_host import board_tests
-from tinypolicy_host.board_tests import run_module, run_on_board
+from tinypolicy_host.board import devtest as board_tests
+from tinypolicy_host.board.devtest import run_module, run_on_board
+from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.errors import UserError
 from tinypolicy_host.paths import BUILD, MODELS, REPO
-from tinypolicy_host.vboard import VBoardProcess
 
 TESTS = REPO / "tests" / "device"
 

@@ -26,6 +26,6 @@ def test_every_subcommand_module_has_the_cli_interface():
     import importlib
 
     for name, (module, _) in COMMANDS.items():
-        mod = importlib.import_module(f"tinypolicy_host.{module}")
+        mod = importlib.import_module(f"tinypolicy_host.cli.{module}")
         assert callable(getattr(mod, "add_arguments", None)), name
         assert callable(getattr(mod, "run", None)), name

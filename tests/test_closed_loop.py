@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from devrun import run_micropython
-from tinypolicy_host.logfile import parse_lines
+from tinypolicy_host.board.logfile import parse_lines
 from tinypolicy_host.paths import BOARDS, DEVICE, MODELS, REPO
 
 HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"

@@ -112,10 +112,10 @@ def test_literal_transcription_reproduces_golden(dtype):
 
 @pytest.mark.parametrize("dtype", ["int8", "q15"])
 def test_literal_transcription_matches_reference_on_a_tanh_net(tmp_path, dtype):
-    from tinypolicy_host.blob import write_blob
-    from tinypolicy_host.export import golden_inputs
-    from tinypolicy_host.quant import quantize
-    from tinypolicy_host.spec import DenseSpec, FloatPolicySpec
+    from tinypolicy_host.contract.blob import write_blob
+    from tinypolicy_host.contract.spec import DenseSpec, FloatPolicySpec
+    from tinypolicy_host.export.artifacts import golden_inputs
+    from tinypolicy_host.quantize.quant import quantize
 
     rng = np.random.default_rng(8)
     dims = [3, 10, 12, 1]

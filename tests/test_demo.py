@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tinypolicy_host.board.logfile import read_log
 from tinypolicy_host.cli import main
-from tinypolicy_host.logfile import read_log
 
 
 def test_demo_writes_log_plots_and_summary(tmp_path):

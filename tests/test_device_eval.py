@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from tinypolicy_host.blob import read_blob
-from tinypolicy_host.device_eval import evaluate_on_device
+from tinypolicy_host.contract.blob import read_blob
+from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.errors import UserError
-from tinypolicy_host.evaluate import SETTINGS, evaluate
+from tinypolicy_host.evaluation.device import evaluate_on_device
+from tinypolicy_host.evaluation.gym import SETTINGS, evaluate
 from tinypolicy_host.paths import BUILD, MODELS
-from tinypolicy_host.vboard import VBoardProcess
 
 EPISODES = 8
 SHORT = {"20ms": SETTINGS["20ms"], "50ms_noise": SETTINGS["50ms_noise"]}
@@ -79,7 +79,7 @@ def test_large_batch_does_not_deadlock_and_grid_inputs_match_the_reference():
     """20 000 states in one query (far beyond the pipe buffers): chunked, answered in order, exact on the Q12 grid."""
     import numpy as np
 
-    from tinypolicy_host.device_eval import DevicePolicy, UnixPortLink
+    from tinypolicy_host.evaluation.device import DevicePolicy, UnixPortLink
 
     blob = MODELS / "policy_int8.bin"
     link = UnixPortLink(blob)

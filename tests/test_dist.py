@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from tinypolicy_host import dist, flash
+from tinypolicy_host.board import dist, flash
 from tinypolicy_host.errors import UserError
 
 ARCH = "armv6m"

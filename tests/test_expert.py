@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from tinypolicy_host.evaluate import swing_up
-from tinypolicy_host.expert import expert_torque, lqr_gain
+from tinypolicy_host.evaluation.gym import swing_up
+from tinypolicy_host.training.expert import expert_torque, lqr_gain
 
 
 @pytest.mark.parametrize("dt", [0.005, 0.01, 0.02, 0.05])

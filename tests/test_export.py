@@ -4,7 +4,8 @@ import json
 import pytest
 
 from specs import random_spec
-from tinypolicy_host import cli, export
+from tinypolicy_host import cli
+from tinypolicy_host.export import artifacts as export
 
 
 def _spec_file(tmp_path):

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from tinypolicy_host import flash
+from tinypolicy_host.board import flash
+from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.errors import UserError
-from tinypolicy_host.vboard import VBoardProcess
 
 MAIN_V1 = "# device: fake app\nimport board, tinypolicy\nprint('app', tinypolicy.VERSION, board.NAME)\n"
 

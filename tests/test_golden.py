@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tinypolicy_host.blob import read_blob
-from tinypolicy_host.export import (
+from tinypolicy_host.contract.blob import read_blob
+from tinypolicy_host.export.artifacts import (
     BLOB_NAMES,
     GOLDEN,
     ONNX_NAME,
@@ -41,8 +41,8 @@ def test_integer_golden_is_rich(dtype):
 
 @pytest.mark.parametrize("dtype", ["int8", "q15"])
 def test_tanh_test_model_golden_matches_reference(dtype):
-    from tinypolicy_host.export import tanh_test_spec
-    from tinypolicy_host.quant import quantize
+    from tinypolicy_host.export.artifacts import tanh_test_spec
+    from tinypolicy_host.quantize.quant import quantize
 
     folder = GOLDEN / "tanh"
     policy = read_blob(folder / f"policy_tanh_{dtype}.bin")
@@ -57,8 +57,8 @@ def test_tanh_test_model_golden_matches_reference(dtype):
 
 @pytest.mark.parametrize("dtype", ["int8", "q15"])
 def test_hardtanh_sigmoid_test_model_golden_matches_reference(dtype):
-    from tinypolicy_host.export import HS_FOLDER, hardtanh_sigmoid_test_spec
-    from tinypolicy_host.quant import quantize
+    from tinypolicy_host.export.artifacts import HS_FOLDER, hardtanh_sigmoid_test_spec
+    from tinypolicy_host.quantize.quant import quantize
 
     folder = GOLDEN / HS_FOLDER
     policy = read_blob(folder / f"policy_hs_{dtype}.bin")
@@ -80,8 +80,8 @@ def test_hardtanh_sigmoid_test_model_golden_matches_reference(dtype):
 
 
 def test_hardtanh_sigmoid_f32_golden_matches_onnxruntime():
-    from tinypolicy_host.blob import encode_blob
-    from tinypolicy_host.export import HS_FOLDER, build_onnx, hardtanh_sigmoid_test_spec
+    from tinypolicy_host.contract.blob import encode_blob
+    from tinypolicy_host.export.artifacts import HS_FOLDER, build_onnx, hardtanh_sigmoid_test_spec
 
     spec = hardtanh_sigmoid_test_spec()
     folder = GOLDEN / HS_FOLDER
@@ -110,9 +110,9 @@ def test_export_all_writes_consistent_artifacts(tmp_path):
     import subprocess
     import sys
 
-    from tinypolicy_host.export import export_all
-    from tinypolicy_host.quant import QuantPolicy
-    from tinypolicy_host.spec import DenseSpec, FloatPolicySpec
+    from tinypolicy_host.contract.spec import DenseSpec, FloatPolicySpec
+    from tinypolicy_host.export.artifacts import export_all
+    from tinypolicy_host.quantize.quant import QuantPolicy
 
     rng = np.random.default_rng(4)
     dims = [3, 8, 8, 1]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from devrun import run_micropython
-from tinypolicy_host.blob import read_blob, write_blob
+from tinypolicy_host.contract.blob import read_blob, write_blob
 from tinypolicy_host.paths import MODELS
 
 

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from tinypolicy_host import lint
+from tinypolicy_host.devtools import lint
 from tinypolicy_host.errors import UserError
 
 # A board module using only what both ports have (as boards/*/board.py do).

@@ -5,10 +5,10 @@ import random
 
 import pytest
 
-from tinypolicy_host import monitor
-from tinypolicy_host.logfile import read_log
-from tinypolicy_host.monitor import Capture, Status, StreamParser
-from tinypolicy_host.vboard import VBoardProcess
+from tinypolicy_host.board import monitor
+from tinypolicy_host.board.logfile import read_log
+from tinypolicy_host.board.monitor import Capture, Status, StreamParser
+from tinypolicy_host.devtools.vboard import VBoardProcess
 
 HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"
 
@@ -234,7 +234,7 @@ def test_missing_port_is_a_user_error(tmp_path):
 
 
 def test_bad_out_is_one_error_line_before_the_port_is_opened(tmp_path, monkeypatch, capsys):
-    from tinypolicy_host import serialio
+    from tinypolicy_host.board import serialio
     from tinypolicy_host.cli import main
 
     def connect(port):
@@ -251,7 +251,7 @@ def test_bad_out_is_one_error_line_before_the_port_is_opened(tmp_path, monkeypat
 
 def test_failed_connection_keeps_the_previous_log(tmp_path, monkeypatch):
     """OUT is only truncated once the raw REPL answers: a board that does not answer costs no old log."""
-    from tinypolicy_host import serialio
+    from tinypolicy_host.board import serialio
     from tinypolicy_host.errors import UserError
 
     closed = []

@@ -1,5 +1,5 @@
 """`make mpy` output: every target architecture has the whole device package compiled."""
-from tinypolicy_host import mpy
+from tinypolicy_host.board import mpy
 
 
 def test_every_arch_compiles_the_whole_package(tmp_path):

@@ -5,10 +5,10 @@ import onnx
 import pytest
 import torch
 
-from tinypolicy_host.blob import read_blob
-from tinypolicy_host.export import ONNX_NAME, build_onnx, onnx_forward
+from tinypolicy_host.contract.blob import read_blob
+from tinypolicy_host.contract.spec import DenseSpec, FloatPolicySpec
+from tinypolicy_host.export.artifacts import ONNX_NAME, build_onnx, onnx_forward
 from tinypolicy_host.paths import MODELS
-from tinypolicy_host.spec import DenseSpec, FloatPolicySpec
 
 N = 10_000
 
@@ -23,7 +23,7 @@ def torch_forward(spec: FloatPolicySpec, theta, theta_dot) -> np.ndarray:
     """The colleague's PolicyNet when it can represent the spec, else plain torch.nn.functional ops."""
     th, thd = torch.from_numpy(np.asarray(theta, np.float32)), torch.from_numpy(np.asarray(theta_dot, np.float32))
     try:
-        from tinypolicy_host.model import PolicyNet
+        from tinypolicy_host.training.model import PolicyNet
 
         net = PolicyNet.from_spec(spec)
     except (ImportError, ValueError):
@@ -75,8 +75,8 @@ def test_hardtanh_and_sigmoid_nodes():
     """hardtanh is ONNX Clip(−1, 1), sigmoid is Sigmoid; PolicyNet builds nn.Hardtanh / nn.Sigmoid for them."""
     from onnx import numpy_helper
 
-    from tinypolicy_host.export import hardtanh_sigmoid_test_spec
-    from tinypolicy_host.model import PolicyNet
+    from tinypolicy_host.export.artifacts import hardtanh_sigmoid_test_spec
+    from tinypolicy_host.training.model import PolicyNet
 
     model = build_onnx(hardtanh_sigmoid_test_spec())
     ops = [n.op_type for n in model.graph.node if n.name.startswith(("dense", "hardtanh", "sigmoid"))]
@@ -94,7 +94,7 @@ def test_hardtanh_and_sigmoid_nodes():
 def test_mixed_hardtanh_sigmoid_net_matches_torch_and_spec():
     """The synthetic golden net (sigmoid, hardtanh, sigmoid, identity): onnxruntime vs torch functional ops and
     the float64 spec on 10 000 random states, including |x| far beyond the sigmoid's ±8 and hardtanh's ±1."""
-    from tinypolicy_host.export import hardtanh_sigmoid_test_spec
+    from tinypolicy_host.export.artifacts import hardtanh_sigmoid_test_spec
 
     spec = hardtanh_sigmoid_test_spec()
     theta, theta_dot = states(2)

@@ -6,9 +6,9 @@ import json
 import subprocess
 import sys
 
-from tinypolicy_host.blob import read_blob
+from tinypolicy_host.contract.blob import read_blob
+from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.paths import DEVICE, MODELS
-from tinypolicy_host.vboard import VBoardProcess
 
 
 def test_lists_every_runtime_module_and_nothing_else():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from tinypolicy_host import plant
-from tinypolicy_host.evaluate import initial_states, run_episodes
+from tinypolicy_host.evaluation.gym import initial_states, run_episodes
+from tinypolicy_host.training import plant
 
 
 def _gym_env(dt=0.05):

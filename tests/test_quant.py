@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from specs import random_spec
-from tinypolicy_host import quant as Q
-from tinypolicy_host.blob import read_blob
+from tinypolicy_host.contract.blob import read_blob
 from tinypolicy_host.paths import MODELS
+from tinypolicy_host.quantize import quant as Q
 
 # Stated accuracies (models/README.md): table + interpolation, and the whole θ(Q12) → cos/sin path.
 SIN_TABLE_MAX_ERR = 6.1e-5  # measured 6.03e-5 over all 65536 turn units (≈ 1 LSB of Q14)
@@ -239,7 +239,7 @@ def test_quant_report_cli(tmp_path, capsys):
     assert report["torque_error"]["q15"]["max_abs_error_Nm"] < report["torque_error"]["int8"]["max_abs_error_Nm"]
     text = capsys.readouterr().out
     assert "max |err|" in text and "closed-loop mean return" in text
-    # without --no-returns the closed-loop table is always measured (tinypolicy_host.evaluate is part of the host)
+    # without --no-returns the closed-loop table is always measured (tinypolicy_host.evaluation.gym is part of the host)
     assert set(report["returns"]) == {"f32", "int8", "q15"} and "50ms" in report["returns"]["f32"]
     assert all(-1000 < r < 0 for row in report["returns"].values() for r in row.values()), report["returns"]
 
@@ -248,8 +248,8 @@ def test_bias_correction_reduces_the_torque_error_of_the_shipped_spec():
     """`_correct_biases` (int8 default): on models/policy_spec.npz it lowers the mean |torque error| against the
     float spec on the held-out states (never used for calibration) — measured 0.0142 -> 0.0122 N·m; asserted with
     a margin. bias_correction=False leaves the integer biases as rounded; q15 ignores the flag."""
-    from tinypolicy_host.quant_report import held_out_states
-    from tinypolicy_host.spec import FloatPolicySpec
+    from tinypolicy_host.contract.spec import FloatPolicySpec
+    from tinypolicy_host.quantize.report import held_out_states
 
     spec = FloatPolicySpec.load(MODELS / "policy_spec.npz")
     calib = Q.calibration_states(spec)

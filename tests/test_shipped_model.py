@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tinypolicy_host.blob import read_blob
-from tinypolicy_host.evaluate import SETTINGS, evaluate
+from tinypolicy_host.contract.blob import read_blob
+from tinypolicy_host.evaluation.gym import SETTINGS, evaluate
 from tinypolicy_host.paths import MODELS
 
 META = json.loads((MODELS / "metadata.json").read_text())
@@ -42,8 +42,8 @@ def test_recorded_returns_reproduce(dtype, blob):
 
 def test_shipped_float_spec_is_the_exported_one_and_reproduces_its_return():
     """models/policy_spec.npz (the default of `tinypolicy eval`) is the spec the blobs were exported from."""
-    from tinypolicy_host.export import spec_digest
-    from tinypolicy_host.spec import FloatPolicySpec
+    from tinypolicy_host.contract.spec import FloatPolicySpec
+    from tinypolicy_host.export.artifacts import spec_digest
 
     spec = FloatPolicySpec.load(MODELS / "policy_spec.npz")
     assert spec_digest(spec) == META["provenance"]["spec_sha256"]

@@ -2,7 +2,7 @@
 import importlib.util
 from pathlib import Path
 
-from tinypolicy_host import quant
+from tinypolicy_host.quantize import quant
 
 REPO = Path(__file__).resolve().parents[1]
 

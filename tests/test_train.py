@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from tinypolicy_host import cli
-from tinypolicy_host.model import PolicyNet
-from tinypolicy_host.spec import FloatPolicySpec
+from tinypolicy_host.contract.spec import FloatPolicySpec
+from tinypolicy_host.training.model import PolicyNet
 
 
 def test_quick_training_produces_a_loadable_spec(tmp_path):
@@ -67,7 +67,7 @@ def test_quick_training_exports_loadable_artifacts_beside_it_not_into_models(tmp
     import onnxruntime as ort
 
     from devrun import run_micropython
-    from tinypolicy_host.blob import read_blob
+    from tinypolicy_host.contract.blob import read_blob
     from tinypolicy_host.paths import MODELS
 
     shipped = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in MODELS.glob("*.bin")}
@@ -122,16 +122,16 @@ def test_quick_honours_es_episodes(tmp_path, monkeypatch):
     """--quick used to run ES on 64 episodes whatever --es-episodes said (and record 256 in the provenance)."""
     import json
 
-    from tinypolicy_host import train
+    from tinypolicy_host.cli import train as train_cli
 
     seen = []
-    real = train.train_es
+    real = train_cli.train_es
 
     def spy(net, gens, pairs, episodes, *a, **kw):
         seen.append((pairs, episodes))
         return real(net, gens, pairs, episodes, *a, **kw)
 
-    monkeypatch.setattr(train, "train_es", spy)
+    monkeypatch.setattr(train_cli, "train_es", spy)
     args = [*TINY[:-1], "1", "--es-pairs", "2", "--es-episodes", "5", "--no-export", "--out", str(tmp_path)]
     assert cli.main(args) == 0
     assert seen == [(2, 5)]
@@ -146,7 +146,8 @@ def test_golden_goes_with_the_models_it_describes(tmp_path, monkeypatch, models_
     """`--models-out models` (relative, from the repository root) is the shipped models/: its golden vectors are
     tests/data/golden (it used to write ./golden); any other folder gets MODELS_OUT/../golden. The export itself is
     replaced by a recorder, so nothing is written."""
-    from tinypolicy_host import evaluate, export
+    from tinypolicy_host.evaluation import gym as evaluate
+    from tinypolicy_host.export import artifacts as export
     from tinypolicy_host.paths import MODELS, REPO
 
     calls = []

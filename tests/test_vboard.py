@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tinypolicy_host.vboard import VBoardProcess
+from tinypolicy_host.devtools.vboard import VBoardProcess
 
 MPREMOTE = [sys.executable, "-m", "mpremote"]
 
@@ -177,7 +177,7 @@ def test_ctrl_c_between_repl_lines_is_held_not_fatal(tmp_path, monkeypatch):
     """Between two REPL lines the interpreter's terminal is in ISIG mode but SIGINT is not caught: a Ctrl-C
     byte there would become a fatal SIGINT. The relay sends what precedes it and holds it until the REPL reads
     raw input again (then it is an ordinary byte); code that catches SIGINT gets a SIGINT instead."""
-    from tinypolicy_host import vboard as vb_module
+    from tinypolicy_host.devtools import vboard as vb_module
 
     board = vb_module.VirtualBoard(tmp_path / "fs", run_main=False)
     try:

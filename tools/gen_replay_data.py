@@ -19,8 +19,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "host"))
 
-from tinypolicy_host.blob import read_blob  # noqa: E402
-from tinypolicy_host.quant import QuantPolicy, to_q12  # noqa: E402
+from tinypolicy_host.contract.blob import read_blob  # noqa: E402
+from tinypolicy_host.quantize.quant import QuantPolicy, to_q12  # noqa: E402
 
 DATA = REPO / "data"
 

@@ -1,4 +1,4 @@
-"""Generate device/tinypolicy/tables.py from the host integer reference (tinypolicy_host.quant).
+"""Generate device/tinypolicy/tables.py from the host integer reference (tinypolicy_host.quantize.quant).
 
     .venv/bin/python tools/gen_tables.py          # rewrite the file
     .venv/bin/python tools/gen_tables.py --check  # exit 1 if it is out of date
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tinypolicy_host.quant import device_tables_source
+from tinypolicy_host.quantize.quant import device_tables_source
 
 TARGET = Path(__file__).resolve().parents[1] / "device" / "tinypolicy" / "tables.py"
 

@@ -14,6 +14,8 @@ BUILD = REPO / "build"
 LOGS = REPO / "logs"
 PLOTS = REPO / "plots"
 MPY_X64 = BUILD / "mpy" / "x64"
+VBOARD_DIR = BUILD / "vboard"  # the virtual board: its flash (fs/) and the file holding its port path (port)
+VBOARD_PORT_FILE = VBOARD_DIR / "port"
 
 
 def micropython_binary() -> str:

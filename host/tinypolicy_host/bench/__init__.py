@@ -1,0 +1,1 @@
+"""The pieces of `make bench`: device, C, host and tick measurements and the report."""

@@ -1,0 +1,1 @@
+"""Working with a board: serial link, flash, monitor, device tests, demo, plots, mpy builds, release folder."""

@@ -1,0 +1,240 @@
+"""`tinypolicy bench` (`make bench`): latency, memory, code size and tick timing of the device runtime, float vs
+int8 vs Q15, with onnxruntime / torch / plain C reference points measured in the same run.
+
+Sections (each runs on its own; one that cannot run is recorded as skipped with the reason, the others go on):
+  device  benchmarks/device_bench.py on the unix port: latency (cold, p50/p99, block median), per-stage
+          breakdown, heap after load / RAM per policy, heap bytes per inference and per control tick
+  c       benchmarks/c_ref/mlp_ref.c built with gcc -O2: bit-exactness check, then latency (int8, q15)
+  host    onnxruntime and torch, one single-sample call at a time from CPython
+  instr   instructions per inference under valgrind callgrind (MicroPython f32/int8/q15, C): noise-free ratios
+  size    .mpy bytes of the device package per architecture; blob sizes
+  tick    device/main.py in real-time mode at each period, alone and with a CPU hog pinned to its core
+  train   `tinypolicy train --quick` wall time (no export); full training time from the models' provenance
+  demo    wall time of `tinypolicy demo` (what `make demo` runs)
+
+Output: OUT/results/*.csv (raw tables) and OUT/RESULTS.md, rewritten by every run. OUT is benchmarks/ for a full
+run and build/bench/quick/ for --quick (so a smoke run never overwrites the committed results).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..errors import UserError
+from ..paths import BUILD, REPO
+
+SECTIONS = ("device", "c", "host", "instr", "size", "tick", "train", "demo")
+FULL = {"n": 10000, "warmup": 1000, "block": 16, "periods": "5,10,20,50", "tick_seconds": 10.0}
+QUICK = {"n": 1000, "warmup": 100, "block": 16, "periods": "10,50", "tick_seconds": 1.0}
+QUICK_SKIP = {"instr", "train", "demo"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run (< 1 min): fewer calls, 1 s tick runs at 10 and 50 ms, no instr/train/demo; "
+                             "writes to build/bench/quick/ unless --out is given")
+    parser.add_argument("--out", type=Path, help="output folder for RESULTS.md and results/ (default benchmarks/)")
+    parser.add_argument("--n", type=int, help=f"timed calls per latency measurement (default {FULL['n']}, "
+                                              f"quick {QUICK['n']})")
+    parser.add_argument("--warmup", type=int, help=f"untimed calls before timing (default {FULL['warmup']})")
+    parser.add_argument("--block", type=int, help="back-to-back calls per block for the block median (default 16)")
+    parser.add_argument("--periods", help="tick periods in ms, comma-separated (default 5,10,20,50)")
+    parser.add_argument("--tick-seconds", type=float, help="duration of each tick run (default 10)")
+    parser.add_argument("--tick-dtype", default="int8", choices=("int8", "q15", "f32"),
+                        help="policy of the tick-timing runs (default int8)")
+    parser.add_argument("--no-contended", action="store_true", help="skip the runs with a competing process")
+    parser.add_argument("--only", help="comma-separated sections to run (" + ",".join(SECTIONS) + ")")
+    parser.add_argument("--skip", help="comma-separated sections to skip")
+    parser.add_argument("--variant", choices=("mpy", "src"), default="mpy",
+                        help="device package as the x64 .mpy build (default: what a board runs) or as source")
+    parser.add_argument("--device-output", type=Path,
+                        help="use a saved device_bench.py output (e.g. from a board via mpremote run) instead "
+                             "of running the unix port")
+
+
+def _sections(args) -> list[str]:
+    def parse(text):
+        names = [s.strip() for s in text.split(",") if s.strip()]
+        bad = [s for s in names if s not in SECTIONS]
+        if bad:
+            raise UserError(f"--only/--skip: unknown section {', '.join(bad)} (known: {', '.join(SECTIONS)})")
+        return names
+
+    chosen = parse(args.only) if args.only else [s for s in SECTIONS if not (args.quick and s in QUICK_SKIP)]
+    skip = set(parse(args.skip)) if args.skip else set()
+    return [s for s in chosen if s not in skip]
+
+
+def _settings(args) -> dict:
+    base = QUICK if args.quick else FULL
+    cfg = {k: getattr(args, k) if getattr(args, k, None) is not None else v for k, v in base.items()}
+    try:
+        cfg["periods"] = [int(p) for p in str(cfg["periods"]).split(",") if p.strip()]
+    except ValueError:
+        raise UserError(f"--periods: {cfg['periods']!r} is not a comma-separated list of ms") from None
+    if not cfg["periods"] or any(not 5 <= p <= 50 for p in cfg["periods"]):
+        raise UserError("--periods: each period must be 5..50 ms (the app's allowed range)")
+    if cfg["n"] < 100 or cfg["warmup"] < 0 or cfg["block"] < 1:
+        raise UserError("--n must be >= 100, --warmup >= 0, --block >= 1")
+    if cfg["tick_seconds"] <= 0:
+        raise UserError("--tick-seconds must be > 0")
+    return cfg
+
+
+def _command(argv) -> str:
+    import os
+
+    cmd = "tinypolicy bench" + ("" if not argv else " " + " ".join(argv))
+    if os.environ.get("MAKELEVEL"):  # started by `make bench` / `make bench-quick`
+        cmd = f"make bench{'-quick' if argv == ['--quick'] else ''} ({cmd})"
+    return cmd
+
+
+def run(args) -> int:
+    from ..bench import report as bench_report
+    from ..bench.host import machine_info
+
+    cfg = _settings(args)
+    sections = _sections(args)
+    out = args.out or (BUILD / "bench" / "quick" if args.quick else REPO / "benchmarks")
+    work = BUILD / "bench" / ("quick" if args.quick else "full")
+    work.mkdir(parents=True, exist_ok=True)
+    argv = sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]
+    res = bench_report.Results(machine=machine_info(_command(argv)), settings=dict(cfg), quick=args.quick)
+    res.settings["sections"] = ",".join(sections)
+    res.settings["variant"] = args.variant
+    t_all = time.perf_counter()
+
+    def section(name, fn):
+        if name not in sections:
+            return
+        t0 = time.perf_counter()
+        print(f"bench: {name} ...", flush=True)
+        try:
+            fn()
+            res.timing[name] = time.perf_counter() - t0
+            print(f"bench: {name} done in {res.timing[name]:.1f} s", flush=True)
+        except Exception as exc:  # noqa: BLE001 - one broken section must not lose the others
+            res.skipped[name] = f"{type(exc).__name__}: {exc}".strip()[:300]
+            print(f"bench: {name} failed: {res.skipped[name]}", file=sys.stderr, flush=True)
+
+    section("device", lambda: _device(res, cfg, args, work))
+    section("c", lambda: _c(res, cfg))
+    section("host", lambda: _host_refs(res, cfg))
+    section("instr", lambda: _instr(res, args))
+    section("size", lambda: _size(res))
+    section("tick", lambda: _tick(res, cfg, args, work))
+    section("train", lambda: _train(res, work))
+    section("demo", lambda: _demo(res, work))
+    res.timing["total"] = time.perf_counter() - t_all
+    paths = bench_report.write(res, out)
+    print(f"bench: wrote {paths[0]} and {len(paths) - 1} CSV files in {paths[0].parent / 'results'} "
+          f"({res.timing['total']:.0f} s)")
+    for line in bench_report.headline(res):
+        print("bench: " + line)
+    return 0
+
+
+def _device(res, cfg, args, work: Path) -> None:
+    from ..bench.device import read_device_output, run_device_bench
+
+    if args.device_output:
+        records = read_device_output(args.device_output)
+        res.device_source = f"saved output {args.device_output}"
+    else:
+        if args.variant == "mpy":  # the x64 build must match the sources (no-op when up to date)
+            from ..board.mpy import compile_arch
+
+            compile_arch("x64", BUILD / "mpy")
+        records, raw = run_device_bench(cfg["n"], cfg["warmup"], cfg["block"], variant=args.variant)
+        (work / "device_bench.txt").write_text(raw)
+        from ..bench.device import HEAPSIZE
+
+        res.device_source = f"unix port, {args.variant} variant, benchmark heap {HEAPSIZE}"
+    if not records:
+        raise RuntimeError("device_bench.py printed no BENCH lines")
+    res.device = records
+
+
+def _c(res, cfg) -> None:
+    from ..bench.ref import build_c, c_latency, check_c
+
+    binary, version = build_c()
+    res.machine["c_flags"] = "gcc -O2 (" + version + ")"
+    for dtype in ("int8", "q15"):
+        bad = check_c(binary, dtype)
+        r = c_latency(binary, dtype, max(cfg["n"], 10000), max(cfg["warmup"], 1000), cfg["block"])
+        r["mismatches_vs_host_reference"] = bad
+        r["api"] = "infer(theta_q12, theta_dot_q12)"
+        res.refs.append(r)
+
+
+def _host_refs(res, cfg) -> None:
+    from ..bench.ref import onnxruntime_latency, torch_latency
+
+    errors = []
+    for fn in (onnxruntime_latency, torch_latency):
+        try:
+            res.refs.append(fn(cfg["n"], cfg["warmup"], cfg["block"]))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{fn.__name__}: {type(exc).__name__}: {exc}")
+    if errors:
+        raise RuntimeError("; ".join(errors))
+
+
+def _instr(res, args) -> None:
+    from ..bench.ref import C_BINARY, instruction_counts
+
+    if args.variant == "mpy":
+        from ..board.mpy import compile_arch
+
+        compile_arch("x64", BUILD / "mpy")
+    res.instr = instruction_counts(args.variant, C_BINARY if C_BINARY.exists() else None)
+
+
+def _size(res) -> None:
+    from ..bench.host import code_sizes
+    from ..paths import MODELS
+
+    res.code = code_sizes()
+    res.blobs = [{"file": p.name, "bytes": p.stat().st_size} for p in sorted(MODELS.glob("policy_*.bin"))]
+    onnx = MODELS / "tiny_policy.onnx"
+    if onnx.exists():
+        res.blobs.append({"file": onnx.name, "bytes": onnx.stat().st_size})
+
+
+def _tick(res, cfg, args, work: Path) -> None:
+    from ..bench.tick import run_tick
+
+    cases = [False] if args.no_contended else [False, True]
+    errors = []
+    for contended in cases:
+        for p in cfg["periods"]:
+            name = f"tick_{p}ms_{'contended' if contended else 'alone'}.csv"
+            try:
+                row = run_tick(p, cfg["tick_seconds"], args.tick_dtype, work / name, contended)
+                row["log"] = str(Path(row["log"]).relative_to(REPO)) if Path(row["log"]).is_relative_to(REPO) \
+                    else row["log"]
+                res.ticks.append(row)
+                print(f"bench:   {p} ms {'contended' if contended else 'alone'}: lateness p50 "
+                      f"{row['lateness_p50_us']:.0f} p99 {row['lateness_p99_us']:.0f} max "
+                      f"{row['lateness_max_us']:.0f} us, overruns {row['overruns']}, missed {row['missed']}",
+                      flush=True)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(f"{p} ms contended={contended}: {exc}")
+    if errors:
+        raise RuntimeError("; ".join(errors))
+
+
+def _train(res, work: Path) -> None:
+    from ..bench.host import training_times
+
+    res.host.extend(training_times(work / "train_quick", run_quick=True))
+
+
+def _demo(res, work: Path) -> None:
+    from ..bench.host import demo_time
+
+    res.host.append(demo_time(work))

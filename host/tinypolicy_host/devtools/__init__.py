@@ -1,0 +1,1 @@
+"""Developer tools: the virtual board (pty relay, Linux) and lint."""

@@ -1,0 +1,1 @@
+"""Calibration and quantization (int8 / Q15) with the numpy integer reference, and the quantization report."""

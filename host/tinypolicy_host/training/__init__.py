@@ -1,0 +1,1 @@
+"""Pendulum plant, expert controller, torch policy network and the training loop."""
