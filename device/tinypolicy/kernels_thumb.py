@@ -30,6 +30,8 @@ Instructions the inline assembler lacks (sxtb, sxth, ldrsb, ldrsh, register-offs
 loads and stores, high-register compares) are raw halfwords, named _OP_OPERANDS below (checked against an
 encoder by tests/test_thumb_kernel.py).
 """
+from array import array
+
 import micropython
 from micropython import const
 
@@ -556,3 +558,16 @@ def forward(r0):
     add(r1, 4)
     bx(lr)
     label(EXIT)
+
+
+def call_block(desc, blob, act, half, inp, out, acc):
+    """The array('i') whose address `forward` takes (layout: the module docstring). act: array('h') of 4 * half
+    bytes (two buffers of `half` int16, half even so that the second one is 4-aligned); acc: array('i') as long
+    as the widest layer. The caller keeps every argument referenced while the block is in use."""
+    from uctypes import addressof
+
+    from tinypolicy.tables import SIN_Q14, TANH_Q14
+
+    a = addressof(act)
+    return array("i", (addressof(desc), addressof(blob), a, a + 2 * half, addressof(inp), addressof(out),
+                       addressof(SIN_Q14), addressof(TANH_Q14), addressof(acc)))

@@ -11,8 +11,10 @@ Attributes: dtype ('f32' | 'int8' | 'q15'), n_inputs (2), n_outputs (1), n_layer
 max_torque_q12 (int), vel_scale (float). Q12 = value * 4096 (rad, rad/s, N*m).
 For f32 blobs infer_q converts Q12 -> float, runs the float path and converts back: it works, but allocates
 (floats are heap objects), so use an int8 or q15 blob inside a hard timer callback or under heap_lock.
-Imports: the viper kernel (kernels.py) is imported only when an int8 / q15 blob is loaded, so `import tinypolicy`
-and f32 blobs also work on ports without the native emitter.
+Imports: the integer kernel is imported only when an int8 / q15 blob is loaded, so `import tinypolicy` and f32
+blobs also work on ports without the native emitter. Kernel choice, once at load: asm_thumb (kernels_thumb.py)
+where the firmware runs ARM code (sys.implementation._mpy: armv6m .. armv7emdp) and the module imports, else
+viper (kernels.py).
 """
 from array import array
 
@@ -48,15 +50,19 @@ class Policy:
 
             net = FloatNet(model)
             self._fwd = None
-        else:  # int8 / q15: the viper kernel, imported only now (a port without viper can still run f32)
-            from tinypolicy.kernels import forward
-
-            self._fwd = forward  # in the instance dict: self._fwd(...) binds nothing, allocates nothing
         self._net = net
         self._desc = model.desc  # int8 / q15: array('i') layer descriptor (loader.D_*); f32: None
         self._blob = None if net else model.blob  # bytearray: weights, bias, mult, shift read in place
         # two int16 activation buffers (ping-pong), each as wide as the widest layer (desc[10])
         self._act = None if net else array("h", bytes(4 * model.desc[10]))
+        if net is None:  # int8 / q15: the kernel, imported only now (a port without viper can still run f32)
+            thumb = _thumb_module()
+            if thumb is None:
+                from tinypolicy.kernels import forward
+
+                self._fwd = forward  # in the instance dict: self._fwd(...) binds nothing, allocates nothing
+            else:
+                self._thumb_setup(thumb, model.desc[10])
 
     @classmethod
     def load(cls, path):
@@ -75,6 +81,28 @@ class Policy:
             pkg = sys.modules.get("tinypolicy")
             if pkg is not None and "loader" in dir(pkg):
                 delattr(pkg, "loader")
+
+    def _thumb_setup(self, thumb, widest):
+        """asm_thumb: one call per inference with one int argument, the call block's address (no buffer checks:
+        cheap and allocation-free); the instance's infer_q becomes _infer_thumb."""
+        from uctypes import addressof
+
+        half = widest + (widest & 1)  # even: the second activation buffer starts 4-aligned
+        self._act = array("h", bytes(4 * half))
+        self._acc = array("i", bytes(4 * widest))
+        self._cb = thumb.call_block(self._desc, self._blob, self._act, half, self._qin, self._qout, self._acc)
+        self._cba = addressof(self._cb)
+        self._fwd = thumb.forward
+        self._tin, self._tout = self._qin, self._qout  # the arrays the block points at
+        self.infer_q = self._infer_thumb  # bound once here: calling it allocates nothing
+
+    def _infer_thumb(self, inp, out):
+        if inp is not self._tin or out is not self._tout:  # other arrays than last time: re-point the block
+            from uctypes import addressof
+
+            self._cb[4], self._cb[5] = addressof(inp), addressof(out)
+            self._tin, self._tout = inp, out
+        self._fwd(self._cba)
 
     def infer_q(self, inp, out):
         """inp: array('i') [theta_q12, theta_dot_q12]; writes torque_q12 into out[0] (array('i'), len >= 1).
@@ -97,11 +125,25 @@ class Policy:
         theta_dot = -1024.0 if theta_dot < -1024.0 else (1024.0 if theta_dot > 1024.0 else theta_dot)
         self._qin[0] = to_q12(theta)
         self._qin[1] = to_q12(theta_dot)
-        self._fwd(self._desc, self._blob, self._act, self._qin, self._qout)  # type: ignore[arg-type, misc]
+        self.infer_q(self._qin, self._qout)
         return [self._qout[0] / 4096.0]
 
     def __repr__(self):
         return "<Policy %s %d layers max_torque=%g>" % (self.dtype, self.n_layers, self.max_torque)
+
+
+def _thumb_module():
+    """tinypolicy.kernels_thumb where the firmware runs ARM code (the arch field of sys.implementation._mpy:
+    4 armv6m .. 8 armv7emdp) and the module imports (inline assembler compiled in); else None (use viper)."""
+    import sys
+
+    if not 4 <= getattr(sys.implementation, "_mpy", 0) >> 10 <= 8:
+        return None
+    try:
+        import tinypolicy.kernels_thumb as thumb
+    except (ImportError, SyntaxError, ValueError):  # no inline assembler / incompatible .mpy
+        return None
+    return thumb
 
 
 __all__ = ["Policy", "ModelError"]

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..blob import FEATURE, HEADER, LAYER, MAX_UNITS, encode_blob
+from ..contract.blob import FEATURE, HEADER, LAYER, MAX_UNITS, encode_blob
 from ..paths import BUILD, DEVICE
-from ..quant import SIN_Q14, TANH_Q14, QuantPolicy
+from ..quantize.quant import SIN_Q14, TANH_Q14, QuantPolicy
 from .emulator import Machine, Run
 from .mpyfile import read_mpy
 
