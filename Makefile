@@ -26,6 +26,10 @@ setup: $(STAMP)
 # MicroPython stubs per port (rp2, esp32) go to their own folder: fresh each time, so no stale module lingers.
 $(STAMP): requirements.txt requirements-stubs-rp2.txt requirements-stubs-esp32.txt pyproject.toml
 	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	@# Debian's arm-none-eabi gcc builds the C reference for the emulated Cortex-M0+ (tests/test_thumb_*.py).
+	command -v arm-none-eabi-gcc >/dev/null || { if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq gcc-arm-none-eabi; \
+	    else echo "warning: run 'sudo apt-get install gcc-arm-none-eabi' (the armv6m C reference needs it)"; fi; }
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	rm -rf $(VENV)/stubs/rp2 $(VENV)/stubs/esp32

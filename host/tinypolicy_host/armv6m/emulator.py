@@ -44,6 +44,7 @@ class Machine:
         self.uc.mem_map(RAM_BASE, RAM_SIZE)
         self.uc.mem_map(RETURN_ADDR, 0x1000)
         self._next = RAM_BASE
+        self._limit = STACK_TOP - 0x4000  # alloc stays below this (a placed image or the stack)
         self._code: dict[int, bytes] = {}  # base -> bytes of loaded code (the cost model reads these)
         self._costs: dict[tuple[int, int], BlockCost] = {}
         self.uc.hook_add(UC_HOOK_BLOCK, self._on_block)
@@ -55,7 +56,7 @@ class Machine:
         """Place bytes (or reserve that many zero bytes) in RAM; returns the address."""
         raw = bytes(data) if not isinstance(data, int) else bytes(data)
         addr = (self._next + align - 1) & ~(align - 1)
-        if addr + len(raw) > STACK_TOP - 0x4000:
+        if addr + len(raw) > self._limit:
             raise MemoryError("emulated RAM full")
         if raw:
             self.uc.mem_write(addr, raw)
@@ -67,6 +68,14 @@ class Machine:
         addr = self.alloc(code, 4)
         self._code[addr] = bytes(code)
         return addr
+
+    def place(self, addr: int, image: bytes) -> None:
+        """Put a linked image (code and data) at its link address, above everything alloc hands out."""
+        if addr < self._next or addr + len(image) > STACK_TOP - 0x4000:
+            raise MemoryError(f"image at {addr:#x} overlaps allocated RAM or the stack")
+        self.uc.mem_write(addr, bytes(image))
+        self._code[addr] = bytes(image)
+        self._limit = min(self._limit, addr)
 
     def read(self, addr: int, n: int) -> bytes:
         return bytes(self.uc.mem_read(addr, n))
