@@ -6,8 +6,7 @@ byte (bits 0-1 sub-version, bits 2-5 native arch, bit 6: an arch-flags vuint fol
 then vuint n_qstr, vuint n_obj, the qstrs (vuint len<<1 | static flag, bytes, NUL), the constant objects (type
 byte, ...), then the module's raw code, recursively: vuint kind_len (kind = bits 0-1: 0 bytecode, 1 native
 Python, 2 viper, 3 inline asm; bit 2: has children; length = kind_len >> 3), that many bytes of code, then per
-kind: native Python / viper: qstr link table (vuint count, per link vuint offset and a qstr); native Python:
-vuint prelude offset; viper: vuint scope flags and optional rodata / bss / relocation sections; asm: vuint scope
+kind: native Python: vuint prelude offset; viper: vuint scope flags and optional rodata / bss / relocation sections; asm: vuint scope
 flags, vuint n_pos_args, vuint type signature. Then, with children, vuint n_children and the children. vuints are
 big-endian groups of 7 bits, the high bit set on every byte but the last.
 Function names come from the bytecode of the enclosing scope, which this reader does not decode: asm functions
@@ -97,10 +96,6 @@ class _Reader:
         start = self.pos
         code = self.take(size)
         out.kinds.append(KINDS[kind])
-        if kind in (1, 2):
-            for _ in range(self.uint()):  # qstr links
-                self.uint()
-                self.qstr()
         if kind == 1:
             self.uint()  # prelude offset
         elif kind == 2:
