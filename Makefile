@@ -13,12 +13,12 @@ DURATION   ?= 0
 SRC        ?=
 STAMP      := $(VENV)/.setup-stamp
 
-.PHONY: setup demo test test-fast train flash monitor plot bench bench-quick vboard mpy dist lint clean help
+.PHONY: setup demo test test-fast train flash monitor plot bench bench-quick cycles vboard mpy dist lint clean help
 
 help:
 	@echo "make demo | test | setup | train | flash PORT=.. BOARD=.. | monitor PORT=.. OUT=.. [DURATION=s]"
 	@echo "     plot LOG=.. [PLOTS=dir]"
-	@echo "     bench | vboard | mpy | dist | lint | clean"
+	@echo "     bench | cycles | vboard | mpy | dist | lint | clean"
 
 setup: $(STAMP)
 
@@ -70,6 +70,10 @@ bench: $(STAMP) mpy
 
 bench-quick: $(STAMP) mpy
 	$(TP) bench --quick
+
+# RP2040 cycle model alone (every golden vector through the armv6m code, the cycle table): build/bench/cycles/
+cycles: $(STAMP)
+	$(TP) bench --only cycles --out build/bench/cycles
 
 dist: $(STAMP) mpy
 	$(TP) dist

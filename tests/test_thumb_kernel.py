@@ -60,7 +60,7 @@ def test_descriptor_is_the_device_loaders():
 
 def test_cycle_model_prices_taken_and_not_taken_branches():
     m = Machine()
-    func = m.load(bytes.fromhex("0138" "fdd1" "7047"))  # 0: subs r0, #1 / 2: bne 0 / 4: bx lr
+    func = m.load(bytes.fromhex("0138fdd17047"))  # 0: subs r0, #1 / 2: bne 0 / 4: bx lr
     run = m.call(func, 5)
     assert run.r0 == 0 and run.instructions == 5 + 5 + 1
     assert run.cycles == 5 * 1 + 4 * 2 + 1 * 1 + 2  # subs, bne taken 4x / not taken once, bx
@@ -69,7 +69,7 @@ def test_cycle_model_prices_taken_and_not_taken_branches():
     assert base_cycles(*thumb.classify(0xBDF2)) == 8  # pop {r1, r4-r7, pc}: 3 + 5
     assert base_cycles(*thumb.classify(0xCA30)) == 3  # ldm r2!, {r4, r5}
     with pytest.raises(ValueError, match="non-ARMv6-M"):
-        BlockCost(bytes.fromhex("00bf" "4ff00000"), 0, 0, 6)  # nop; mov.w r0, #0 (Thumb-2)
+        BlockCost(bytes.fromhex("00bf4ff00000"), 0, 0, 6)  # nop; mov.w r0, #0 (Thumb-2)
 
 
 @pytest.mark.parametrize("case", cases.golden_cases() + cases.variant_cases(), ids=lambda c: c.name)
@@ -78,8 +78,10 @@ def test_thumb_kernel_bit_exact(case):
     theta, theta_dot, want = _subset(case)
     got = np.array([k.infer_q(int(a), int(b)).torque_q12 for a, b in zip(theta, theta_dot, strict=True)])
     bad = np.nonzero(got != want)[0]
-    assert not len(bad), f"{len(bad)} of {len(want)} differ, first ({theta[bad[0]]}, {theta_dot[bad[0]]}): " \
-                         f"kernel {got[bad[0]]}, reference {want[bad[0]]}"
+    if len(bad):
+        i = bad[0]
+        pytest.fail(f"{len(bad)} of {len(want)} differ, first ({theta[i]}, {theta_dot[i]}): kernel {got[i]}, "
+                    f"reference {want[i]}")
     assert len(np.unique(want)) > 10
 
 

@@ -5,7 +5,7 @@ for a system with zero wait states:
 
 | class | instructions | cycles |
 |---|---|---|
-| alu | movs/mov, adds/add, subs, adcs, sbcs, rsbs, cmp/cmn, ands/eors/orrs/bics/mvns/tst, shifts, rors, sxtb/sxth/uxtb/uxth, rev*, add/sub sp, adr, cps | 1 |
+| alu | mov(s), add(s), subs, adcs, sbcs, rsbs, cmp, cmn, logic, tst, shifts, rors, extends, rev*, sp adjust, adr | 1 |
 | mul | muls | 1 (RP2040: the fast single-cycle multiplier option; 32 with the small one) |
 | load | ldr/ldrh/ldrb/ldrsh/ldrsb (immediate, register, sp- and pc-relative) | 2 |
 | store | str/strh/strb (immediate, register, sp-relative) | 2 |

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .cycles import BCOND_TAKEN, BCOND_NOT_TAKEN, BlockCost
+from .cycles import BCOND_NOT_TAKEN, BCOND_TAKEN, BlockCost
 
 RAM_BASE, RAM_SIZE = 0x20000000, 0x80000
 RETURN_ADDR = 0x30000000  # lr on entry (| 1: Thumb); emulation stops when the pc gets there

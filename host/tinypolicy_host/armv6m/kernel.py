@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..contract.blob import FEATURE, HEADER, LAYER, MAX_UNITS, encode_blob
+from ..contract.blob import DTYPE_CODES, FEATURE, HEADER, LAYER, MAGIC, MAX_UNITS, VERSION, encode_blob
 from ..paths import BUILD, DEVICE
 from ..quantize.quant import SIN_Q14, TANH_Q14, QuantPolicy
 from .emulator import Machine, Run
@@ -43,12 +43,17 @@ def _pad4(b: bytes) -> bytes:
 
 
 def blob_image(policy: QuantPolicy) -> bytes:
-    """The blob bytes the device loads: encode_blob for v1-sized nets; wider nets (> 64 units, beyond v1) get the
-    same per-layer sections after a header area of the v1 size (the kernel only reads the sections)."""
+    """The blob bytes the device loads: encode_blob for v1-sized nets; wider nets (> 64 units, beyond v1's limit)
+    get the same header, tables and per-layer sections (total_size and CRC left 0: the kernels do not read them)."""
     if max(policy.dims) <= MAX_UNITS:
         return encode_blob(policy)
     wdt = "<i1" if policy.dtype == "int8" else "<i2"
-    out = bytearray(HEADER.size + 3 * FEATURE.size + LAYER.size * len(policy.layers))
+    out = bytearray(HEADER.pack(MAGIC, VERSION, DTYPE_CODES[policy.dtype], len(policy.layers), 2, 3, 1, 0, 0,
+                                policy.vel_scale, policy.max_torque))
+    for m, sh in zip(policy.fmult, policy.fshift, strict=True):
+        out += FEATURE.pack(int(m), int(sh))
+    for q in policy.layers:
+        out += LAYER.pack(q.n_in, q.n_out, _ACT_CODES[q.activation], int(q.pshift), int(q.lo), int(q.hi))
     for q in policy.layers:
         out += _pad4(np.asarray(q.weight).astype(wdt).tobytes()) + np.asarray(q.bias).astype("<i4").tobytes()
         out += np.asarray(q.mult).astype("<i4").tobytes() + _pad4(np.asarray(q.shift).astype("<u1").tobytes())

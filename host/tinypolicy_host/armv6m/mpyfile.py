@@ -1,14 +1,14 @@
 """A small reader of MicroPython `.mpy` files (version 6, sub-versions 2 and 3): finds the machine code of the
 `@micropython.asm_thumb` functions that `mpy-cross -march=armv6m` stored in them.
 
-Format (MicroPython's docs/reference/mpyfiles.rst and tools/mpy-tool.py describe it): header `M`, version, feature
-byte (bits 0-1 sub-version, bits 2-5 native arch, bit 6: an arch-flags vuint follows the header), small-int bits;
-then vuint n_qstr, vuint n_obj, the qstrs (vuint len<<1 | static flag, bytes, NUL), the constant objects (type
-byte, ...), then the module's raw code, recursively: vuint kind_len (kind = bits 0-1: 0 bytecode, 1 native
-Python, 2 viper, 3 inline asm; bit 2: has children; length = kind_len >> 3), that many bytes of code, then per
-kind: native Python: vuint prelude offset; viper: vuint scope flags and optional rodata / bss / relocation sections; asm: vuint scope
-flags, vuint n_pos_args, vuint type signature. Then, with children, vuint n_children and the children. vuints are
-big-endian groups of 7 bits, the high bit set on every byte but the last.
+Format (MicroPython's docs/reference/mpyfiles.rst and tools/mpy-tool.py describe it): header `M`, version,
+feature byte (bits 0-1 sub-version, bits 2-5 native arch, bit 6: an arch-flags vuint follows the header),
+small-int bits; then vuint n_qstr, vuint n_obj, the qstrs (vuint len<<1 | static flag, bytes, NUL), the constant
+objects (type byte, ...), then the module's raw code, recursively: vuint kind_len (kind = bits 0-1: 0 bytecode,
+1 native Python, 2 viper, 3 inline asm; bit 2: has children; length = kind_len >> 3), that many bytes of code,
+then per kind: native Python: vuint prelude offset; viper: vuint scope flags and optional rodata / bss /
+relocation sections; asm: vuint scope flags, vuint n_pos_args, vuint type signature. Then, with children, vuint
+n_children and the children. vuints are big-endian groups of 7 bits, the high bit set on every byte but the last.
 Function names come from the bytecode of the enclosing scope, which this reader does not decode: asm functions
 are returned in file order (the order of their definitions in the source module).
 """

@@ -11,6 +11,8 @@ Sections (each runs on its own; one that cannot run is recorded as skipped with 
   tick    device/main.py in real-time mode at each period, alone and with a CPU hog pinned to its core
   train   `tinypolicy train --quick` wall time (no export); full training time from the models' provenance
   demo    wall time of `tinypolicy demo` (what `make demo` runs)
+  cycles  RP2040 cycle model: the asm_thumb kernel's armv6m code and the C reference (gcc-arm-none-eabi) under
+          unicorn, every golden vector checked, cycles at three net sizes (bench/cycles.py; `make cycles`)
 
 Output: OUT/results/*.csv (raw tables) and OUT/RESULTS.md, rewritten by every run. OUT is benchmarks/ for a full
 run and build/bench/quick/ for --quick (so a smoke run never overwrites the committed results).
@@ -25,7 +27,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..paths import BUILD, REPO
 
-SECTIONS = ("device", "c", "host", "instr", "size", "tick", "train", "demo")
+SECTIONS = ("device", "c", "host", "instr", "size", "tick", "train", "demo", "cycles")
 FULL = {"n": 10000, "warmup": 1000, "block": 16, "periods": "5,10,20,50", "tick_seconds": 10.0}
 QUICK = {"n": 1000, "warmup": 100, "block": 16, "periods": "10,50", "tick_seconds": 1.0}
 QUICK_SKIP = {"instr", "train", "demo"}
@@ -128,6 +130,7 @@ def run(args) -> int:
     section("tick", lambda: _tick(res, cfg, args, work))
     section("train", lambda: _train(res, work))
     section("demo", lambda: _demo(res, work))
+    section("cycles", lambda: _cycles(res, args.quick))
     res.timing["total"] = time.perf_counter() - t_all
     paths = bench_report.write(res, out)
     print(f"bench: wrote {paths[0]} and {len(paths) - 1} CSV files in {paths[0].parent / 'results'} "
@@ -135,6 +138,12 @@ def run(args) -> int:
     for line in bench_report.headline(res):
         print("bench: " + line)
     return 0
+
+
+def _cycles(res, quick: bool) -> None:
+    from ..bench import cycles
+
+    res.cycles = cycles.run(quick)
 
 
 def _device(res, cfg, args, work: Path) -> None:
