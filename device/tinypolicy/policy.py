@@ -94,7 +94,7 @@ class Policy:
         self._cba = addressof(self._cb)
         self._fwd = thumb.forward
         self._tin, self._tout = self._qin, self._qout  # the arrays the block points at
-        self.infer_q = self._infer_thumb  # bound once here: calling it allocates nothing
+        self.infer_q = self._infer_thumb  # type: ignore[method-assign]  # bound once: calls allocate nothing
 
     def _infer_thumb(self, inp, out):
         if inp is not self._tin or out is not self._tout:  # other arrays than last time: re-point the block
@@ -102,7 +102,7 @@ class Policy:
 
             self._cb[4], self._cb[5] = addressof(inp), addressof(out)
             self._tin, self._tout = inp, out
-        self._fwd(self._cba)
+        self._fwd(self._cba)  # type: ignore[call-arg, arg-type, misc]  # asm_thumb: the int address
 
     def infer_q(self, inp, out):
         """inp: array('i') [theta_q12, theta_dot_q12]; writes torque_q12 into out[0] (array('i'), len >= 1).
