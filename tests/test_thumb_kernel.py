@@ -85,6 +85,16 @@ def test_thumb_kernel_bit_exact(case):
     assert len(np.unique(want)) > 10
 
 
+@pytest.mark.parametrize("dtype", ["int8", "q15"])
+def test_wider_than_v1_net_bit_exact(dtype):
+    """Widths beyond v1's 64 units (v2 allows 256): 3 -> 72 -> 80 -> 1 through the word loops and the pairs."""
+    policy = cases.random_policy([72, 80], dtype, seed=5)
+    theta, theta_dot = np.array([0, 5000, -12000, 30000]), np.array([0, -20000, 9000, 140000])
+    k = ThumbKernel(policy)
+    got = [k.infer_q(int(a), int(b)).torque_q12 for a, b in zip(theta, theta_dot, strict=True)]
+    assert got == list(policy.forward_q(theta, theta_dot))
+
+
 def test_c_reference_bit_exact_and_calibrated_against_the_issue():
     case = cases.golden_cases()[0]  # shipped int8
     ref, k = CReference(case.policy), ThumbKernel(case.policy)

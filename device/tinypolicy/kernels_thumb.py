@@ -18,14 +18,20 @@ objects). Layout, 32-bit words:
     cb[8] acc     int32 scratch, one word per unit of the widest layer
 
 Registers: r0 = cb on entry; MicroPython's prologue saves r4-r7 and lr, this code saves r8-r12 itself and
-returns 0 (a small int: the call allocates nothing). Stack frame: _F_* slots below, then cb and r8-r12.
+returns 0 (a small int: the call allocates nothing). Stack frame (sp-relative bytes): 0 layers left, 4 this
+layer's descriptor, 8 src activations, 12 dst activations, 16 last output, 20 accumulators, 24 TANH_Q14,
+28 wide (0 int8 weights, 1 int16), 32 cb, 36-52 saved r8-r12.
 Two pieces, one after the other:
-- feature stage (v1: cos, sin, clamped theta_dot -> act A), subroutines _sinq, _featq, _reduce;
+- feature stage (v1: cos, sin, clamped theta_dot -> act A; subroutines REDUCE, SINQ, FEATQ at the end): the part
+  the v2 input stage replaces;
 - dense layers: walks desc. Per layer a dot-product pass writes int32 accumulators to cb[8] (acc_j without bias),
-  then a requantization pass adds bias, multiplies, rounds, shifts, clamps, applies the tanh table and writes
-  int16 outputs. Dot-product loops: int8 weights with pshift 0 and n_in % 4 == 0 (word loads, 4 MACs per
-  iteration), int16 weights with n_in even (2 per iteration, products >> pshift), and a generic one for the
-  rest (int8 or int16, any n_in, any pshift; one MAC per iteration with ldrsb / ldrsh).
+  then a requantization pass adds bias, multiplies, rounds, shifts, clamps (two outputs per iteration), applies
+  the tanh table (tanh, sigmoid) and writes int16 outputs. Dot-product loops, chosen per layer:
+  int8 weights, pshift 0: n_in % 8 == 0 two weight words (8 MACs) per iteration; n_in % 8 == 4 one word;
+  n_in == 3 inputs held in registers; other n_in >= 2 (rows not word-aligned) weights byte by byte, inputs two
+  per word; int16 weights: n_in == 3 inputs in registers, n_in even two MACs per word; everything else (any
+  n_in, any pshift, int8 or int16 weights) a generic loop with ldrsb / ldrsh, one MAC per iteration.
+  Inputs (int16) are read as words: both activation buffers start 4-aligned; any width up to the buffers'.
 Instructions the inline assembler lacks (sxtb, sxth, ldrsb, ldrsh, register-offset loads, ldm / stm, sp-relative
 loads and stores, high-register compares) are raw halfwords, named _OP_OPERANDS below (checked against an
 encoder by tests/test_thumb_kernel.py).

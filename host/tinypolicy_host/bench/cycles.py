@@ -50,21 +50,25 @@ def golden_check(quick: bool = False) -> list[dict]:
 
 
 def cycle_table(n_states: int = 12) -> list[dict]:
-    """Per size, dtype and engine: median / min / max modelled cycles over n_states random states."""
+    """Per size, dtype and engine: median / min / max modelled cycles over n_states random states, and how many
+    outputs differ from the host reference (0)."""
     theta, theta_dot = _states(n_states)
     out = []
     for size in cases.BENCH_SIZES:
         for dtype in ("int8", "q15"):
             policy = cases.bench_policy(size, dtype)
+            want = policy.forward_q(theta, theta_dot)
             for engine, impl in (("asm_thumb", ThumbKernel(policy)), ("c", CReference(policy))):
-                cyc, mix = [], None
+                cyc, mix, got = [], None, []
                 for a, b in zip(theta, theta_dot, strict=True):
                     r = impl.infer_q(int(a), int(b))
                     run = r.run if engine == "asm_thumb" else r[1]
+                    got.append(r.torque_q12 if engine == "asm_thumb" else r[0])
                     cyc.append(run.cycles)
                     mix = run.mix
                 med = float(np.median(cyc))
                 out.append({"size": size, "dtype": dtype, "engine": engine, "macs": cases.macs(policy),
+                            "mismatches": int(np.count_nonzero(np.array(got) != want)),
                             "cycles_median": int(med), "cycles_min": int(min(cyc)), "cycles_max": int(max(cyc)),
                             "us_at_125mhz": round(med / CLOCK_HZ * 1e6, 1),
                             "cycles_per_mac": round(med / cases.macs(policy), 2),
@@ -102,6 +106,7 @@ def render(result: dict) -> list[str]:
                          c, get(size, dtype, "c", "us_at_125mhz"), f"{a / c:.2f}"])
     L += _table(["net", "dtype", "MACs", "asm_thumb cycles", "µs", "cycles/MAC", "C -O2 cycles", "µs", "asm / C"],
                 rows)
+    L += ["", f"Outputs of these runs that differ from the host reference: {sum(r['mismatches'] for r in table)}."]
     first = next(iter(cases.BENCH_SIZES))
     a8, c8 = get(first, "int8", "asm_thumb"), get(first, "int8", "c")
     L += ["", ("Baseline (the issue's emulated RP2040 running the official rp2 firmware v1.28.0 with our viper "

@@ -30,12 +30,13 @@ from ..paths import BUILD, REPO
 SECTIONS = ("device", "c", "host", "instr", "size", "tick", "train", "demo", "cycles")
 FULL = {"n": 10000, "warmup": 1000, "block": 16, "periods": "5,10,20,50", "tick_seconds": 10.0}
 QUICK = {"n": 1000, "warmup": 100, "block": 16, "periods": "10,50", "tick_seconds": 1.0}
-QUICK_SKIP = {"instr", "train", "demo"}
+QUICK_SKIP = {"instr", "train", "demo", "cycles"}  # cycles: `make cycles`
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run (< 1 min): fewer calls, 1 s tick runs at 10 and 50 ms, no instr/train/demo; "
+                        help="smoke run (< 1 min): fewer calls, 1 s tick runs at 10 and 50 ms, no instr/train/demo/"
+                             "cycles; "
                              "writes to build/bench/quick/ unless --out is given")
     parser.add_argument("--out", type=Path, help="output folder for RESULTS.md and results/ (default benchmarks/)")
     parser.add_argument("--n", type=int, help=f"timed calls per latency measurement (default {FULL['n']}, "
