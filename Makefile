@@ -71,9 +71,9 @@ bench: $(STAMP) mpy
 bench-quick: $(STAMP) mpy
 	$(TP) bench --quick
 
-# RP2040 cycle model alone (every golden vector through the armv6m code, the cycle table): build/bench/cycles/
+# RP2040 cycle model alone (every golden vector through the armv6m code, the cycle table)
 cycles: $(STAMP)
-	$(TP) bench --only cycles --out build/bench/cycles
+	$(TP) cycles --out benchmarks/rp2040_cycles.md
 
 dist: $(STAMP) mpy
 	$(TP) dist

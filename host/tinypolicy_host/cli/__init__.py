@@ -24,6 +24,7 @@ COMMANDS = {
     "monitor": ("monitor", "start the app on a board and capture its CSV log"),
     "plot": ("plot", "plot a captured CSV log"),
     "bench": ("bench", "benchmarks: latency, memory, code size, tick timing"),
+    "cycles": ("cycles", "RP2040 cycle model: the asm_thumb kernel and the C reference on an emulated Cortex-M0+"),
     "dist": ("dist", "build a release folder of .mpy files per architecture"),
     "lint": ("lint", "ruff on host and device code, type check of the device code against each board's stubs"),
 }
