@@ -9,7 +9,7 @@ import pytest
 from devrun import run_micropython
 from tinypolicy_host.paths import REPO
 
-GOLDEN = REPO / "tests" / "data" / "golden"
+GOLDEN = REPO / "tests" / "data" / "golden" / "pendulum"  # the shipped net's golden files
 VARIANTS = ["src", "mpy"]
 
 
@@ -27,7 +27,7 @@ def _golden_rows(name, n=400):
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("dtype", ["int8", "q15"])
 def test_batch_integer_dtypes_exact(tmp_path, variant, dtype):
-    rows = _golden_rows(f"golden_{dtype}.csv")
+    rows = _golden_rows(f"golden_{ {'int8': 'w8a16', 'q15': 'q15'}[dtype]}.csv")
     # Q12 integers written as exact decimal floats (k / 4096): the device's to_q12 gives k back.
     inp = tmp_path / "in.csv"
     inp.write_text("theta,theta_dot\n" + "".join(f"{int(t) / 4096!r},{int(w) / 4096!r}\n" for t, w, _ in rows))
@@ -140,7 +140,7 @@ def test_same_file_by_path_where_stat_has_no_inodes(variant):
     """FAT / littlefs boards report inode 0 for every file: the check then compares absolute normalized paths
     (case-insensitive, as FAT is)."""
     code = """
-from tinypolicy.__main__ import _same_file
+from tinypolicy_app.batch import _same_file
 class FakeOs:
     def stat(self, p):
         if "missing" in p:
@@ -186,7 +186,7 @@ def test_device_rejects_feature_fmult_like_the_host_reader(tmp_path, variant):
     from tinypolicy_host.contract.blob import BlobError, decode_blob
 
     data = bytearray((REPO / "models" / "policy_int8.bin").read_bytes())
-    struct.pack_into("<i", data, 24, 1 << 30)  # feature 0 fmult
+    struct.pack_into("<i", data, 16 + 20 * 2 + 12, 1 << 30)  # feature 0 fmult (after the header, 2 inputs)
     struct.pack_into("<I", data, len(data) - 4, binascii.crc32(data[:-4]) & 0xFFFFFFFF)
     bad = tmp_path / "fmult.bin"
     bad.write_bytes(bytes(data))
@@ -211,7 +211,7 @@ def test_usage_errors(variant):
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("end", ["quit\n", ""])
 def test_serve(variant, end):
-    rows = _golden_rows("golden_int8.csv", 20)
+    rows = _golden_rows("golden_w8a16.csv", 20)
     text = "".join(f"{int(t) / 4096!r},{int(w) / 4096!r}\n" for t, w, _ in rows) + "oops\n" + end
     proc = run_micropython(["-m", "tinypolicy", "serve", "--model", REPO / "models" / "policy_int8.bin"],
                            variant=variant, input_text=text)

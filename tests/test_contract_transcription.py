@@ -1,14 +1,16 @@
 """An independent, literal scalar transcription of models/README.md (own struct parsing, Python ints, the loops
 exactly as written) must reproduce the committed golden vectors: this guards the vectorised numpy reference
-against misreading the contract (and is close to what the device code does)."""
+against misreading the contract (and is close to what the device code does). Every net and scheme of the golden
+manifest."""
 import binascii
+import json
 import math
 import struct
 
 import numpy as np
 import pytest
 
-from tinypolicy_host.paths import MODELS, REPO
+from tinypolicy_host.paths import REPO
 
 GOLDEN = REPO / "tests" / "data" / "golden"
 
@@ -26,17 +28,31 @@ TANH = table(lambda k: math.tanh(k / 64))
 
 
 def parse(path):
+    """Blob version 2, field by field as models/README.md lists them."""
     data = path.read_bytes()
     assert binascii.crc32(data[:-4]) == struct.unpack_from("<I", data, len(data) - 4)[0]
-    magic, version, dtype, n_layers, n_inputs, n_features, n_outputs, _, total = struct.unpack_from(
+    magic, version, dtype, flags, n_layers, n_inputs, n_features, n_outputs, total = struct.unpack_from(
         "<4sHBBBBBBI", data, 0)
-    assert magic == b"TPOL" and version == 1 and total == len(data)
-    feats = [struct.unpack_from("<iB", data, 24 + 8 * i) for i in range(n_features)]
-    pos = 24 + 8 * n_features
+    assert magic == b"TPOL" and version == 2 and total == len(data)
+    pos = 16
+    inputs = []
+    for _ in range(n_inputs):
+        inputs.append(struct.unpack_from("<BB", data, pos))  # kind, frac
+        pos += 20
+    feats = []
+    for _ in range(n_features):
+        feats.append(struct.unpack_from("<iiiiB", data, pos))  # qoff, qlo, qhi, fmult, fshift
+        pos += 20
     layers = []
     for _ in range(n_layers):
         layers.append(list(struct.unpack_from("<HHBBxxii", data, pos)))
         pos += 16
+    outputs = []
+    for _ in range(n_outputs):
+        frac, oshift = struct.unpack_from("<BB", data, pos)
+        omult, ooff, qlo, qhi = struct.unpack_from("<iiii", data, pos + 20)
+        outputs.append((oshift, omult, ooff, qlo, qhi))
+        pos += 36
     wfmt, wsize = {1: ("b", 1), 2: ("h", 2)}[dtype]
     out = []
     for n_in, n_out, act, p, lo, hi in layers:
@@ -50,7 +66,8 @@ def parse(path):
         pos += (n_out + 3) & ~3
         out.append((n_in, n_out, act, p, lo, hi, w, b, m, s))
     assert pos == len(data) - 4
-    return dtype, feats, out
+    wide_act = dtype == 2 or flags & 1
+    return wide_act, bool(flags & 2), inputs, feats, out, outputs
 
 
 def R(s):
@@ -75,59 +92,61 @@ def tanh_t(z):
     return -t if z < 0 else t
 
 
-def forward(model, theta, theta_dot):
-    dtype, feats, layers = model
-    amin, amax = (-128, 127) if dtype == 1 else (-32768, 32767)
-    t = theta
+def reduce(t):
     if t > 12868:  # the two while loops, in closed form for int32 extremes (equal by test_quant)
         t -= -(-(t - 12868) // 25736) * 25736
     while t < -12868:
         t += 25736
-    a = ((t * 10430 + 2048) >> 12) & 0xFFFF
-    c, s = sin_t((a + 16384) & 0xFFFF), sin_t(a)
-    w = max(-131072, min(131072, theta_dot))
-    x = [max(amin, min(amax, (v * m + R(sh)) >> sh)) for v, (m, sh) in zip((c, s, w), feats, strict=True)]
+    return t
+
+
+def forward(model, row):
+    wide_act, argmax, inputs, feats, layers, outputs = model
+    amin, amax = (-32768, 32767) if wide_act else (-128, 127)
+    x, f = [], 0
+    for (kind, _frac), v in zip(inputs, row, strict=True):
+        if kind == 1:
+            a = ((reduce(v) * 10430 + 2048) >> 12) & 0xFFFF
+            srcs = [sin_t((a + 16384) & 0xFFFF), sin_t(a)]
+        else:
+            qoff, qlo, qhi = feats[f][:3]
+            srcs = [max(qlo, min(qhi, v)) - qoff]
+        for src in srcs:
+            m, sh = feats[f][3:]
+            x.append(max(amin, min(amax, (src * m + R(sh)) >> sh)))
+            f += 1
     for n_in, n_out, act, p, lo, hi, W, b, mult, shift in layers:
-        y = []
+        ys, hand = [], []
         for j in range(n_out):
             acc = b[j]
             for i in range(n_in):
                 acc += (W[j * n_in + i] * x[i]) >> p
             v = max(lo, min(hi, (acc * mult[j] + R(shift[j])) >> shift[j]))
+            ys.append(v)
             if act == 2:
                 tt = tanh_t(v)
-                v = max(-127, min(127, tt >> 7)) if dtype == 1 else max(-32767, min(32767, tt << 1))
-            y.append(v)
-        x = y
-    return x[0]
+                v = max(-32767, min(32767, tt << 1)) if wide_act else max(-127, min(127, tt >> 7))
+            elif act == 4:
+                v = 16384 + tanh_t(v)
+                v = v if wide_act else (v + 64) >> 7
+            hand.append(v)
+        x = hand
+    if argmax:
+        return [ys.index(max(ys))]
+    return [max(qlo, min(qhi, ((v * omult + R(oshift)) >> oshift) + ooff))
+            for v, (oshift, omult, ooff, qlo, qhi) in zip(x, outputs, strict=True)]
 
 
-@pytest.mark.parametrize("dtype", ["int8", "q15"])
-def test_literal_transcription_reproduces_golden(dtype):
-    model = parse(MODELS / f"policy_{dtype}.bin")
-    rows = np.loadtxt(GOLDEN / f"golden_{dtype}.csv", delimiter=",", skiprows=1, dtype=np.int64).tolist()
-    bad = [(th, thd, want, got) for th, thd, want in rows if (got := forward(model, th, thd)) != want]
+MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
+INT_ENTRIES = [(net, b) for net in MANIFEST["nets"] for b in net["blobs"] if b["scheme"] != "f32"]
+
+
+@pytest.mark.parametrize("net,entry", INT_ENTRIES, ids=[f"{n['name']}-{b['scheme']}" for n, b in INT_ENTRIES])
+def test_literal_transcription_reproduces_golden(net, entry):
+    model = parse(REPO / entry["blob"])
+    rows = np.loadtxt(REPO / entry["golden"], delimiter=",", skiprows=1, dtype=np.int64, ndmin=2).tolist()
+    if net["name"] == "wide":  # 256×256 MACs in plain Python per row: a sample
+        rows = rows[::25]
+    n = net["n_inputs"]
+    bad = [(r, got) for r in rows if (got := forward(model, r[:n])) != r[n:]]
     assert not bad, f"{len(bad)} mismatches, first: {bad[:3]}"
-
-
-@pytest.mark.parametrize("dtype", ["int8", "q15"])
-def test_literal_transcription_matches_reference_on_a_tanh_net(tmp_path, dtype):
-    from tinypolicy_host.contract.blob import write_blob
-    from tinypolicy_host.contract.spec import DenseSpec, FloatPolicySpec
-    from tinypolicy_host.export.artifacts import golden_inputs
-    from tinypolicy_host.quantize.quant import quantize
-
-    rng = np.random.default_rng(8)
-    dims = [3, 10, 12, 1]
-    spec = FloatPolicySpec(0.125, 2.0, [
-        DenseSpec((rng.normal(size=(dims[k + 1], dims[k])) * 1.5).astype(np.float32),
-                  rng.normal(size=dims[k + 1]).astype(np.float32), "tanh" if k < 2 else "identity")
-        for k in range(3)])
-    policy = quantize(spec, dtype)
-    write_blob(tmp_path / "t.bin", policy)
-    model = parse(tmp_path / "t.bin")
-    theta_q, theta_dot_q = golden_inputs()
-    idx = np.r_[0:120, 560:760]
-    want = policy.forward_q(theta_q[idx], theta_dot_q[idx]).tolist()
-    got = [forward(model, int(a), int(b)) for a, b in zip(theta_q[idx], theta_dot_q[idx], strict=True)]
-    assert got == want

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tinypolicy_host.contract.blob import read_blob
+from tinypolicy_host.contract.spec import pendulum_policy
 from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.errors import UserError
 from tinypolicy_host.evaluation.device import evaluate_on_device
@@ -25,7 +26,7 @@ def test_unix_port_returns_match_host_reference(dtype):
     got = evaluate_on_device(blob, EPISODES, SHORT)
     dev = got.pop("device")
     assert dev["states"] == EPISODES * (500 + 200) and dev["mismatches"] == 0, dev
-    want = evaluate(read_blob(blob).forward, EPISODES, SHORT)
+    want = evaluate(pendulum_policy(read_blob(blob)), EPISODES, SHORT)
     for name in SHORT:
         if dtype == "f32":  # float32 on the device vs float64 on the host: torques within 1e-5 N·m
             assert got[name]["mean"] == pytest.approx(want[name]["mean"], abs=1e-3), name
@@ -59,7 +60,8 @@ def test_bad_blob_is_one_line_error(tmp_path):
 @pytest.mark.slow
 def test_virtual_board_over_serial(tmp_path):
     fs = tmp_path / "fs"
-    shutil.copytree(BUILD / "mpy" / "x64" / "tinypolicy", fs / "tinypolicy")  # what `make flash` puts there
+    for pkg in ("tinypolicy", "tinypolicy_app"):  # what `make flash` puts there (serve lives in the app)
+        shutil.copytree(BUILD / "mpy" / "x64" / pkg, fs / pkg)
     (fs / "models").mkdir()
     shutil.copy(MODELS / "policy_int8.bin", fs / "models")
     settings = {"50ms": SETTINGS["50ms"]}
@@ -91,7 +93,7 @@ def test_large_batch_does_not_deadlock_and_grid_inputs_match_the_reference():
     finally:
         link.close()
     assert policy.mismatches == 0 and policy.states == 20000
-    assert np.array_equal(torque, read_blob(blob).forward(theta, theta_dot))
+    assert np.array_equal(torque, pendulum_policy(read_blob(blob))(theta, theta_dot))
     assert link.proc.returncode is not None  # closed: no process left behind
 
 

@@ -32,9 +32,10 @@ def test_golden_default_follows_out(tmp_path, fake_repo, monkeypatch, capsys):
     assert cli.main(["export", "--spec", str(spec), "--out", str(out)]) == 0
     assert (out / "policy_int8.bin").is_file()
     golden = tmp_path / "elsewhere" / "golden"
-    assert (golden / "golden_int8.csv").is_file() and (golden / "tanh").is_dir()
+    assert (golden / "pendulum" / "golden_w8a16.csv").is_file() and (golden / "tanh").is_dir()
+    assert (golden / "manifest.json").is_file() and (out / "policy_int8_a8.bin").is_file()
     assert not export.GOLDEN.exists()
-    assert str(golden / "golden_q15.csv") in capsys.readouterr().out
+    assert str(golden / "pendulum" / "golden_q15.csv") in capsys.readouterr().out
     assert export.default_golden_dir(out) == golden
 
 
@@ -46,7 +47,7 @@ def test_out_naming_the_repository_models_keeps_tests_data_golden(tmp_path, fake
     assert export.default_golden_dir(export.MODELS / ".." / "models") == export.GOLDEN
     assert cli.main(["export", "--spec", str(spec), "--out", "models"]) == 0
     assert (export.MODELS / "policy_q15.bin").is_file()
-    assert (export.GOLDEN / "golden_q15.csv").is_file()
+    assert (export.GOLDEN / "pendulum" / "golden_q15.csv").is_file()
     assert not (fake_repo / "golden").exists()
 
 
@@ -97,4 +98,4 @@ def test_unusable_old_metadata_in_out_is_ignored(tmp_path, fake_repo):
     for old in ("[1]", '{"provenance": [1]}', "not json"):
         (out / "metadata.json").write_text(old)
         assert cli.main(["export", "--spec", str(spec), "--out", str(out)]) == 0
-        assert json.loads((out / "metadata.json").read_text())["format"] == "tinypolicy-metadata/1"
+        assert json.loads((out / "metadata.json").read_text())["format"] == "tinypolicy-metadata/2"

@@ -1,144 +1,99 @@
-"""The committed golden vectors are exactly what the host integer reference computes from the committed blobs
-(and, for f32, what onnxruntime computes from the committed ONNX model), so they cannot go stale."""
+"""The committed golden vectors (tests/data/golden/manifest.json) are exactly what the host integer reference
+computes from the committed blobs, and the device (unix port, one process) reproduces every integer row bit for
+bit and every f32 row within the manifest's tolerance."""
+import json
+
 import numpy as np
 import pytest
 
+from devrun import run_micropython
 from tinypolicy_host.contract.blob import read_blob
-from tinypolicy_host.export.artifacts import (
-    BLOB_NAMES,
-    GOLDEN,
-    ONNX_NAME,
-    golden_f32_table,
-    golden_float_inputs,
-    golden_inputs,
-    golden_layers_table,
-    golden_table,
-    layer_rows,
-)
-from tinypolicy_host.paths import MODELS
+from tinypolicy_host.contract.reference import QuantMLP
+from tinypolicy_host.export import golden as G
+from tinypolicy_host.paths import REPO
+
+MANIFEST = json.loads((REPO / "tests/data/golden/manifest.json").read_text())
+ENTRIES = [(net, b) for net in MANIFEST["nets"] for b in net["blobs"]]
+IDS = [f"{net['name']}-{b['scheme']}" for net, b in ENTRIES]
 
 
-@pytest.mark.parametrize("dtype", ["int8", "q15"])
-def test_integer_golden_matches_reference(dtype):
-    policy = read_blob(MODELS / BLOB_NAMES[dtype])
-    theta_q, theta_dot_q = golden_inputs()
-    assert (GOLDEN / f"golden_{dtype}.csv").read_text() == golden_table(policy, theta_q, theta_dot_q)
-    layers = golden_layers_table(policy, theta_q[layer_rows()], theta_dot_q[layer_rows()])
-    assert (GOLDEN / f"golden_{dtype}_layers.csv").read_text() == layers
+def test_manifest_lists_every_net_and_scheme():
+    names = {net["name"] for net in MANIFEST["nets"]}
+    assert {"pendulum", "tanh", "hardtanh_sigmoid", "multi", "argmax", "tanh_out", "wide"} <= names
+    schemes = {(net["name"], b["scheme"]) for net, b in ENTRIES}
+    assert ("pendulum", "w8a16") in schemes and ("wide", "w8a16") in schemes and ("argmax", "q15") in schemes
+    pend = next(net for net in MANIFEST["nets"] if net["name"] == "pendulum")
+    assert {b["scheme"]: b["blob"] for b in pend["blobs"]}["w8a16"] == "models/policy_int8.bin"
 
 
-@pytest.mark.parametrize("dtype", ["int8", "q15"])
-def test_integer_golden_is_rich(dtype):
-    rows = np.loadtxt(GOLDEN / f"golden_{dtype}.csv", delimiter=",", skiprows=1, dtype=np.int64)
-    assert len(rows) >= 1000
+@pytest.mark.parametrize("net,entry", ENTRIES, ids=IDS)
+def test_golden_matches_reference(net, entry):
+    model = read_blob(REPO / entry["blob"], max_bytes=1 << 20)
+    text = (REPO / entry["golden"]).read_text()
+    rows = np.loadtxt(text.splitlines()[1:], delimiter=",", ndmin=2)
+    n = net["n_inputs"]
+    if isinstance(model, QuantMLP):
+        assert entry["in_frac"] == model.in_frac and entry["out_frac"] == model.out_frac
+        xq = rows[:, :n].astype(np.int64)
+        assert text == G.golden_table(model, xq)
+        assert len(rows) >= 400 or net["name"] in ("tanh_out",)
+    else:
+        assert text == G.golden_f32_table(model, rows[:, :n].astype(np.float32))
+
+
+def test_golden_rows_are_rich():
+    pend = next(net for net in MANIFEST["nets"] if net["name"] == "pendulum")
+    rows = np.loadtxt(REPO / pend["blobs"][0]["golden"], delimiter=",", skiprows=1, dtype=np.int64)
     torque = rows[:, 2]
-    lim = int(np.abs(torque).max())
-    assert (torque == lim).any() and (torque == -lim).any(), "both saturation limits are exercised"
-    assert (np.abs(torque) < lim).sum() >= 250, "plenty of unsaturated outputs"
+    assert (torque == 8192).any() and (torque == -8192).any() and (np.abs(torque) < 8192).sum() >= 250
     assert rows[:, 0].min() == -(2**31) and rows[:, 0].max() == 2**31 - 1
-    assert np.abs(rows[:, 1]).max() > 131072, "theta_dot beyond its clamp"
+    argmax = next(net for net in MANIFEST["nets"] if net["name"] == "argmax")
+    classes = np.loadtxt(REPO / argmax["blobs"][1]["golden"], delimiter=",", skiprows=1, dtype=np.int64)[:, -1]
+    assert set(classes.tolist()) >= {0, 1, 2, 3, 4} or len(set(classes.tolist())) >= 3
 
 
-@pytest.mark.parametrize("dtype", ["int8", "q15"])
-def test_tanh_test_model_golden_matches_reference(dtype):
-    from tinypolicy_host.export.artifacts import tanh_test_spec
-    from tinypolicy_host.quantize.quant import quantize
-
-    folder = GOLDEN / "tanh"
-    policy = read_blob(folder / f"policy_tanh_{dtype}.bin")
-    assert policy.same_as(quantize(tanh_test_spec(), dtype))  # the committed test blob is reproducible
-    theta_q, theta_dot_q = golden_inputs()
-    assert (folder / f"golden_tanh_{dtype}.csv").read_text() == golden_table(policy, theta_q, theta_dot_q)
-    layers = golden_layers_table(policy, theta_q[layer_rows()], theta_dot_q[layer_rows()])
-    assert (folder / f"golden_tanh_{dtype}_layers.csv").read_text() == layers
-    ft, traces = policy.trace(theta_q, theta_dot_q)
-    assert any((np.abs(t.y) == 16384).any() for t in traces[:-1]), "the ±4 tanh clamp is exercised"
-
-
-@pytest.mark.parametrize("dtype", ["int8", "q15"])
-def test_hardtanh_sigmoid_test_model_golden_matches_reference(dtype):
-    from tinypolicy_host.export.artifacts import HS_FOLDER, hardtanh_sigmoid_test_spec
-    from tinypolicy_host.quantize.quant import quantize
-
-    folder = GOLDEN / HS_FOLDER
-    policy = read_blob(folder / f"policy_hs_{dtype}.bin")
-    assert policy.same_as(quantize(hardtanh_sigmoid_test_spec(), dtype))  # the committed test blob is reproducible
-    assert [q.activation for q in policy.layers] == ["sigmoid", "hardtanh", "sigmoid", "identity"]
-    theta_q, theta_dot_q = golden_inputs()
-    assert (folder / f"golden_hs_{dtype}.csv").read_text() == golden_table(policy, theta_q, theta_dot_q)
-    layers = golden_layers_table(policy, theta_q[layer_rows()], theta_dot_q[layer_rows()])
-    assert (folder / f"golden_hs_{dtype}_layers.csv").read_text() == layers
-    ft, traces = policy.trace(theta_q, theta_dot_q)
-    for k in (0, 2):  # both sigmoid layers reach their ±8 pre-activation clamp (on both sides for layer 2)
-        assert (np.abs(traces[k].y) == 16384).any()
-    assert (traces[2].y == -16384).any() and (traces[2].y == 16384).any()
-    top = 127 if dtype == "int8" else 32767  # hardtanh: ±1.0 = the clamp bounds, both hit often
-    assert (traces[1].out == top).mean() > 0.1 and (traces[1].out == -top).mean() > 0.1
-    assert (np.abs(traces[1].out) < top).mean() > 0.05
-    torque = traces[-1].out[:, 0]
-    assert (np.abs(torque) < 8192).sum() >= 250 and (torque == 8192).any() and (torque == -8192).any()
+DEVICE_REPLAY = r'''
+import json
+from array import array
+from tinypolicy import Policy
+m = json.load(open("tests/data/golden/manifest.json"))
+for net in m["nets"]:
+    n, k = net["n_inputs"], net["n_outputs"]
+    inp = array("i", [0] * n)
+    out = array("i", [0] * k)
+    for b in net["blobs"]:
+        p = Policy.load(b["blob"], max_bytes=b.get("max_bytes", 98304))
+        bad = rows = 0
+        worst = 0.0
+        with open(b["golden"]) as f:
+            f.readline()
+            for line in f:
+                rows += 1
+                if b["scheme"] == "f32":
+                    v = [float(x) for x in line.split(",")]
+                    got = p.infer(v[:n])
+                    for j in range(k):
+                        err = abs(got[j] - v[n + j])
+                        worst = max(worst, err)
+                        if err > b["atol"] + b["rtol"] * abs(v[n + j]):
+                            bad += 1
+                    continue
+                v = [int(x) for x in line.split(",")]
+                for i in range(n):
+                    inp[i] = v[i]
+                p.infer_q(inp, out)
+                if list(out) != v[n:]:
+                    bad += 1
+        print(net["name"], b["scheme"], rows, bad, worst)
+'''
 
 
-def test_hardtanh_sigmoid_f32_golden_matches_onnxruntime():
-    from tinypolicy_host.contract.blob import encode_blob
-    from tinypolicy_host.export.artifacts import HS_FOLDER, build_onnx, hardtanh_sigmoid_test_spec
-
-    spec = hardtanh_sigmoid_test_spec()
-    folder = GOLDEN / HS_FOLDER
-    assert (folder / "policy_hs_f32.bin").read_bytes() == encode_blob(spec)
-    theta, theta_dot = golden_float_inputs()
-    onnx_bytes = build_onnx(spec).SerializeToString()
-    assert (folder / "golden_hs_f32.csv").read_text() == golden_f32_table(onnx_bytes, theta, theta_dot)
-    rows = np.loadtxt(folder / "golden_hs_f32.csv", delimiter=",", skiprows=1)
-    np.testing.assert_allclose(spec.forward(rows[:, 0], rows[:, 1]), rows[:, 2], atol=2e-5)
-    assert (np.abs(rows[:, 2]) < spec.max_torque).sum() >= 250
-
-
-def test_f32_golden_matches_onnxruntime():
-    theta, theta_dot = golden_float_inputs()
-    assert (GOLDEN / "golden_f32.csv").read_text() == golden_f32_table(MODELS / ONNX_NAME, theta, theta_dot)
-
-
-def test_f32_golden_close_to_float_blob():
-    spec = read_blob(MODELS / BLOB_NAMES["f32"])
-    rows = np.loadtxt(GOLDEN / "golden_f32.csv", delimiter=",", skiprows=1)
-    np.testing.assert_allclose(spec.forward(rows[:, 0], rows[:, 1]), rows[:, 2], atol=2e-5)
-
-
-def test_export_all_writes_consistent_artifacts(tmp_path):
-    import json
-    import subprocess
-    import sys
-
-    from tinypolicy_host.contract.spec import DenseSpec, FloatPolicySpec
-    from tinypolicy_host.export.artifacts import export_all
-    from tinypolicy_host.quantize.quant import QuantPolicy
-
-    rng = np.random.default_rng(4)
-    dims = [3, 8, 8, 1]
-    spec = FloatPolicySpec(0.125, 2.0, [
-        DenseSpec((rng.normal(size=(dims[k + 1], dims[k])) / 2).astype(np.float32),
-                  (0.1 * rng.normal(size=dims[k + 1])).astype(np.float32), "tanh" if k < 2 else "identity")
-        for k in range(3)])
-    spec_path = tmp_path / "spec.npz"
-    spec.save(spec_path)
-    out, golden = tmp_path / "models", tmp_path / "golden"
-    export_all(spec, out, {"seed": 7}, {"note": "r"}, golden_dir=golden)
-    meta = json.loads((out / "metadata.json").read_text())
-    assert meta["model"]["dims"] == dims and meta["provenance"]["seed"] == 7 and meta["returns"] == {"note": "r"}
-    assert set(meta["quantization"]) == {"int8", "q15"} and meta["quantization_error"]["q15"]["max_abs_error_Nm"] < 0.01
-    for dtype in ("int8", "q15"):
-        policy = read_blob(out / BLOB_NAMES[dtype])
-        assert isinstance(policy, QuantPolicy)
-        assert meta["artifacts"][BLOB_NAMES[dtype]]["bytes"] == (out / BLOB_NAMES[dtype]).stat().st_size
-        theta_q, theta_dot_q = golden_inputs()
-        assert (golden / f"golden_{dtype}.csv").read_text() == golden_table(policy, theta_q, theta_dot_q)
-    assert (golden / "hardtanh_sigmoid" / "golden_hs_f32.csv").is_file()
-    # CLI: re-export keeps the provenance of the same spec; a missing spec is one `error:` line.
-    cli = [sys.executable, "-m", "tinypolicy_host.cli", "export"]
-    proc = subprocess.run([*cli, "--spec", str(spec_path), "--out", str(out), "--golden", str(golden)],
-                          capture_output=True, text=True)
+def test_device_replays_every_golden_file(tmp_path):
+    script = tmp_path / "replay.py"
+    script.write_text(DEVICE_REPLAY)
+    proc = run_micropython([script], heapsize="1M", timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads((out / "metadata.json").read_text())["provenance"]["seed"] == 7
-    proc = subprocess.run([*cli, "--spec", str(tmp_path / "nope.npz")], capture_output=True, text=True)
-    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    lines = [line.split() for line in proc.stdout.splitlines()]
+    assert len(lines) == len(ENTRIES), proc.stdout
+    for name, scheme, rows, bad, _worst in lines:
+        assert int(rows) >= 100 and int(bad) == 0, (name, scheme, rows, bad)

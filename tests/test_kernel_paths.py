@@ -1,4 +1,5 @@
-"""Every path of the viper kernel against the host integer reference, on blobs derived from the shipped int8 policy:
+"""Every path of the viper kernel against the host integer reference, on blobs derived from the shipped int8 policies
+(w8a16 and w8a8):
 the pointer-walking int8 loops (signed inputs, inputs known >= 0 after relu, n_in not a multiple of 4) and
 the general int8 loop with a product shift p > 0, which the shipped models never use. Device side: batch mode on
 the unix port, from source and from the x64 .mpy build."""
@@ -30,7 +31,7 @@ def _device_torques(tmp_path, blob, variant, theta, theta_dot):
 
 
 def _variants():
-    base = read_blob(MODELS / "policy_int8.bin")
+    base = read_blob(MODELS / "policy_int8.bin")  # w8a16
     shifted = copy.deepcopy(base)  # general int8 loop: products shifted right by p before accumulation
     shifted.layers[1].pshift = 2
     narrow = copy.deepcopy(base)  # 13 hidden units: a remainder after the unroll by 4 (16 -> 13)
@@ -39,17 +40,18 @@ def _variants():
     first.weight, first.bias, first.mult, first.shift = (first.weight[keep], first.bias[keep], first.mult[keep],
                                                          first.shift[keep])
     second.weight = second.weight[:, keep]
-    return {"shipped": base, "pshift": shifted, "13_units": narrow}
+    return {"shipped": base, "shipped_a8": read_blob(MODELS / "policy_int8_a8.bin"), "pshift": shifted,
+            "13_units": narrow}
 
 
 @pytest.mark.parametrize("variant", ["src", "mpy"])
-@pytest.mark.parametrize("name", ["shipped", "pshift", "13_units"])
+@pytest.mark.parametrize("name", ["shipped", "shipped_a8", "pshift", "13_units"])
 def test_kernel_matches_reference(tmp_path, variant, name):
     policy = _variants()[name]
     blob = tmp_path / f"{name}.bin"
     write_blob(blob, policy)
     theta, theta_dot = _states()
-    want = read_blob(blob).forward_q(theta, theta_dot)
+    want = read_blob(blob).forward_q(np.stack([theta, theta_dot], axis=1))[:, 0]
     got = _device_torques(tmp_path, blob, variant, theta, theta_dot)
     assert len(got) == len(want)
     bad = np.nonzero(got != want)[0]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tinypolicy_host.contract.blob import read_blob
-from tinypolicy_host.contract.spec import DenseSpec, FloatPolicySpec
+from tinypolicy_host.contract.spec import DenseSpec, MLPSpec, pendulum_params, pendulum_policy, pendulum_spec
 from tinypolicy_host.export.artifacts import ONNX_NAME, build_onnx, onnx_forward
 from tinypolicy_host.paths import MODELS
 
@@ -19,7 +19,7 @@ def states(seed=0):
             rng.uniform(-10, 10, N).astype(np.float32))
 
 
-def torch_forward(spec: FloatPolicySpec, theta, theta_dot) -> np.ndarray:
+def torch_forward(spec: MLPSpec, theta, theta_dot) -> np.ndarray:
     """The colleague's PolicyNet when it can represent the spec, else plain torch.nn.functional ops."""
     th, thd = torch.from_numpy(np.asarray(theta, np.float32)), torch.from_numpy(np.asarray(theta_dot, np.float32))
     try:
@@ -31,12 +31,14 @@ def torch_forward(spec: FloatPolicySpec, theta, theta_dot) -> np.ndarray:
     with torch.no_grad():
         if net is not None:
             return net(th, thd).numpy()
-        x = torch.stack([torch.cos(th), torch.sin(th), thd * spec.vel_scale], dim=-1)
+        vel_scale, max_torque = pendulum_params(spec)
+        lim = spec.inputs[1].hi
+        x = torch.stack([torch.cos(th), torch.sin(th), thd.clamp(-lim, lim) * vel_scale], dim=-1)
         for layer in spec.layers:
             x = torch.nn.functional.linear(x, torch.from_numpy(layer.weight), torch.from_numpy(layer.bias))
             x = {"relu": torch.relu, "tanh": torch.tanh, "hardtanh": torch.nn.functional.hardtanh,
                  "sigmoid": torch.sigmoid}.get(layer.activation, lambda v: v)(x)
-        return torch.clamp(x[:, 0], -spec.max_torque, spec.max_torque).numpy()
+        return torch.clamp(x[:, 0], -max_torque, max_torque).numpy()
 
 
 def test_shipped_model_passes_checker():
@@ -51,8 +53,8 @@ def test_shipped_model_matches_torch_and_spec():
     theta, theta_dot = states()
     ort = onnx_forward(MODELS / ONNX_NAME, theta, theta_dot)
     np.testing.assert_allclose(ort, torch_forward(spec, theta, theta_dot), atol=1e-5, rtol=0)
-    np.testing.assert_allclose(ort, spec.forward(theta, theta_dot), atol=1e-5, rtol=0)
-    assert np.abs(ort).max() <= spec.max_torque
+    np.testing.assert_allclose(ort, pendulum_policy(spec)(theta, theta_dot), atol=1e-5, rtol=0)
+    assert np.abs(ort).max() <= pendulum_params(spec)[1]
 
 
 @pytest.mark.parametrize("act", ["relu", "tanh", "hardtanh", "sigmoid"])
@@ -62,23 +64,23 @@ def test_built_model_matches_torch_plain_ops(tmp_path, act):
     layers = [DenseSpec(rng.normal(size=(dims[k + 1], dims[k])).astype(np.float32),
                         rng.normal(size=dims[k + 1]).astype(np.float32), act if k < 2 else "identity")
               for k in range(3)]
-    spec = FloatPolicySpec(0.125, 2.0, layers)
+    spec = pendulum_spec(0.125, 2.0, layers)
     path = tmp_path / "m.onnx"
     onnx.save(build_onnx(spec), str(path))
     theta, theta_dot = states(1)
     ort = onnx_forward(path, theta, theta_dot)
     np.testing.assert_allclose(ort, torch_forward(spec, theta, theta_dot), atol=1e-5, rtol=0)
-    np.testing.assert_allclose(ort, spec.forward(theta, theta_dot), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(ort, pendulum_policy(spec)(theta, theta_dot), atol=1e-5, rtol=0)
 
 
 def test_hardtanh_and_sigmoid_nodes():
     """hardtanh is ONNX Clip(−1, 1), sigmoid is Sigmoid; PolicyNet builds nn.Hardtanh / nn.Sigmoid for them."""
     from onnx import numpy_helper
 
-    from tinypolicy_host.export.artifacts import hardtanh_sigmoid_test_spec
+    from tinypolicy_host.export.testnets import hardtanh_sigmoid_spec
     from tinypolicy_host.training.model import PolicyNet
 
-    model = build_onnx(hardtanh_sigmoid_test_spec())
+    model = build_onnx(hardtanh_sigmoid_spec())
     ops = [n.op_type for n in model.graph.node if n.name.startswith(("dense", "hardtanh", "sigmoid"))]
     assert ops == ["Gemm", "Sigmoid", "Gemm", "Clip", "Gemm", "Sigmoid", "Gemm"]
     inits = {i.name: float(numpy_helper.to_array(i)) for i in model.graph.initializer if i.name.startswith("hard")}
@@ -94,12 +96,12 @@ def test_hardtanh_and_sigmoid_nodes():
 def test_mixed_hardtanh_sigmoid_net_matches_torch_and_spec():
     """The synthetic golden net (sigmoid, hardtanh, sigmoid, identity): onnxruntime vs torch functional ops and
     the float64 spec on 10 000 random states, including |x| far beyond the sigmoid's ±8 and hardtanh's ±1."""
-    from tinypolicy_host.export.artifacts import hardtanh_sigmoid_test_spec
+    from tinypolicy_host.export.testnets import hardtanh_sigmoid_spec
 
-    spec = hardtanh_sigmoid_test_spec()
+    spec = hardtanh_sigmoid_spec()
     theta, theta_dot = states(2)
     theta_dot = theta_dot * 4  # ±40 rad/s: drives the first sigmoid layer deep into saturation
     ort = onnx_forward(build_onnx(spec).SerializeToString(), theta, theta_dot)
     np.testing.assert_allclose(ort, torch_forward(spec, theta, theta_dot), atol=1e-5, rtol=0)
-    np.testing.assert_allclose(ort, spec.forward(theta, theta_dot), atol=1e-5, rtol=0)
-    assert (np.abs(ort) < spec.max_torque).mean() > 0.2
+    np.testing.assert_allclose(ort, pendulum_policy(spec)(theta, theta_dot), atol=1e-5, rtol=0)
+    assert (np.abs(ort) < pendulum_params(spec)[1]).mean() > 0.2

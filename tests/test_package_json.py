@@ -40,4 +40,4 @@ def test_mip_install_on_virtual_board_then_infer(tmp_path):
         r = subprocess.run([*mpremote, "exec", code], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stdout + r.stderr
         dtype, torque = r.stdout.split()
-        assert dtype == "int8" and float(torque) == read_blob(MODELS / "policy_int8.bin").forward(3.0, 0.5)
+        assert dtype == "int8" and float(torque) == read_blob(MODELS / "policy_int8.bin").forward([[3.0, 0.5]])[0, 0]

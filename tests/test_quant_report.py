@@ -7,7 +7,7 @@ import pytest
 from tinypolicy_host import cli
 from tinypolicy_host.paths import MODELS
 
-NAMES = ("policy_f32.bin", "policy_int8.bin", "policy_q15.bin")
+NAMES = ("policy_f32.bin", "policy_int8.bin", "policy_int8_a8.bin", "policy_q15.bin")
 
 
 def _models(tmp_path, **swap):
@@ -19,8 +19,9 @@ def _models(tmp_path, **swap):
     return folder
 
 
-@pytest.mark.parametrize("target,source,got", [("policy_f32.bin", "policy_int8.bin", "int8"),
+@pytest.mark.parametrize("target,source,got", [("policy_f32.bin", "policy_int8.bin", "w8a16"),
                                                ("policy_int8.bin", "policy_q15.bin", "q15"),
+                                               ("policy_int8.bin", "policy_int8_a8.bin", "w8a8"),
                                                ("policy_q15.bin", "policy_f32.bin", "f32"),
                                                ("policy_int8.bin", "policy_f32.bin", "f32")])
 def test_blob_of_the_wrong_dtype_is_refused(tmp_path, capsys, target, source, got):
@@ -39,7 +40,8 @@ def test_matching_blobs_pass_the_dtype_check(tmp_path, capsys):
                      "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["returns"] is None  # --no-returns
-    assert 0 < report["torque_error"]["q15"]["mean_abs_error_Nm"] < report["torque_error"]["int8"]["mean_abs_error_Nm"]
+    te = report["torque_error"]
+    assert 0 < te["q15"]["mean_abs_error_Nm"] < te["w8a16"]["mean_abs_error_Nm"] < te["w8a8"]["mean_abs_error_Nm"]
 
 
 @pytest.mark.parametrize("bad,want", [(["--states", "0"], "--states: 0: must be >= 1"),

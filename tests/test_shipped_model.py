@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tinypolicy_host.contract.blob import read_blob
+from tinypolicy_host.contract.spec import pendulum_policy
 from tinypolicy_host.evaluation.gym import SETTINGS, evaluate
 from tinypolicy_host.paths import MODELS
 
@@ -24,28 +25,29 @@ def test_metadata_hashes_match_the_files():
 
 def test_quality_bar():
     assert RETURNS["float"]["50ms"]["mean"] >= FLOAT_BAR
-    for dtype in ("int8", "q15"):
+    for dtype in ("int8", "int8_a8", "q15"):
         for setting, ref in RETURNS["float"].items():
             loss = 100 * (ref["mean"] - RETURNS[dtype][setting]["mean"]) / abs(ref["mean"])
             assert loss < QUANT_LOSS_PERCENT, (dtype, setting, loss)
 
 
-@pytest.mark.parametrize("dtype,blob", [("int8", "policy_int8.bin"), ("q15", "policy_q15.bin")])
+@pytest.mark.parametrize("dtype,blob", [("int8", "policy_int8.bin"), ("int8_a8", "policy_int8_a8.bin"),
+                                        ("q15", "policy_q15.bin")])
 def test_recorded_returns_reproduce(dtype, blob):
     """The integer reference of the shipped blob, 500 episodes at 50 ms and with noise: the recorded means exactly."""
     n = META["returns"]["episodes"]
     settings = {k: SETTINGS[k] for k in ("50ms", "50ms_noise")}
-    got = evaluate(read_blob(MODELS / blob).forward, n, settings)
+    got = evaluate(pendulum_policy(read_blob(MODELS / blob)), n, settings)
     for name in settings:
         assert got[name]["mean"] == pytest.approx(RETURNS[dtype][name]["mean"], abs=1e-9), name
 
 
 def test_shipped_float_spec_is_the_exported_one_and_reproduces_its_return():
     """models/policy_spec.npz (the default of `tinypolicy eval`) is the spec the blobs were exported from."""
-    from tinypolicy_host.contract.spec import FloatPolicySpec
+    from tinypolicy_host.contract.spec import MLPSpec
     from tinypolicy_host.export.artifacts import spec_digest
 
-    spec = FloatPolicySpec.load(MODELS / "policy_spec.npz")
+    spec = MLPSpec.load(MODELS / "policy_spec.npz")
     assert spec_digest(spec) == META["provenance"]["spec_sha256"]
-    got = evaluate(spec.forward, META["returns"]["episodes"], {"50ms": SETTINGS["50ms"]})
+    got = evaluate(pendulum_policy(spec), META["returns"]["episodes"], {"50ms": SETTINGS["50ms"]})
     assert got["50ms"]["mean"] == pytest.approx(RETURNS["float"]["50ms"]["mean"], abs=1e-9)

@@ -2,7 +2,7 @@
 import importlib.util
 from pathlib import Path
 
-from tinypolicy_host.quantize import quant
+from tinypolicy_host.contract import reference as quant
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@
 data/inputs.csv: `theta_q12,theta_dot_q12` rows (Q12 ints, so the device reads exactly what the host used; no
 float parsing on a board with single-precision floats): a grid over [-pi, pi] x [-8, 8], wrapped angles beyond
 +-pi, speeds beyond the +-32 rad/s clamp, and seeded random states.
-data/outputs_expected.csv: `torque_q12` from the host numpy integer reference (`QuantPolicy.forward_q`), the
+data/outputs_expected.csv: `torque_q12` from the host numpy integer reference (`QuantMLP.forward_q`), the
 single source of truth; its first line names the model and its CRC32 so a test can tell stale data from a
 device bug. Re-run after `make train` changes the model.
 """
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "host"))
 
 from tinypolicy_host.contract.blob import read_blob  # noqa: E402
-from tinypolicy_host.quantize.quant import QuantPolicy, to_q12  # noqa: E402
+from tinypolicy_host.contract.reference import QuantMLP, to_q12  # noqa: E402
 
 DATA = REPO / "data"
 
@@ -49,11 +49,11 @@ def main(argv=None) -> int:
     ap.add_argument("--model", type=Path, default=REPO / "models" / "policy_int8.bin")
     args = ap.parse_args(argv)
     policy = read_blob(args.model)
-    if not isinstance(policy, QuantPolicy):
+    if not isinstance(policy, QuantMLP):
         print(f"error: {args.model}: want an int8 or q15 blob (integer reference)", file=sys.stderr)
         return 2
     theta, theta_dot = replay_inputs()
-    torque = policy.forward_q(theta, theta_dot)
+    torque = policy.forward_q(np.stack([theta, theta_dot], axis=1))[:, 0]
     DATA.mkdir(exist_ok=True)
     with open(DATA / "inputs.csv", "w") as f:
         f.write("theta_q12,theta_dot_q12\n")

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tinypolicy_host.quantize.quant import device_tables_source
+from tinypolicy_host.contract.tables import device_tables_source
 
 TARGET = Path(__file__).resolve().parents[1] / "device" / "tinypolicy" / "tables.py"
 

@@ -2,19 +2,20 @@
  *
  * The same arithmetic as the device and the host numpy reference, written as the obvious loops (no SIMD
  * intrinsics, no hand unrolling), compiled with the system gcc -O2 by `tinypolicy bench`:
- *   feature stage (angle reduction, turn units, Q14 sine table) -> dense layers (int8 or int16 weights,
- *   int16 activations, int32 accumulators, per-channel (mult, shift) requantization, relu / identity / tanh).
+ *   input stage (affine clamp/offset/requant; angle reduction, turn units, Q14 sine table) -> dense layers
+ *   (int8 or int16 weights, int16 activations (w8a8, w8a16, q15), int32 accumulators, per-channel (mult, shift)
+ *   requantization, identity / relu / hardtanh clamp, tanh / sigmoid table) -> output stage or argmax.
  *
  * Usage:
- *   mlp_ref check BLOB            stdin: "theta_q12 theta_dot_q12" per line -> stdout: torque_q12 per line
+ *   mlp_ref check BLOB            stdin: n_inputs ints per line -> stdout: n_outputs ints per line
  *   mlp_ref count BLOB N          N untimed calls (instruction counting under valgrind)
  *   mlp_ref bench BLOB N WARMUP BLOCK
  *       prints one line `BENCH latency engine=c dtype=D n=.. cold_ns=.. p50_ns=.. p99_ns=.. max_ns=..
  *       median_ns=.. mean_ns=..` with the same meaning as benchmarks/device_bench.py (per-call samples timed
  *       alone with clock_gettime, block median over BLOCK back-to-back calls, timer overhead subtracted).
- * The blob's tables are trusted (the host validates them before calling this); only the basics are checked.
  * With MLP_REF_FREESTANDING defined (benchmarks/c_ref/m0_entry.c, bare-metal Cortex-M0+ under the emulator of
  * host/tinypolicy_host/armv6m/cref.py) only the inference core and parse_blob are compiled: no libc.
+ * The blob's tables are trusted (the host validates them before calling this); only the basics are checked.
  */
 #ifndef MLP_REF_FREESTANDING
 #define _POSIX_C_SOURCE 200809L
@@ -34,8 +35,9 @@
 
 #define MAX_LAYERS 8
 #ifndef MAX_UNITS
-#define MAX_UNITS 64
+#define MAX_UNITS 256
 #endif
+#define MAX_IO 64
 
 typedef struct {
     int n_in, n_out, act, pshift;
@@ -48,9 +50,12 @@ typedef struct {
 
 typedef struct {
     int dtype; /* 1 int8, 2 q15 */
-    int n_layers;
-    int32_t fmult[3];
-    int fshift[3];
+    int a16, argmax, n_layers, n_inputs, n_features, n_outputs;
+    int kind[MAX_IO];                                          /* 0 affine, 1 angle */
+    int32_t qoff[2 * MAX_IO], qlo[2 * MAX_IO], qhi[2 * MAX_IO], fmult[2 * MAX_IO];
+    int fshift[2 * MAX_IO];
+    int32_t omult[16], ooff[16], oqlo[16], oqhi[16];
+    int oshift[16];
     int32_t amin, amax;
     layer_t layer[MAX_LAYERS];
     unsigned char *blob;
@@ -77,24 +82,37 @@ static uint32_t rd_u(const unsigned char *p, int n) {
 
 static size_t pad4(size_t n) { return (n + 3) & ~(size_t)3; }
 
-/* The blob in buf (size bytes) -> P (pointers into buf). */
+/* Blob version 2 (models/README.md) in buf (size bytes) -> P (pointers into buf). */
 static int parse_blob(policy_t *P, unsigned char *buf, size_t size, const char *path) {
     (void)path; /* only used in messages */
-    if (size < 24 || buf[0] != 'T' || buf[1] != 'P' || buf[2] != 'O' || buf[3] != 'L') {
-        REPORT("%s: not a TinyPolicy blob\n", path);
+    if (size < 16 || buf[0] != 'T' || buf[1] != 'P' || buf[2] != 'O' || buf[3] != 'L' || rd_u(buf + 4, 2) != 2) {
+        REPORT("%s: not a TinyPolicy version-2 blob\n", path);
         return -1;
     }
     P->blob = buf;
     P->dtype = buf[6];
-    P->n_layers = buf[7];
+    P->a16 = buf[7] & 1;
+    P->argmax = (buf[7] >> 1) & 1;
+    P->n_layers = buf[8];
+    P->n_inputs = buf[9];
+    P->n_features = buf[10];
+    P->n_outputs = buf[11];
     if (P->dtype != 1 && P->dtype != 2) { REPORT("%s: dtype %d: only int8 (1) and q15 (2)\n", path, P->dtype); return -1; }
-    if (P->n_layers < 1 || P->n_layers > MAX_LAYERS) { REPORT("%s: n_layers\n", path); return -1; }
-    P->amin = P->dtype == 1 ? -128 : -32768;
-    P->amax = P->dtype == 1 ? 127 : 32767;
-    size_t off = 24;
-    for (int i = 0; i < 3; i++, off += 8) {
-        P->fmult[i] = (int32_t)rd_u(buf + off, 4);
-        P->fshift[i] = buf[off + 4];
+    if (P->n_layers < 1 || P->n_layers > MAX_LAYERS || P->n_inputs > MAX_IO || P->n_outputs > 16) {
+        REPORT("%s: counts\n", path);
+        return -1;
+    }
+    int wide_act = P->dtype == 2 || P->a16;
+    P->amin = wide_act ? -32768 : -128;
+    P->amax = wide_act ? 32767 : 127;
+    size_t off = 16;
+    for (int i = 0; i < P->n_inputs; i++, off += 20) P->kind[i] = buf[off];
+    for (int i = 0; i < P->n_features; i++, off += 20) {
+        P->qoff[i] = (int32_t)rd_u(buf + off, 4);
+        P->qlo[i] = (int32_t)rd_u(buf + off + 4, 4);
+        P->qhi[i] = (int32_t)rd_u(buf + off + 8, 4);
+        P->fmult[i] = (int32_t)rd_u(buf + off + 12, 4);
+        P->fshift[i] = buf[off + 16];
     }
     for (int l = 0; l < P->n_layers; l++, off += 16) {
         layer_t *L = &P->layer[l];
@@ -108,6 +126,13 @@ static int parse_blob(policy_t *P, unsigned char *buf, size_t size, const char *
             REPORT("%s: layer %d dims\n", path, l);
             return -1;
         }
+    }
+    for (int j = 0; j < P->n_outputs; j++, off += 36) {
+        P->oshift[j] = buf[off + 1];
+        P->omult[j] = (int32_t)rd_u(buf + off + 20, 4);
+        P->ooff[j] = (int32_t)rd_u(buf + off + 24, 4);
+        P->oqlo[j] = (int32_t)rd_u(buf + off + 28, 4);
+        P->oqhi[j] = (int32_t)rd_u(buf + off + 32, 4);
     }
     for (int l = 0; l < P->n_layers; l++) {
         layer_t *L = &P->layer[l];
@@ -129,7 +154,7 @@ static int parse_blob(policy_t *P, unsigned char *buf, size_t size, const char *
 static int load(policy_t *P, const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) { perror(path); return -1; }
-    static unsigned char buf[65536];
+    static unsigned char buf[1 << 20];
     size_t size = fread(buf, 1, sizeof buf, f);
     fclose(f);
     return parse_blob(P, buf, size, path);
@@ -159,21 +184,30 @@ static inline int32_t tanh_q14(int32_t z) {
     return z < 0 ? -t : t;
 }
 
-/* One inference: Q12 theta, theta_dot -> torque Q12. */
-static int32_t infer(const policy_t *P, int32_t theta, int32_t theta_dot) {
+/* One inference: int32 inputs (Q`frac` each) -> int32 outputs (Q`frac` each; argmax: the index). */
+static void infer(const policy_t *P, const int32_t *in, int32_t *out) {
     int16_t bufa[MAX_UNITS], bufb[MAX_UNITS];
     int16_t *x = bufa, *y = bufb;
-    int32_t t = theta;
-    while (t > 12868) t -= 25736;
-    while (t < -12868) t += 25736;
-    int32_t a = ((t * 10430 + 2048) >> 12) & 0xFFFF;
-    int32_t v[3];
-    v[0] = sin_q14((a + 16384) & 0xFFFF);
-    v[1] = sin_q14(a);
-    v[2] = clamp(theta_dot, -131072, 131072);
-    for (int i = 0; i < 3; i++)
-        x[i] = (int16_t)clamp((v[i] * P->fmult[i] + R(P->fshift[i])) >> P->fshift[i], P->amin, P->amax);
-    int32_t last = 0;
+    int f = 0;
+    for (int i = 0; i < P->n_inputs; i++) {
+        int32_t v[2];
+        int n = 1;
+        if (P->kind[i] == 1) {
+            int32_t t = in[i];
+            while (t > 12868) t -= 25736;
+            while (t < -12868) t += 25736;
+            int32_t a = ((t * 10430 + 2048) >> 12) & 0xFFFF;
+            v[0] = sin_q14((a + 16384) & 0xFFFF);
+            v[1] = sin_q14(a);
+            n = 2;
+        } else {
+            v[0] = clamp(in[i], P->qlo[f], P->qhi[f]) - P->qoff[f];
+        }
+        for (int k = 0; k < n; k++, f++)
+            x[f] = (int16_t)clamp((v[k] * P->fmult[f] + R(P->fshift[f])) >> P->fshift[f], P->amin, P->amax);
+    }
+    int32_t last[MAX_UNITS];
+    int wide_act = P->dtype == 2 || P->a16;
     for (int l = 0; l < P->n_layers; l++) {
         const layer_t *L = &P->layer[l];
         const int n_in = L->n_in, p = L->pshift;
@@ -187,17 +221,30 @@ static int32_t infer(const policy_t *P, int32_t theta, int32_t theta_dot) {
                 for (int i = 0; i < n_in; i++) acc += ((int32_t)w[i] * x[i]) >> p;
             }
             const int s = L->shift[j];
-            int32_t o = clamp((acc * L->mult[j] + R(s)) >> s, L->act == 1 ? 0 : L->lo, L->hi);
+            int32_t o = clamp((acc * L->mult[j] + R(s)) >> s, L->lo, L->hi);
+            if (l == P->n_layers - 1 && P->argmax) { last[j] = o; continue; }
             if (L->act == 2) {
                 int32_t th = tanh_q14(o);
-                o = P->dtype == 1 ? clamp(th >> 7, -127, 127) : clamp(th * 2, -32767, 32767);
+                o = wide_act ? clamp(th * 2, -32767, 32767) : clamp(th >> 7, -127, 127);
+            } else if (L->act == 4) {
+                int32_t v = tanh_q14(o) + 16384;
+                o = wide_act ? v : (v + 64) >> 7;
             }
+            last[j] = o;
             y[j] = (int16_t)clamp(o, -32768, 32767);
-            last = o;
         }
         int16_t *tmp = x; x = y; y = tmp;
     }
-    return last; /* n_outputs = 1: the last layer's only output */
+    if (P->argmax) {
+        int best = 0;
+        for (int j = 1; j < P->layer[P->n_layers - 1].n_out; j++) if (last[j] > last[best]) best = j;
+        out[0] = best;
+        return;
+    }
+    for (int j = 0; j < P->n_outputs; j++) {
+        int s = P->oshift[j];
+        out[j] = clamp(((last[j] * P->omult[j] + R(s)) >> s) + P->ooff[j], P->oqlo[j], P->oqhi[j]);
+    }
 }
 
 #ifndef MLP_REF_FREESTANDING
@@ -221,46 +268,70 @@ static int64_t pct(int64_t *v, size_t n, int p) {
 
 volatile int32_t sink;
 
+/* Bench inputs: angle inputs in about ±3π (Q12), affine inputs over their clamp range. */
+enum { K = 1024 };
+static int32_t IN[K][MAX_IO];
+
+static void make_inputs(const policy_t *P) {
+    uint32_t s = 12345;
+    for (int k = 0; k < K; k++) {
+        int f = 0;
+        for (int i = 0; i < P->n_inputs; i++) {
+            s = (s * 1103515245u + 12345u) & 0x7FFFFFFF;
+            if (P->kind[i] == 1) { IN[k][i] = (int32_t)(s % 77208) - 38604; f += 2; }
+            else {
+                int64_t lo = P->qlo[f], span = (int64_t)P->qhi[f] - lo + 1;
+                IN[k][i] = (int32_t)(lo + (int64_t)(s % (uint64_t)(span > 0 ? span : 1)));
+                f += 1;
+            }
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s check BLOB < pairs | %s bench BLOB N WARMUP BLOCK\n", argv[0], argv[0]);
+        fprintf(stderr, "usage: %s check BLOB < rows | %s count BLOB N | %s bench BLOB N WARMUP BLOCK\n", argv[0],
+                argv[0], argv[0]);
         return 2;
     }
     make_tables();
     static policy_t P;
     if (load(&P, argv[2]) != 0) return 1;
-    if (strcmp(argv[1], "check") == 0) {
-        long th, thd;
-        while (scanf("%ld %ld", &th, &thd) == 2) printf("%d\n", infer(&P, (int32_t)th, (int32_t)thd));
-        return 0;
+    int32_t out[16];
+    if (strcmp(argv[1], "check") == 0) { /* one row of n_inputs ints per line -> n_outputs ints per line */
+        int32_t in[MAX_IO];
+        for (;;) {
+            for (int i = 0; i < P.n_inputs; i++) {
+                long v;
+                if (scanf("%ld", &v) != 1) return 0;
+                in[i] = (int32_t)v;
+            }
+            infer(&P, in, out);
+            int n = P.argmax ? 1 : P.n_outputs;
+            for (int j = 0; j < n; j++) printf(j ? " %d" : "%d", out[j]);
+            printf("\n");
+        }
     }
+    make_inputs(&P);
     if (strcmp(argv[1], "count") == 0 && argc >= 4) { /* n untimed calls: instruction counting */
         size_t n = strtoul(argv[3], NULL, 10);
-        for (size_t i = 0; i < n; i++) sink = infer(&P, (int32_t)(i * 2654435761u % 77208) - 38604,
-                                                    (int32_t)(i * 40503u % 81920) - 40960);
+        for (size_t i = 0; i < n; i++) { infer(&P, IN[i & (K - 1)], out); sink = out[0]; }
         return 0;
     }
     if (strcmp(argv[1], "bench") != 0 || argc < 6) { fprintf(stderr, "bad arguments\n"); return 2; }
     size_t n = strtoul(argv[3], NULL, 10), warm = strtoul(argv[4], NULL, 10), block = strtoul(argv[5], NULL, 10);
     if (n < 1 || block < 1) { fprintf(stderr, "N and BLOCK must be >= 1\n"); return 2; }
-    enum { K = 1024 };
-    static int32_t TH[K], THD[K];
-    uint32_t s = 12345;
-    for (int i = 0; i < K; i++) {
-        s = (s * 1103515245u + 12345u) & 0x7FFFFFFF;
-        TH[i] = (int32_t)(s % 77208) - 38604;
-        s = (s * 1103515245u + 12345u) & 0x7FFFFFFF;
-        THD[i] = (int32_t)(s % 81920) - 40960;
-    }
     int64_t t0 = now_ns();
-    sink = infer(&P, TH[0], THD[0]);
+    infer(&P, IN[0], out);
+    sink = out[0];
     int64_t cold = now_ns() - t0;
-    for (size_t i = 0; i < warm; i++) sink = infer(&P, TH[i & (K - 1)], THD[i & (K - 1)]);
+    for (size_t i = 0; i < warm; i++) { infer(&P, IN[i & (K - 1)], out); sink = out[0]; }
     int64_t *single = malloc(n * sizeof *single), *empty = malloc(n * sizeof *empty);
     for (size_t i = 0; i < n; i++) { t0 = now_ns(); empty[i] = now_ns() - t0; }
     for (size_t i = 0; i < n; i++) {
         t0 = now_ns();
-        sink = infer(&P, TH[i & (K - 1)], THD[i & (K - 1)]);
+        infer(&P, IN[i & (K - 1)], out);
+        sink = out[0];
         single[i] = now_ns() - t0;
     }
     int64_t over = pct(empty, n, 50);
@@ -271,8 +342,8 @@ int main(int argc, char **argv) {
     for (size_t b = 0; b < nb; b++) {
         t0 = now_ns();
         for (size_t i = 0; i < block; i++) {
-            size_t k = (b * block + i) & (K - 1);
-            sink = infer(&P, TH[k], THD[k]);
+            infer(&P, IN[(b * block + i) & (K - 1)], out);
+            sink = out[0];
         }
         blocks[b] = now_ns() - t0;
         total += blocks[b];
@@ -282,8 +353,9 @@ int main(int argc, char **argv) {
     double med_ns = (double)(med - over) / (double)block, mean_ns = (double)(total - over * (int64_t)nb) / (double)(nb * block);
     printf("BENCH latency engine=c dtype=%s n=%zu warmup=%zu block=%zu cold_ns=%lld p50_ns=%lld p99_ns=%lld "
            "max_ns=%lld median_ns=%.1f mean_ns=%.1f overhead_ns=%lld\n",
-           P.dtype == 1 ? "int8" : "q15", n, warm, block, (long long)cold, (long long)(p50 > over ? p50 - over : 0),
-           (long long)(p99 > over ? p99 - over : 0), (long long)mx, med_ns, mean_ns, (long long)over);
+           P.dtype == 1 ? "int8" : "q15", n, warm, block, (long long)cold,
+           (long long)(p50 > over ? p50 - over : 0), (long long)(p99 > over ? p99 - over : 0), (long long)mx, med_ns,
+           mean_ns, (long long)over);
     free(single);
     free(empty);
     free(blocks);

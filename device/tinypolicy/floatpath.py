@@ -1,36 +1,49 @@
 # device: float reference path: runs an f32 blob in plain MicroPython floats (any port, no viper needed).
-"""Weights are copied from the blob into array('f') per layer (raw float32, no per-value float objects); the blob
-itself is not kept. Features: [cos theta, sin theta, theta_dot * vel_scale] (no clamp, like the ONNX model), then
-dense layers (activations identity, relu, tanh, hardtanh = clip to [-1, 1], sigmoid), then the output clipped to
-+-max_torque. Arithmetic is the port's float (double on unix, single on RP2040 / ESP32). Every call allocates
-(floats are heap objects): not for a hard IRQ or heap lock.
-"""
+# Weights are copied from the blob into array('f') per layer (raw float32, no per-value float objects); the blob
+# itself is not kept. Input stage per input: affine `(clip(x, lo, hi) - offset) * scale` or angle `cos x, sin x`;
+# dense layers (activations identity, relu, tanh, hardtanh = clip to [-1, 1], sigmoid); output stage per output
+# `clip(y * scale + offset, lo, hi)` (a NaN y gives clip(0, lo, hi)) or the argmax head (index of the first
+# maximum). Arithmetic is the port's float (double on unix, single on RP2040 / ESP32). Every call allocates (floats
+# are heap objects): not for a hard IRQ or heap lock.
 import math
 from array import array
 
 
 class FloatNet:
-    def __init__(self, model):
-        blob = model.blob
-        self.vel_scale = model.vel_scale
-        self.max_torque = model.max_torque
+    def __init__(self, m):
+        blob = m.blob
+        self.ins = m.inputs  # (kind, frac, offset, scale, lo, hi)
+        self.outs = m.outputs  # (frac, oshift, scale, offset, lo, hi, ...)
+        self.argmax = m.argmax
         self.layers = []
-        for n_in, n_out, act, w_off, b_off in model.layers:
+        for n_in, n_out, act, _p, _lo, _hi, w_off, b_off in m.layers:
             w = array("f", blob[w_off:w_off + 4 * n_in * n_out])
             b = array("f", blob[b_off:b_off + 4 * n_out])
             self.layers.append((n_in, n_out, act, w, b))
 
-    def forward(self, theta, theta_dot):
-        """Torque (N*m, float) for theta (rad), theta_dot (rad/s)."""
-        x = [math.cos(theta), math.sin(theta), theta_dot * self.vel_scale]
+    def forward(self, xs, run=-1):
+        """xs: n_inputs floats -> n_outputs floats (argmax: [index]); run = k >= 0 stops after k layers and
+        returns those activations (0: the features)."""
+        x = []
+        for i in range(len(self.ins)):
+            kind, _f, off, scale, lo, hi = self.ins[i]
+            v = xs[i]
+            if kind:
+                x.append(math.cos(v))
+                x.append(math.sin(v))
+            else:
+                x.append(((lo if v < lo else (hi if v > hi else v)) - off) * scale)
+        k = 0
         for n_in, n_out, act, w, b in self.layers:
+            if k == run:
+                return x
             y = []
-            k = 0
+            q = 0
             for j in range(n_out):
                 s = b[j]
                 for i in range(n_in):
-                    s += w[k] * x[i]
-                    k += 1
+                    s += w[q] * x[i]
+                    q += 1
                 if act == 1:
                     if s < 0.0:
                         s = 0.0
@@ -42,6 +55,19 @@ class FloatNet:
                     s = 0.5 + 0.5 * math.tanh(0.5 * s)
                 y.append(s)
             x = y
-        t = x[0]
-        m = self.max_torque
-        return m if t > m else (-m if t < -m else t)
+            k += 1
+        if self.argmax:
+            best = 0
+            for j in range(len(x)):
+                if x[j] > x[best]:
+                    best = j
+            return [best]
+        res = []
+        for j in range(len(x)):
+            e = self.outs[j]
+            lo, hi = e[4], e[5]
+            v = x[j] * e[2] + e[3]
+            if v != v:  # nan
+                v = 0.0
+            res.append(lo if v < lo else (hi if v > hi else v))
+        return res

@@ -1,167 +1,200 @@
-# device: the allocation-free viper forward pass of int8 / q15 policies (features -> dense layers -> torque).
-"""`forward(desc, blob, act, inp, out)` computes one policy output exactly as the host integer reference
-(host/tinypolicy_host/quant.py, contract in models/README.md):
-
-- desc: array('i') descriptor written by loader.load (layout: loader._D_* / _L_*);
-- blob: bytearray holding the whole blob; weights (int8 via ptr8 or int16 via ptr16), bias and mult (int32 via
-  ptr32) and shift (u8) are read in place at the offsets in desc;
-- act: array('h') of 2 * desc[10]: two int16 activation buffers (ping-pong), each as wide as the widest
-  layer; int8 activations are int8 values (relu: 0..255, sigmoid: 0..256) in the int16 slots; Q15 ones are Q`fa`
-  of their layer. Activation codes: identity 0, relu 1 and hardtanh 3 are the requant clamp to lo..hi alone;
-  tanh 2 and sigmoid 4 go through the tanh table;
-- inp: array('i') [theta_q12, theta_dot_q12] (Q12 rad, rad/s; theta any wrap, theta_dot clamped to +-32 rad/s);
-- out: array('i'), out[0] receives torque_q12 (Q12 N*m, clamped by the last layer to +-max_torque).
-
-Viper loads are unsigned (ptr8/ptr16) and zero-extended on 64-bit targets (ptr32): every signed load is
-restored with (v ^ m) - m, except activations known to be >= 0 (the previous layer's lo >= 0, e.g. relu).
-Speed: viper keeps only the first 3 locals (the arguments desc, blob, act) in registers, so the int8 dot products
-walk `blob` and `act` as moving pointers with constant indices, and `desc` points at the layer's bias / mult.
-All intermediates fit int32 (host-checked), so 32-bit wrapping ports agree with x64.
-One call does everything: features (angle reduction, sin/cos table, requantization) and all layers.
-"""
+# device: the allocation-free viper forward pass of int8 / q15 blobs (input stage -> dense layers -> output stage).
+# `forward(blob, inp, out)` computes one inference exactly as the host integer reference (contract:
+# models/README.md, version 2); portable.py is the same arithmetic in plain MicroPython.
+#
+# - blob: the loader's bytearray: the file (the input kinds, the feature table, the output table, weights (int8 via
+#   ptr8 or int16 via ptr16), bias and mult (int32 via ptr32) and shift (u8) are read in place), then the kernel
+#   descriptor and the two int16 ping-pong activation buffers (layout in loader.py). A8 activations are int8 values
+#   (relu: 0..255, sigmoid: 0..256) in the int16 slots; A16 / q15 ones are 16-bit;
+# - inp: array('i') of n_inputs int32 inputs (input i in Q`frac_i`; angles Q12 rad, any wrap);
+# - out: array('i'): n_outputs int32 outputs (output stage applied to the last layer's hand-off values, clamped to
+#   qlo..qhi), or out[0] = the class index (argmax head: first maximum of the last layer's clamped requant values).
+#   With desc[_D_RUN] = k < n_layers the pass stops after k layers (0: the input stage) and copies those activations
+#   into out instead (Policy.run_layers).
+#
+# Viper loads are unsigned (ptr8/ptr16) and zero-extended on 64-bit targets (ptr32): every signed load is
+# restored with (v ^ m) - m, except activations known to be >= 0 (the previous layer's lo >= 0, e.g. relu).
+# Speed: viper keeps only the first 3 locals (the arguments) in registers, and each buffer argument costs a check
+# per call, so there are exactly three: the int8 dot products walk `blob` (weights) and `inp` (activations; ptr16)
+# as moving pointers with constant indices, and `out` points at the layer's bias / mult.
+# All intermediates fit int32 (host- and loader-checked), so 32-bit wrapping ports agree with x64.
+# int8 layers with a product shift p > 0 (legal, but never written by the host) are not handled here: Policy runs
+# such a blob on the portable kernel (same bits).
 import micropython
 
 from tinypolicy.tables import SIN_Q14, TANH_Q14
 
 
 @micropython.viper
-def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
+def forward(blob: ptr8, inp: ptr16, out: ptr32):
     one = 1
     sb = one << 31  # sign bit of a 32-bit word (literals > 0x3fffffff would be Python objects)
-    # ---- feature stage: cos, sin (Q14) and clamped theta_dot (Q12) -> x0..x2 in act[0..2] ----
-    t = (inp[0] ^ sb) - sb
-    if t > 12868:  # reduce to [-pi, pi] (same result as the contract's while loops)
-        t -= ((t - 12869) // 25736 + 1) * 25736
-    elif t < -12868:
-        t += ((-12869 - t) // 25736 + 1) * 25736
-    a = ((t * 10430 + 2048) >> 12) & 0xFFFF
+    b0 = int(blob)
+    i0 = int(inp)  # the three arguments live in registers and are re-pointed as walkers below (blob: weights,
+    o0 = int(out)  # inp: activations, out: bias / mult): keep their base addresses
+    bb = ptr8(b0)
+    iw = ptr32(i0)  # the int32 inputs
+    res = ptr32(o0)  # the int32 outputs
+    desc = ptr32(b0 + ptr32(b0)[3])  # the descriptor follows the file: header word 3 is total_size
+    dp = int(desc)
+    a0 = b0 + int(desc[13])  # the two int16 activation buffers follow the descriptor
+    act = ptr16(a0)
+    # ---- input stage: per input, affine (clamp, offset, requant) or angle (cos, sin Q14, requant) ----
     tab = ptr16(SIN_Q14)
     amin = (desc[1] ^ sb) - sb
     amax = desc[2]
-    k = 0
-    while k < 3:
-        if k == 2:
-            v = (inp[1] ^ sb) - sb
-            if v > 131072:
-                v = 131072
-            elif v < -131072:
-                v = -131072
-        else:
-            b = a
-            if k == 0:
-                b = (a + 16384) & 0xFFFF  # cos(a) = sin(a + quarter turn)
-            r = b & 0x3FFF
-            if b & 0x4000:
-                r = 16384 - r
-            i = r >> 6
-            v = int(tab[i])
-            v += ((int(tab[i + 1]) - v) * (r & 63) + 32) >> 6
-            if b & 0x8000:
-                v = 0 - v
-        s = int(desc[7 + k])
-        v = v * ((desc[4 + k] ^ sb) - sb)
-        if s:
-            v = (v + (one << (s - 1))) >> s
-        if v < amin:
-            v = amin
-        elif v > amax:
-            v = amax
-        act[k] = v
-        k += 1
+    n = int(desc[5])
+    fo = int(desc[6])
+    f = 0
+    i = 0
+    b = 0
+    fe = ptr32(b0 + fo)  # walks the feature entries: qoff, qlo, qhi, fmult, fshift (low byte of word 4)
+    ip = ptr8(b0 + 16)  # walks the input entries: kind at byte 0 (0 affine, 1 angle)
+    while i < n:
+        v = (iw[i] ^ sb) - sb
+        if ip[0]:  # angle: reduce to [-pi, pi] (same result as the contract's while loops), turn units
+            if v > 12868:
+                v -= ((v - 12869) // 25736 + 1) * 25736
+            elif v < -12868:
+                v += ((-12869 - v) // 25736 + 1) * 25736
+            a = ((v * 10430 + 2048) >> 12) & 0xFFFF
+            c = 2
+            while c > 0:  # cos(a) = sin(a + quarter turn) first, then sin(a): Q14 from the table, requantized
+                b = a
+                if c == 2:
+                    b = (a + 16384) & 0xFFFF
+                r = b & 0x3FFF
+                if b & 0x4000:
+                    r = 16384 - r
+                k = r >> 6
+                v = int(tab[k])
+                v += ((int(tab[k + 1]) - v) * (r & 63) + 32) >> 6
+                if b & 0x8000:
+                    v = 0 - v
+                v = v * ((fe[3] ^ sb) - sb)
+                s = fe[4] & 0xFF
+                if s:
+                    v = (v + (one << (s - 1))) >> s
+                if v < amin:
+                    v = amin
+                elif v > amax:
+                    v = amax
+                act[f] = v
+                f += 1
+                fe = ptr32(int(fe) + 20)
+                c -= 1
+        else:  # affine: clamp to qlo..qhi, subtract qoff, requantize
+            lo = (fe[1] ^ sb) - sb
+            hi = (fe[2] ^ sb) - sb
+            if v < lo:
+                v = lo
+            elif v > hi:
+                v = hi
+            v = (v - ((fe[0] ^ sb) - sb)) * ((fe[3] ^ sb) - sb)
+            s = fe[4] & 0xFF
+            if s:
+                v = (v + (one << (s - 1))) >> s
+            if v < amin:
+                v = amin
+            elif v > amax:
+                v = amax
+            act[f] = v
+            f += 1
+            fe = ptr32(int(fe) + 20)
+        ip = ptr8(int(ip) + 20)
+        i += 1
     # ---- dense layers ----
     wide = desc[3]
-    b0 = int(blob)
-    a0 = int(act)
-    dp = int(desc)  # desc, blob and act are re-pointed below: keep their base addresses
-    bb = ptr8(b0)
+    a16 = desc[9]
+    amx = desc[10]
+    oid = desc[12]  # 1: every output stage is the identity on the last layer's range (the pendulum): skip it
+    oo = int(desc[8])
+    nl = int(desc[11])
+    last = int(desc[0]) - 1
     w16 = ptr16(b0)
     ttab = ptr16(TANH_Q14)
     src = 0
-    dst = int(desc[10])
-    nl = int(desc[0])
-    d = 11
+    dst = int(desc[4])
+    width = n = f
+    d = 16
     y = 0
+    best = 0
     pos = 0  # this layer's inputs are known >= 0 (the previous layer's lo >= 0): no sign restore
-    while nl > 0:
-        desc = ptr32(dp + 4 * d)
-        n_in = int(desc[0])
-        n_out = int(desc[1])
-        kind = int(desc[2])
-        p = int(desc[3])
-        lo = (desc[4] ^ sb) - sb
-        hi = (desc[5] ^ sb) - sb
-        wo = int(desc[6])
-        bo = int(desc[7])
+    li = 0
+    while li < nl:
+        de = ptr32(dp + 4 * d)
+        n_in = int(de[0])
+        n_out = int(de[1])
+        kind = int(de[2])
+        p = int(de[3])
+        lo = (de[4] ^ sb) - sb
+        hi = (de[5] ^ sb) - sb
+        wo = int(de[6])
+        bo = int(de[7])
         so = (bo + 2 * n_out) * 4
         n4 = n_in & ~3
         r = n_in & 3
         tb = 0
         if kind == 2 or kind == 4:
             tb = 1
-        fast = 0  # int8 weights, p == 0 (every int8 blob the host writes): pointer-walking dot products
-        if not (wide or p):
-            fast = 1
+        fast = 1  # int8 weights (always p == 0 here): pointer-walking dot products
+        if wide:
+            fast = 0
         xa = a0 + 2 * src  # address of this layer's inputs
         ao = ptr16(a0 + 2 * dst)  # its outputs
         blob = ptr8(b0 + wo)  # int8: walks the weights, row by row
-        desc = ptr32(b0 + 4 * bo)  # now: bias[j] = desc[j], mult[j] = desc[n_out + j]
+        out = ptr32(b0 + 4 * bo)  # bias[j] = out[j], mult[j] = out[n_out + j]
         j = 0
         while j < n_out:
-            acc = (desc[j] ^ sb) - sb
-            act = ptr16(xa)
+            acc = (out[j] ^ sb) - sb
+            inp = ptr16(xa)  # walks this layer's inputs
             if fast:
                 e = int(blob) + n4
                 if pos:  # unrolled by 4, then the remainder
                     while int(blob) < e:
-                        acc += (((blob[0] ^ 0x80) - 0x80) * act[0] + ((blob[1] ^ 0x80) - 0x80) * act[1]
-                                + ((blob[2] ^ 0x80) - 0x80) * act[2] + ((blob[3] ^ 0x80) - 0x80) * act[3])
+                        acc += (((blob[0] ^ 0x80) - 0x80) * inp[0] + ((blob[1] ^ 0x80) - 0x80) * inp[1]
+                                + ((blob[2] ^ 0x80) - 0x80) * inp[2] + ((blob[3] ^ 0x80) - 0x80) * inp[3])
                         blob = ptr8(int(blob) + 4)
-                        act = ptr16(int(act) + 8)
+                        inp = ptr16(int(inp) + 8)
                     if r:
-                        v = ((blob[0] ^ 0x80) - 0x80) * act[0]
+                        v = ((blob[0] ^ 0x80) - 0x80) * inp[0]
                         if r > 1:
-                            v += ((blob[1] ^ 0x80) - 0x80) * act[1]
+                            v += ((blob[1] ^ 0x80) - 0x80) * inp[1]
                             if r > 2:
-                                v += ((blob[2] ^ 0x80) - 0x80) * act[2]
+                                v += ((blob[2] ^ 0x80) - 0x80) * inp[2]
                         acc += v
                 else:
                     while int(blob) < e:
-                        acc += (((blob[0] ^ 0x80) - 0x80) * ((act[0] ^ 0x8000) - 0x8000)
-                                + ((blob[1] ^ 0x80) - 0x80) * ((act[1] ^ 0x8000) - 0x8000)
-                                + ((blob[2] ^ 0x80) - 0x80) * ((act[2] ^ 0x8000) - 0x8000)
-                                + ((blob[3] ^ 0x80) - 0x80) * ((act[3] ^ 0x8000) - 0x8000))
+                        acc += (((blob[0] ^ 0x80) - 0x80) * ((inp[0] ^ 0x8000) - 0x8000)
+                                + ((blob[1] ^ 0x80) - 0x80) * ((inp[1] ^ 0x8000) - 0x8000)
+                                + ((blob[2] ^ 0x80) - 0x80) * ((inp[2] ^ 0x8000) - 0x8000)
+                                + ((blob[3] ^ 0x80) - 0x80) * ((inp[3] ^ 0x8000) - 0x8000))
                         blob = ptr8(int(blob) + 4)
-                        act = ptr16(int(act) + 8)
+                        inp = ptr16(int(inp) + 8)
                     if r:
-                        v = ((blob[0] ^ 0x80) - 0x80) * ((act[0] ^ 0x8000) - 0x8000)
+                        v = ((blob[0] ^ 0x80) - 0x80) * ((inp[0] ^ 0x8000) - 0x8000)
                         if r > 1:
-                            v += ((blob[1] ^ 0x80) - 0x80) * ((act[1] ^ 0x8000) - 0x8000)
+                            v += ((blob[1] ^ 0x80) - 0x80) * ((inp[1] ^ 0x8000) - 0x8000)
                             if r > 2:
-                                v += ((blob[2] ^ 0x80) - 0x80) * ((act[2] ^ 0x8000) - 0x8000)
+                                v += ((blob[2] ^ 0x80) - 0x80) * ((inp[2] ^ 0x8000) - 0x8000)
                         acc += v
                 blob = ptr8(int(blob) + r)
-            elif wide:
+            else:  # int16 weights (q15), products shifted right by p
                 x = 0
                 e = wo + n4
                 while wo < e:
-                    acc += ((((w16[wo] ^ 0x8000) - 0x8000) * ((act[x] ^ 0x8000) - 0x8000)) >> p) + (
-                        (((w16[wo + 1] ^ 0x8000) - 0x8000) * ((act[x + 1] ^ 0x8000) - 0x8000)) >> p) + (
-                        (((w16[wo + 2] ^ 0x8000) - 0x8000) * ((act[x + 2] ^ 0x8000) - 0x8000)) >> p) + (
-                        (((w16[wo + 3] ^ 0x8000) - 0x8000) * ((act[x + 3] ^ 0x8000) - 0x8000)) >> p)
+                    acc += ((((w16[wo] ^ 0x8000) - 0x8000) * ((inp[x] ^ 0x8000) - 0x8000)) >> p) + (
+                        (((w16[wo + 1] ^ 0x8000) - 0x8000) * ((inp[x + 1] ^ 0x8000) - 0x8000)) >> p) + (
+                        (((w16[wo + 2] ^ 0x8000) - 0x8000) * ((inp[x + 2] ^ 0x8000) - 0x8000)) >> p) + (
+                        (((w16[wo + 3] ^ 0x8000) - 0x8000) * ((inp[x + 3] ^ 0x8000) - 0x8000)) >> p)
                     wo += 4
                     x += 4
                 e += r
                 while wo < e:
-                    acc += (((w16[wo] ^ 0x8000) - 0x8000) * ((act[x] ^ 0x8000) - 0x8000)) >> p
+                    acc += (((w16[wo] ^ 0x8000) - 0x8000) * ((inp[x] ^ 0x8000) - 0x8000)) >> p
                     wo += 1
                     x += 1
-            else:  # int8 with a product shift (the host never writes one)
-                i = 0
-                while i < n_in:
-                    acc += (((blob[i] ^ 0x80) - 0x80) * ((act[i] ^ 0x8000) - 0x8000)) >> p
-                    i += 1
-                blob = ptr8(int(blob) + n_in)
-            y = acc * ((desc[n_out + j] ^ sb) - sb)
+            y = acc * ((out[n_out + j] ^ sb) - sb)
             s = int(bb[so + j])
             if s:
                 y = (y + (one << (s - 1))) >> s
@@ -169,6 +202,7 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                 y = lo
             elif y > hi:
                 y = hi
+            yp = y  # the argmax head compares the clamped requant values (before tanh / sigmoid)
             if tb:  # tanh / sigmoid: y is the clamped pre-activation (+-16384), T(y) in Q14
                 u = y
                 if u < 0:
@@ -180,9 +214,9 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                     tv = 0 - tv
                 if kind == 4:
                     y = tv + 16384
-                    if not wide:
+                    if not a16:
                         y = (y + 64) >> 7
-                elif wide:
+                elif a16:
                     y = tv << 1
                     if y > 32767:
                         y = 32767
@@ -194,12 +228,39 @@ def forward(desc: ptr32, blob: ptr8, act: ptr16, inp: ptr32, out: ptr32):
                         y = 127
                     elif y < -127:
                         y = -127
-            ao[j] = y
+            if li < last:
+                ao[j] = y
+            elif amx:  # argmax head: the first maximum
+                if j == 0 or yp > best:
+                    best = yp
+                    res[0] = j
+            elif oid:
+                res[j] = y
+            else:  # output stage: omult, ooff, qlo, qhi at words 5..8 of the entry, oshift at byte 1
+                fe = ptr32(b0 + oo + 36 * j)
+                s = int(bb[oo + 36 * j + 1])
+                y = y * ((fe[5] ^ sb) - sb)
+                if s:
+                    y = (y + (one << (s - 1))) >> s
+                y += (fe[6] ^ sb) - sb
+                lo2 = (fe[7] ^ sb) - sb
+                hi2 = (fe[8] ^ sb) - sb
+                if y < lo2:
+                    y = lo2
+                elif y > hi2:
+                    y = hi2
+                res[j] = y
             j += 1
         src, dst = dst, src
         pos = 0
         if lo >= 0:
             pos = 1
+        width = n_out
         d += 8
-        nl -= 1
-    out[0] = y
+        li += 1
+    if li <= last:  # stopped early (run_layers): hand out the activations of the last layer run
+        act = ptr16(a0 + 2 * src)
+        j = 0
+        while j < width:
+            res[j] = (act[j] ^ 0x8000) - 0x8000
+            j += 1

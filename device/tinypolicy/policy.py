@@ -1,100 +1,127 @@
-# device: the Policy API: load a blob, run it from floats (infer) or Q12 ints without allocating (infer_q).
-"""Usage:
-
-    from tinypolicy import Policy, ModelError
-    p = Policy.load("models/policy_int8.bin")     # ModelError names file and field on any problem
-    p.infer([theta, theta_dot])                   # -> [torque] in N*m (floats; allocates)
-    inp = array("i", [theta_q12, theta_dot_q12]); out = array("i", [0])
-    p.infer_q(inp, out)                           # out[0] = torque_q12; int8 / q15: allocates nothing
-
-Attributes: dtype ('f32' | 'int8' | 'q15'), n_inputs (2), n_outputs (1), n_layers, max_torque (float N*m),
-max_torque_q12 (int), vel_scale (float). Q12 = value * 4096 (rad, rad/s, N*m).
-For f32 blobs infer_q converts Q12 -> float, runs the float path and converts back: it works, but allocates
-(floats are heap objects), so use an int8 or q15 blob inside a hard timer callback or under heap_lock.
-Imports: the integer kernel is imported only when an int8 / q15 blob is loaded, so `import tinypolicy` and f32
-blobs also work on ports without the native emitter. Kernel choice, once at load: asm_thumb (kernels_thumb.py)
-where the firmware runs ARM code (sys.implementation._mpy: armv6m .. armv7emdp) and the module imports, else
-viper (kernels.py).
-"""
+# device: the Policy API: load a blob, run it from floats (infer) or ints without allocating (infer_q).
+# Usage:
+#
+#     from tinypolicy import Policy, ModelError
+#     p = Policy.load("models/policy_int8.bin")     # ModelError names file and field; max_bytes=98304 by default
+#     p.infer([theta, theta_dot])                   # -> n_outputs floats (argmax head: [index]); allocates
+#     inp = array("i", [theta_q12, theta_dot_q12]); out = array("i", [0] * p.n_outputs)
+#     p.infer_q(inp, out)                           # int8 / q15: allocates nothing
+#
+# Attributes: dtype ('f32' | 'int8' | 'q15'), scheme ('f32' | 'w8a8' | 'w8a16' | 'q15'), n_inputs, n_outputs,
+# n_layers, kernel ('thumb' | 'viper' | 'portable' | 'float'), in_frac / out_frac (tuples: input i of infer_q is
+# floor(x * 2^in_frac[i] + 0.5), output j is y * 2^out_frac[j]; argmax: the index, frac 0), out_lo_q / out_hi_q
+# (tuples: each output's integer clamp, inside its declared range), max_torque (float: the declared hi of output 0,
+# for the pendulum app), in_kind (per input 0 affine, 1 angle), layers ((n_in, n_out, activation code) per layer:
+# 0 identity, 1 relu, 2 tanh, 3 hardtanh, 4 sigmoid), widths (n_features, then each layer's n_out).
+# Kernels (chosen once, at load): int8 / q15 blobs run the asm_thumb kernel (kernels_thumb.py) where the firmware
+# runs ARM code (sys.implementation._mpy arch armv6m .. armv7emdp) and the module imports, else the viper kernel
+# (kernels.py) where the port has the native emitter, else the portable plain-MicroPython kernel (portable.py), all
+# bit-identical; `Policy.load(path, kernel="viper")` (or "thumb", "portable") forces one. f32 blobs run the float path (floatpath.py); their infer_q converts the ints to
+# floats and back (clamped to out_lo_q..out_hi_q): it works, but allocates, so use an int8 or q15 blob inside a hard
+# timer callback or under heap_lock. `import tinypolicy` and f32 blobs need no native emitter.
 from array import array
 
 from tinypolicy.errors import ModelError
 
-_I32_MAX = 2147483647
-_Q12_LIMIT = _I32_MAX / 4096.0  # |x| in float units whose Q12 value still fits int32
+_I32 = 2147483647.0
 
 
-def to_q12(x):
-    """Float -> Q12 int: floor(x * 4096 + 0.5), the contract's conversion (host and device alike). Allocates.
-    Here, not in fixed.py, so that the float path never imports viper code."""
-    v = x * 4096.0 + 0.5
+def to_q(x, frac):
+    """Float -> Q`frac` int: floor(x * 2^frac + 0.5), the contract's conversion (host and device alike)."""
+    v = x * (1 << frac) + 0.5
     q = int(v)  # truncates toward zero: step down for negative non-integers (floor without importing math)
     return q - 1 if q > v else q
 
 
-class Policy:
-    n_inputs = 2
-    n_outputs = 1
+def _thumb():
+    """tinypolicy.kernels_thumb where the firmware runs ARM code (the arch field of sys.implementation._mpy:
+    4 armv6m .. 8 armv7emdp) and the module imports (inline assembler compiled in); else None."""
+    import sys
 
-    def __init__(self, model):
-        self.dtype = model.dtype
-        self.n_layers = model.n_layers
-        self.max_torque = model.max_torque
-        self.max_torque_q12 = to_q12(model.max_torque)
-        self.vel_scale = model.vel_scale
-        self._qin = array("i", (0, 0))  # scratch of infer(): Q12 inputs and output
-        self._qout = array("i", (0,))
-        net = None
-        if model.desc is None:  # f32: float reference path (imported only when needed)
+    if not 4 <= getattr(sys.implementation, "_mpy", 0) >> 10 <= 8:
+        return None
+    try:
+        import tinypolicy.kernels_thumb as thumb
+    except (ImportError, SyntaxError, ValueError):  # no inline assembler / a .mpy of another arch
+        return None
+    return thumb
+
+
+def _viper():
+    try:
+        from tinypolicy.kernels import forward
+
+        return forward
+    except (ImportError, SyntaxError, ValueError):  # no native emitter; a .mpy of another arch
+        return None
+
+
+class Policy:
+    def __init__(self, m, kernel=None):
+        self.dtype = m.dtype
+        self.scheme = m.scheme
+        self.n_inputs = m.n_inputs
+        self.n_outputs = m.n_outputs
+        self.n_layers = m.n_layers
+        self.argmax = bool(m.argmax)
+        self.in_frac = tuple(e[1] for e in m.inputs)
+        self.out_frac = tuple(e[0] for e in m.outputs)
+        self.out_lo_q = tuple(e[8] for e in m.outputs)
+        self.out_hi_q = tuple(e[9] for e in m.outputs)
+        self.max_torque = m.outputs[0][5]
+        self.widths = (m.n_features,) + tuple(t[1] for t in m.layers)  # features, then each layer's n_out
+        self.layers = tuple((t[0], t[1], t[2]) for t in m.layers)  # (n_in, n_out, activation code) per layer
+        self.in_kind = tuple(e[0] for e in m.inputs)  # per input: 0 affine, 1 angle (Q12 rad)
+        self._conv = m.conv  # infer(): per input (angle?, frac, integer clamp qlo, qhi of its feature)
+        self._qin = array("i", bytes(4 * m.n_inputs))
+        self._qout = array("i", bytes(4 * max(self.widths)))
+        self._net = self._port = self._fwd = self._blob = self._doff = None
+        if m.desc_off is None:  # f32: float reference path (imported only when needed)
             from tinypolicy.floatpath import FloatNet
 
-            net = FloatNet(model)
-            self._fwd = None
-        self._net = net
-        self._desc = model.desc  # int8 / q15: array('i') layer descriptor (loader.D_*); f32: None
-        self._blob = None if net else model.blob  # bytearray: weights, bias, mult, shift read in place
-        # two int16 activation buffers (ping-pong), each as wide as the widest layer (desc[10])
-        self._act = None if net else array("h", bytes(4 * model.desc[10]))
-        if net is None:  # int8 / q15: the kernel, imported only now (a port without viper can still run f32)
-            thumb = _thumb_module()
-            if thumb is None:
-                from tinypolicy.kernels import forward
+            self._net = FloatNet(m)
+            self.kernel = "float"
+            return
+        if kernel not in (None, "thumb", "viper", "portable"):
+            raise ValueError("kernel %r: use 'thumb', 'viper' or 'portable'" % (kernel,))
+        thumb = _thumb() if kernel in (None, "thumb") else None
+        if kernel == "thumb" and thumb is None:
+            raise ValueError("kernel 'thumb': not on this port (ARM firmware with the inline assembler)")
+        if thumb is not None:
+            self._thumb_setup(thumb, m)
+            return
+        shifted = m.dtype == "int8" and max(t[3] for t in m.layers)  # int8 with a product shift: portable only
+        fwd = _viper() if kernel != "portable" and not shifted else None
+        if kernel == "viper" and fwd is None:
+            raise ValueError("kernel 'viper': not on this port%s" % (" (int8 with pshift > 0)" if shifted else ""))
+        if fwd is None:
+            from tinypolicy.portable import PortableNet
 
-                self._fwd = forward  # in the instance dict: self._fwd(...) binds nothing, allocates nothing
-            else:
-                self._thumb_setup(thumb, model.desc[10])
+            self._port = PortableNet(m)  # holds its own copies of the parameters: the blob is dropped
+            self.kernel = "portable"
+        else:
+            self._fwd = fwd  # in the instance dict: self._fwd(...) binds nothing, allocates nothing
+            self._blob = m.blob  # the file, the kernel descriptor and the activation buffers (loader.py)
+            self._doff = m.desc_off
+            self.kernel = "viper"
 
-    @classmethod
-    def load(cls, path):
-        """Load and validate a blob. Raises ModelError (missing file, truncated, bad magic / version / CRC,
-        dims or shifts outside the format's limits) before allocating anything sized by the file."""
-        import sys
-
-        from tinypolicy.loader import load
-
-        try:
-            return cls(load(path))
-        finally:
-            # The loader (~8 KB of RAM as bytecode and strings on the unix port, when not frozen) is only
-            # needed here: drop it so a board keeps that heap for the control loop.
-            sys.modules.pop("tinypolicy.loader", None)
-            pkg = sys.modules.get("tinypolicy")
-            if pkg is not None and "loader" in dir(pkg):
-                delattr(pkg, "loader")
-
-    def _thumb_setup(self, thumb, widest):
+    def _thumb_setup(self, thumb, m):
         """asm_thumb: one call per inference with one int argument, the call block's address (no buffer checks:
         cheap and allocation-free); the instance's infer_q becomes _infer_thumb."""
         from uctypes import addressof
 
-        half = widest + (widest & 1)  # even: the second activation buffer starts 4-aligned
+        half = max(self.widths[:-1])  # features and hidden layers (the last layer writes out / the argmax)
+        half += half & 1  # even: the second activation buffer starts 4-aligned
         self._act = array("h", bytes(4 * half))
-        self._acc = array("i", bytes(4 * widest))
-        self._cb = thumb.call_block(self._desc, self._blob, self._act, half, self._qin, self._qout, self._acc)
+        self._acc = array("i", bytes(4 * max(self.widths[1:])))
+        self._blob = m.blob  # the file and the kernel descriptor (loader.py)
+        self._doff = m.desc_off
+        self._cb = thumb.call_block(m.blob, m.desc_off, self._act, half, self._qin, self._qout, self._acc)
         self._cba = addressof(self._cb)
         self._fwd = thumb.forward
         self._tin, self._tout = self._qin, self._qout  # the arrays the block points at
         self.infer_q = self._infer_thumb  # type: ignore[method-assign]  # bound once: calls allocate nothing
+        self.kernel = "thumb"
 
     def _infer_thumb(self, inp, out):
         if inp is not self._tin or out is not self._tout:  # other arrays than last time: re-point the block
@@ -104,46 +131,113 @@ class Policy:
             self._tin, self._tout = inp, out
         self._fwd(self._cba)  # type: ignore[call-arg, arg-type, misc]  # asm_thumb: the int address
 
+    @classmethod
+    def load(cls, path, max_bytes=98304, kernel=None):
+        """Load and validate a blob. Raises ModelError (missing or not a regular file, larger than max_bytes,
+        truncated, bad magic / version / CRC, fields outside the format's limits) before allocating anything
+        sized by the file. kernel: None (automatic), 'thumb', 'viper' or 'portable' (int8 / q15 blobs)."""
+        import gc
+        import sys
+
+        gc.collect()  # the loader's code (compiled from source, or a .mpy) wants contiguous heap blocks
+        from tinypolicy.loader import load
+
+        try:
+            m = load(path, max_bytes)
+        finally:
+            # The loader and its checks (~8 KB of RAM as bytecode and strings on the unix port, when not
+            # frozen) are only needed here: drop them (before the kernel is imported: compiling it from source
+            # wants the room) so a board keeps that heap for the control loop.
+            load = None  # type: ignore[assignment]  # release the function object with its module
+            pkg = sys.modules.get("tinypolicy")
+            for name in ("loader", "checks"):
+                sys.modules.pop("tinypolicy." + name, None)
+                if pkg is not None and name in dir(pkg):
+                    delattr(pkg, name)
+            gc.collect()
+        return cls(m, kernel)
+
     def infer_q(self, inp, out):
-        """inp: array('i') [theta_q12, theta_dot_q12]; writes torque_q12 into out[0] (array('i'), len >= 1).
-        int8 / q15: allocation-free (one viper call). f32: allocates."""
-        if self._net is None:
-            self._fwd(self._desc, self._blob, self._act, inp, out)  # type: ignore[arg-type, misc]  # viper ptr <- buffer
+        """inp: array('i') of n_inputs (Q`in_frac`); out: array('i') of n_outputs (Q`out_frac`, clamped to
+        out_lo_q..out_hi_q; argmax: out[0] = index). int8 / q15: allocation-free. f32: allocates.
+        The lengths are not checked here (the control tick's cost): size both buffers once, from n_inputs /
+        n_outputs."""
+        if self._fwd is not None:
+            self._fwd(self._blob, inp, out)  # type: ignore[misc]  # viper ptr <- buffer
+        elif self._port is not None:
+            self._port.forward(inp, out, self.n_layers)
         else:
-            t = self._net.forward(inp[0] / 4096.0, inp[1] / 4096.0)
-            out[0] = to_q12(t)
+            self._float_q(inp, out, -1)
+
+    def run_layers(self, inp, k, out):
+        """The input stage and the first k layers (0 <= k <= n_layers) of infer_q(inp, out), for benchmarks and
+        layer tests; returns the number of values written into out (k = n_layers: infer_q's outputs; else the
+        activations after layer k, 0 = the features, in the kernel's int format; f32: as Q12 ints)."""
+        if not 0 <= k <= self.n_layers:
+            raise ValueError("k %r: 0..%d" % (k, self.n_layers))
+        if len(out) < self.widths[k] or len(inp) < self.n_inputs:
+            raise ValueError("run_layers: out needs %d ints, inp %d" % (self.widths[k], self.n_inputs))
+        if k == self.n_layers:
+            self.infer_q(inp, out)
+            return self.n_outputs
+        b = self._blob
+        if self._fwd is not None and b is not None:
+            run = self._doff + 44  # descriptor word 11 (loader._D_RUN), little-endian; k <= 8 fits its low byte
+            b[run] = k
+            try:
+                self.infer_q(inp, out)  # the kernel's call (viper or asm_thumb) with the descriptor's run count
+            finally:
+                b[run] = self.n_layers
+        elif self._port is not None:
+            self._port.forward(inp, out, k)
+        else:
+            self._float_q(inp, out, k)
+        return self.widths[k]
+
+    def _float_q(self, inp, out, run):
+        ys = self._net.forward([inp[i] / (1 << self.in_frac[i]) for i in range(self.n_inputs)], run)  # type: ignore
+        if self.argmax and run < 0:
+            out[0] = ys[0]
+            return
+        for j in range(len(ys)):
+            if run < 0:
+                out[j] = max(self.out_lo_q[j], min(self.out_hi_q[j], to_q(ys[j], self.out_frac[j])))
+            else:
+                out[j] = int(max(-_I32, min(_I32, to_q(ys[j], 12))))
 
     def infer(self, x):
-        """x = [theta (rad), theta_dot (rad/s)] floats -> [torque] (N*m). Integer dtypes: to_q12 of the inputs
-        (floor(x * 4096 + 0.5)), the integer kernel, torque_q12 / 4096. Allocates."""
-        theta, theta_dot = x[0], x[1]
+        """x: n_inputs floats (the inputs' units) -> list of n_outputs floats (argmax head: [index], an int).
+        A NaN / inf input raises ValueError naming it. Integer dtypes: each input to Q`in_frac` (floor(x * 2^f +
+        0.5), affine inputs clamped to their integer range first), the integer kernel, outputs / 2^out_frac.
+        Allocates."""
+        if len(x) != self.n_inputs:
+            raise ValueError("expected %d inputs, got %d" % (self.n_inputs, len(x)))
+        for i in range(self.n_inputs):
+            v = x[i]
+            if v - v != 0:
+                raise ValueError("input %d: %r is not finite" % (i, v))
         if self._net is not None:
-            return [self._net.forward(theta, theta_dot)]
-        if not -_Q12_LIMIT <= theta <= _Q12_LIMIT:
-            raise ValueError("theta %r: outside the Q12 int32 range" % (theta,))
-        # theta_dot is clamped to +-32 rad/s by the feature stage anyway: clamping earlier changes nothing.
-        theta_dot = -1024.0 if theta_dot < -1024.0 else (1024.0 if theta_dot > 1024.0 else theta_dot)
-        self._qin[0] = to_q12(theta)
-        self._qin[1] = to_q12(theta_dot)
-        self.infer_q(self._qin, self._qout)
-        return [self._qout[0] / 4096.0]
+            return self._net.forward(x)
+        q = self._qin
+        for i in range(self.n_inputs):
+            angle, frac, qlo, qhi = self._conv[i]
+            v = x[i]
+            lim = _I32 / (1 << frac)
+            if angle:
+                if not -lim <= v <= lim:
+                    raise ValueError("input %d: angle %r outside the Q12 int32 range" % (i, v))
+                q[i] = to_q(v, frac)
+            else:
+                v = to_q(-lim if v < -lim else (lim if v > lim else v), frac)
+                q[i] = qlo if v < qlo else (qhi if v > qhi else v)
+        o = self._qout
+        self.infer_q(q, o)
+        if self.argmax:
+            return [o[0]]
+        return [o[j] / (1 << self.out_frac[j]) for j in range(self.n_outputs)]
 
     def __repr__(self):
-        return "<Policy %s %d layers max_torque=%g>" % (self.dtype, self.n_layers, self.max_torque)
-
-
-def _thumb_module():
-    """tinypolicy.kernels_thumb where the firmware runs ARM code (the arch field of sys.implementation._mpy:
-    4 armv6m .. 8 armv7emdp) and the module imports (inline assembler compiled in); else None (use viper)."""
-    import sys
-
-    if not 4 <= getattr(sys.implementation, "_mpy", 0) >> 10 <= 8:
-        return None
-    try:
-        import tinypolicy.kernels_thumb as thumb
-    except (ImportError, SyntaxError, ValueError):  # no inline assembler / incompatible .mpy
-        return None
-    return thumb
+        return "<Policy %s %s %s>" % (self.scheme, self.widths, self.kernel)
 
 
 __all__ = ["Policy", "ModelError"]

@@ -69,6 +69,10 @@ def load_policy(cfg, here, msgs):
         return None, path, "model: %s: does not fit in the heap" % path
     if dtype != "auto" and policy.dtype != dtype:
         return None, path, "dtype: config asks for %r but %s holds %r" % (dtype, path, policy.dtype)
+    if policy.in_frac != (12, 12) or policy.out_frac != (12,) or policy.argmax:
+        return None, path, ("model: %s: not a pendulum policy (needs inputs theta, theta_dot in Q12 -> one torque "
+                            "in Q12; it has %d inputs Q%s -> %d outputs Q%s)" % (
+                                path, policy.n_inputs, policy.in_frac, policy.n_outputs, policy.out_frac))
     return policy, path, None
 
 
@@ -314,7 +318,7 @@ def main(board, argv=None, here="."):
     if fell_back:
         safe, policy = True, None
 
-    max_torque = int(getattr(policy, "max_torque", 2.0) * 4096 + 0.5) if policy is not None else 8192
+    max_torque = policy.out_hi_q[0] if policy is not None else 8192  # Q12 N*m: the blob's declared range
     loop.attach(policy, sensor, actuator, plant, max_torque)
     if safe:
         loop.safe_off()

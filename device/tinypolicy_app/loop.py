@@ -132,6 +132,11 @@ class ControlLoop:
             out[0] = 0
         infer_us = _ticks_diff(_ticks_us(), t0)
         torque = out[0]
+        mt = self.max_torque  # defence in depth: the loader already keeps outputs inside the declared range
+        if torque > mt:
+            torque = mt
+        elif torque < -mt:
+            torque = -mt
         self.actuator.write(torque)
         plant = self.plant
         if plant is not None:

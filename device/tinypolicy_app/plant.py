@@ -10,14 +10,14 @@ State `st` is array('i') [th, w], both **Q20** (rad, rad/s x 2^20): 1e-6 resolut
 drift (the rounding error per step is 5e-7). Torque in Q12 N*m. dt is an integer number of ms (5..50), the
 division by 1000 is exact-rounded (half away from zero). Every intermediate stays within int32 (largest:
 |a| * 64 * dt_ms <= 344064 * 64 * 50 = 1.1e9), so 32-bit ports (armv6m, xtensawin) compute the same bits
-as x64. sin comes from the policy's own table (`tinypolicy.fixed.sin_q14`, Q12 angle -> Q14).
+as x64. sin comes from the policy's own table (`tinypolicy_app.fixed.sin_q14`, Q12 angle -> Q14).
 """
 from array import array
 
 import micropython
 from micropython import const
 
-from tinypolicy.fixed import sin_q14
+from tinypolicy_app.fixed import sin_q14
 
 Q = const(20)  # state fractional bits
 PI_Q20 = const(3294199)  # round(pi * 2^20)

@@ -1,30 +1,32 @@
-# device: fixed-point helpers (tinypolicy.fixed) against the host reference's intermediates and math.*.
+# device: fixed-point helpers (tinypolicy_app.fixed) against the host reference's intermediates and math.*.
 import math
 
 from devtest import assert_no_alloc
-from tinypolicy.fixed import cos_q14, sin_q14, sin_turn, tanh_q14, turn_q12
-from tinypolicy.policy import to_q12
+from tinypolicy.policy import to_q
+from tinypolicy_app.fixed import cos_q14, sin_q14, sin_turn, tanh_q14, turn_q12
 
 
 def _layer_rows(path):
-    """(theta_q12, turn, cos_q14, sin_q14) from a golden *_layers.csv (host reference intermediates)."""
+    """(theta_q12, turn, cos_q14, sin_q14) of input 0 (an angle) from a golden *_layers.csv (host reference
+    intermediates, format in tests/data/golden/README.md)."""
     with open(path) as f:
         head = f.readline().strip().split(",")
-        it, ia, ic, is_ = (head.index(n) for n in ("theta_q12", "turn", "cos_q14", "sin_q14"))
+        it, ia, ic, is_ = (head.index(n) for n in ("in0", "a0_turn", "a0_cos", "a0_sin"))
         for line in f:
             v = line.split(",")
             yield int(v[it]), int(v[ia]), int(v[ic]), int(v[is_])
 
 
-def test_to_q12():
-    assert to_q12(0.0) == 0 and to_q12(1.0) == 4096 and to_q12(-1.0) == -4096
-    assert to_q12(0.5 / 4096) == 1 and to_q12(-0.5 / 4096) == 0  # floor(x + 0.5): halves go up
-    assert to_q12(math.pi) == 12868
+def test_to_q():
+    assert to_q(0.0, 12) == 0 and to_q(1.0, 12) == 4096 and to_q(-1.0, 12) == -4096
+    assert to_q(0.5 / 4096, 12) == 1 and to_q(-0.5 / 4096, 12) == 0  # floor(x + 0.5): halves go up
+    assert to_q(math.pi, 12) == 12868 and to_q(-2.5, 0) == -2 and to_q(0.75, 1) == 2 and to_q(1e-9, 24) == 0
 
 
 def test_sin_cos_match_host_reference():
     n = 0
-    for path in ("tests/data/golden/golden_int8_layers.csv", "tests/data/golden/golden_q15_layers.csv"):
+    for scheme in ("w8a8", "q15"):
+        path = "tests/data/golden/pendulum/golden_%s_layers.csv" % scheme
         for t, a, c, s in _layer_rows(path):
             assert turn_q12(t) == a, (t, turn_q12(t), a)
             assert sin_q14(t) == s and cos_q14(t) == c, (t, sin_q14(t), s, cos_q14(t), c)

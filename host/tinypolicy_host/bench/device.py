@@ -1,4 +1,4 @@
-"""Device side of `tinypolicy bench`: run benchmarks/device_bench.py on the unix MicroPython port and parse its
+"""Device side of `tinypolicy bench`: run device/bench/device_bench.py on the unix MicroPython port and parse its
 `BENCH <record> key=value ...` lines (the same lines a board prints under `mpremote run`)."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..paths import REPO, device_path, micropython_binary
 
-SCRIPT = REPO / "benchmarks" / "device_bench.py"
+SCRIPT = REPO / "device" / "bench" / "device_bench.py"
 # The app itself runs in a board-sized 128K heap (tests, demo, tick runs). The benchmark script needs room on
 # top of it (its own bytecode, histograms, a second ControlLoop, the float path's garbage), so it gets 256K:
 # heap *used* figures are unaffected, heap *free* ones are not board figures.
@@ -41,13 +41,20 @@ def parse_lines(lines) -> list[dict]:
 
 
 def run_device_bench(n: int, warmup: int, block: int, *, variant: str = "mpy", dtypes=("f32", "int8", "q15"),
-                     sections=None, heapsize: str = HEAPSIZE, timeout: float = 900) -> tuple[list[dict], str]:
-    """Run the device script on the unix port from the repo root; returns (records, raw stdout+stderr)."""
+                     sections=None, heapsize: str = HEAPSIZE, timeout: float = 900, blobs=None,
+                     kernel: str | None = None) -> tuple[list[dict], str]:
+    """Run the device script on the unix port from the repo root; returns (records, raw stdout+stderr).
+    blobs: benchmark these files (records then name them by path in `dtype=`) instead of models/policy_<dtype>.bin;
+    kernel: force 'viper' or 'portable'."""
     env = dict(os.environ, MICROPYPATH=device_path(variant) + ":.frozen")
     cmd = [micropython_binary(), "-X", f"heapsize={heapsize}", str(SCRIPT), "--n", str(n), "--warmup", str(warmup),
            "--block", str(block), "--dtypes", ",".join(dtypes)]
     if sections:
         cmd += ["--sections", ",".join(sections)]
+    if blobs:
+        cmd += ["--blobs", ",".join(str(b) for b in blobs)]
+    if kernel:
+        cmd += ["--kernel", kernel]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     raw = proc.stdout + (("\n# stderr:\n" + proc.stderr) if proc.stderr.strip() else "")
     records = parse_lines(proc.stdout.splitlines())
@@ -57,5 +64,5 @@ def run_device_bench(n: int, warmup: int, block: int, *, variant: str = "mpy", d
 
 
 def read_device_output(path: Path) -> list[dict]:
-    """Records from a saved board run (`mpremote run benchmarks/device_bench.py > board.txt`)."""
+    """Records from a saved board run (`mpremote run device/bench/device_bench.py > board.txt`)."""
     return parse_lines(Path(path).read_text(errors="replace").splitlines())

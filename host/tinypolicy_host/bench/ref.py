@@ -1,7 +1,7 @@
 """Reference points for `tinypolicy bench`: the same policy in onnxruntime and torch (single-sample calls from
 CPython) and as a plain C loop compiled with the system gcc -O2 (benchmarks/c_ref/mlp_ref.c).
 
-Every timing here has the same shape as the device script's (benchmarks/device_bench.py): the cold first call,
+Every timing here has the same shape as the device script's (device/bench/device_bench.py): the cold first call,
 per-call samples timed alone (p50 / p99 / max), and the median and mean over blocks of back-to-back calls, with
 the empty timing loop's cost subtracted. All values in ns.
 """
@@ -98,6 +98,7 @@ def torch_latency(n: int, warmup: int, block: int, blob: Path = MODELS / "policy
     import torch
 
     from ..contract.blob import read_blob
+    from ..contract.spec import pendulum_params
 
     torch.set_num_threads(1)
     spec = read_blob(blob)
@@ -112,12 +113,14 @@ def torch_latency(n: int, warmup: int, block: int, blob: Path = MODELS / "policy
         weights = [(torch.from_numpy(np.asarray(d.weight, np.float32)),
                     torch.from_numpy(np.asarray(d.bias, np.float32)), d.activation) for d in spec.layers]
 
+        vel_scale, max_torque = pendulum_params(spec)
+
         def fwd(th, thd):
-            x = torch.stack([torch.cos(th), torch.sin(th), thd * spec.vel_scale], dim=-1)
+            x = torch.stack([torch.cos(th), torch.sin(th), thd * vel_scale], dim=-1)
             for w, b, act in weights:
                 x = torch.nn.functional.linear(x, w, b)
                 x = {"relu": torch.relu, "tanh": torch.tanh}.get(act, lambda v: v)(x)
-            return torch.clamp(x[..., 0], -spec.max_torque, spec.max_torque)
+            return torch.clamp(x[..., 0], -max_torque, max_torque)
 
         what = "functional ops"
     create = time.perf_counter_ns() - t0
@@ -158,7 +161,7 @@ def check_c(binary: Path, dtype: str, n: int = 2000) -> int:
     rng = np.random.default_rng(7)
     th = np.concatenate([rng.integers(-40000, 40000, n), [0, 12868, -12868, 25736, -25736, 2**31 - 30000]])
     thd = np.concatenate([rng.integers(-200000, 200000, n), [0, 131072, -131072, 2**20, -(2**20), 0]])
-    ref = q.forward_q(th, thd)
+    ref = q.forward_q(np.stack([th, thd], axis=1))[:, 0]
     text = "".join(f"{a} {b}\n" for a, b in zip(th.tolist(), thd.tolist(), strict=True))
     proc = subprocess.run([str(binary), "check", str(blob)], input=text, capture_output=True, text=True, check=True)
     got = np.array([int(v) for v in proc.stdout.split()], np.int64)

@@ -170,7 +170,7 @@ def plan(board: str, src: bool, config_path: Path) -> list[Item]:
                             "or fix the path)")
         items.append(Item(local, rel))
     # The other shipped blobs too (a few hundred bytes each): switching "dtype"/"model" in config.json, or
-    # benchmarks/device_bench.py comparing f32/int8/q15, then needs no reflash.
+    # device/bench/device_bench.py comparing f32/int8/q15, then needs no reflash.
     for local in sorted((REPO / "models").glob("policy_*.bin")):
         rel = local.relative_to(REPO).as_posix()
         if rel not in wanted:

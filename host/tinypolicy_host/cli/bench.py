@@ -2,7 +2,7 @@
 int8 vs Q15, with onnxruntime / torch / plain C reference points measured in the same run.
 
 Sections (each runs on its own; one that cannot run is recorded as skipped with the reason, the others go on):
-  device  benchmarks/device_bench.py on the unix port: latency (cold, p50/p99, block median), per-stage
+  device  device/bench/device_bench.py on the unix port: latency (cold, p50/p99, block median), per-stage
           breakdown, heap after load / RAM per policy, heap bytes per inference and per control tick
   c       benchmarks/c_ref/mlp_ref.c built with gcc -O2: bit-exactness check, then latency (int8, q15)
   host    onnxruntime and torch, one single-sample call at a time from CPython

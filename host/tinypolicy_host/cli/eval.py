@@ -11,10 +11,10 @@ from ..userpaths import writable_file
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spec", type=Path,
-                        help="FloatPolicySpec .npz (default: models/policy_spec.npz, the shipped policy)")
+                        help="float spec .npz (MLPSpec; default: models/policy_spec.npz, the shipped policy)")
     parser.add_argument("--episodes", type=int, default=500, help="episodes (seeds 0..N-1), default 500")
-    parser.add_argument("--dtype", action="append", choices=("float", "int8", "q15"),
-                        help="policy versions to evaluate (repeatable; default all available)")
+    parser.add_argument("--dtype", action="append", choices=("float", "int8", "int8_a8", "q15"),
+                        help="policy versions to evaluate (repeatable; default all; int8 = w8a16, int8_a8 = w8a8)")
     parser.add_argument("--expert", action="store_true", help="evaluate the expert controller instead")
     parser.add_argument("--json", type=Path, help="also write the table as JSON")
     dev = parser.add_argument_group("policy on the device (gymnasium on the host, torques from `tinypolicy serve`)")
@@ -54,7 +54,7 @@ def run(args) -> int:
                                        for dt in (0.005, 0.01, 0.02, 0.05)]
     else:
         spec = load_spec_file(args.spec or DEFAULT_SPEC)
-        table = results_table(spec, args.episodes, tuple(args.dtype or ("float", "int8", "q15")),
+        table = results_table(spec, args.episodes, tuple(args.dtype or ("float", "int8", "int8_a8", "q15")),
                               warn=lambda m: print(m, file=sys.stderr))
     print(format_table(table))
     if args.json:

@@ -11,7 +11,7 @@ from ..userpaths import writable_file
 
 
 def add_arguments(parser):
-    parser.add_argument("--models", type=Path, default=MODELS, help="folder with policy_{f32,int8,q15}.bin")
+    parser.add_argument("--models", type=Path, default=MODELS, help="folder with policy_{f32,int8,int8_a8,q15}.bin")
     parser.add_argument("--states", type=int, default=20000, help="held-out states for the torque error")
     parser.add_argument("--episodes", type=int, default=500, help="closed-loop episodes per policy (seeds 0..N-1)")
     parser.add_argument("--no-returns", action="store_true", help="torque errors only")
@@ -25,22 +25,27 @@ def run(args) -> int:
     if args.json is not None:  # checked before the (long) measurement
         writable_file(args.json, "--json")
     policies = read_policies(args.models)
-    errors = torque_errors(policies["f32"], {d: policies[d] for d in ("int8", "q15")}, args.states)
-    print(f"torque error vs float on {args.states} held-out states (theta in [-pi, pi], theta_dot in [-8, 8]):")
-    print(f"  {'dtype':6s} {'max |err| N*m':>14s} {'mean |err| N*m':>15s}")
-    for dtype, e in errors.items():
-        print(f"  {dtype:6s} {e['max_abs_error_Nm']:14.6f} {e['mean_abs_error_Nm']:15.6f}")
+    ints = [s for s in policies if s != "f32"]
+    errors = torque_errors(policies["f32"], {s: policies[s] for s in ints}, args.states)
+    print(f"torque error vs float on {args.states} held-out states (theta in [-pi, pi], theta_dot in [-8, 8]); "
+          f"unsaturated: |u_float| < {errors[ints[0]]['unsaturated']['threshold_Nm']:g} N*m:")
+    print(f"  {'scheme':6s} {'max |err|':>10s} {'mean |err|':>11s} {'unsat median':>13s} {'unsat p99':>10s} "
+          f"{'unsat max':>10s}  (N*m)")
+    for scheme, e in errors.items():
+        u = e["unsaturated"]
+        print(f"  {scheme:6s} {e['max_abs_error_Nm']:10.5f} {e['mean_abs_error_Nm']:11.5f} {u['median_Nm']:13.5f} "
+              f"{u['p99_Nm']:10.5f} {u['max_Nm']:10.5f}")
     returns = None if args.no_returns else closed_loop_returns(policies, args.episodes)
     if returns:
         print(f"closed-loop mean return, gymnasium Pendulum-v1, {args.episodes} episodes (seeds 0.."
               f"{args.episodes - 1}; other periods normalised to the 50 ms scale):")
         names = list(returns["f32"])
-        print(f"  {'dtype':6s}" + "".join(f"{n:>14s}" for n in names))
-        for dtype, row in returns.items():
-            print(f"  {dtype:6s}" + "".join(f"{row[n]:14.2f}" for n in names))
-        for dtype in ("int8", "q15"):
-            rel = [100 * (returns[dtype][n] - returns["f32"][n]) / abs(returns["f32"][n]) for n in names]
-            print(f"  {dtype + ' Δ%':6s}" + "".join(f"{r:+13.2f}%" for r in rel))
+        print(f"  {'scheme':9s}" + "".join(f"{n:>14s}" for n in names))
+        for scheme, row in returns.items():
+            print(f"  {scheme:9s}" + "".join(f"{row[n]:14.2f}" for n in names))
+        for scheme in ints:
+            rel = [100 * (returns[scheme][n] - returns["f32"][n]) / abs(returns["f32"][n]) for n in names]
+            print(f"  {scheme + ' Δ%':9s}" + "".join(f"{r:+13.2f}%" for r in rel))
     if args.json:
         try:
             args.json.write_text(json.dumps({"torque_error": errors, "returns": returns}, indent=1) + "\n")

@@ -20,9 +20,10 @@ import numpy as np
 
 from ..board import serialio
 from ..contract.blob import read_blob
+from ..contract.reference import QuantMLP, to_q12
+from ..contract.spec import pendulum_params, pendulum_policy
 from ..errors import UserError
 from ..paths import REPO, device_path, micropython_binary
-from ..quantize.quant import QuantPolicy, to_q12
 from .gym import evaluate
 
 F32_TOLERANCE = 1e-5  # N·m: float32 on the device vs the float32 blob evaluated in float64 on the host
@@ -138,7 +139,7 @@ class SerialLink(ServeLink):
         self.transport = serialio.connect(serialio.resolve_port(port))
         try:
             serialio.enter_raw_repl(self.transport, soft_reset=True)
-            self.transport.exec_raw_no_follow(f"from tinypolicy.__main__ import serve\nserve({model_on_board!r})")
+            self.transport.exec_raw_no_follow(f"from tinypolicy_app.batch import serve\nserve({model_on_board!r})")
         except BaseException:
             serialio.close(self.transport)
             raise
@@ -188,8 +189,8 @@ class DevicePolicy:
 
     def __init__(self, link, reference):
         self.link = link
-        self.reference = reference
-        self.dtype = reference.dtype if isinstance(reference, QuantPolicy) else "f32"
+        self.reference = pendulum_policy(reference)
+        self.dtype = reference.dtype if isinstance(reference, QuantMLP) else "f32"
         self.calls = self.states = self.mismatches = 0
         self.max_abs_diff = 0.0
         self.seconds = 0.0
@@ -202,7 +203,7 @@ class DevicePolicy:
         t0 = time.perf_counter()
         torque = self.link.query(theta, theta_dot)
         self.seconds += time.perf_counter() - t0
-        want = np.asarray(self.reference.forward(theta, theta_dot), np.float64).reshape(-1)
+        want = np.asarray(self.reference(theta, theta_dot), np.float64).reshape(-1)
         if self.dtype != "f32":
             torque = np.round(torque * 4096) / 4096  # the device's Q12 torque, exactly
         diff = np.abs(torque - want)
@@ -227,8 +228,13 @@ def evaluate_on_device(model: Path, n_episodes: int, settings: dict, port: str |
 
     model = Path(model)
     if not model.is_file():
-        raise UserError(f"--model {model}: no such blob (the shipped ones are models/policy_{{f32,int8,q15}}.bin)")
+        raise UserError(f"--model {model}: no such blob "
+                        "(the shipped ones are models/policy_{f32,int8,int8_a8,q15}.bin)")
     reference = read_blob(model)  # a bad blob is a user error before any device is touched
+    try:
+        pendulum_params(reference)
+    except ValueError as exc:
+        raise UserError(f"--model {model}: {exc} (eval --device runs the pendulum)") from None
     link = open_link(port, model, model_on_board or _board_path(model), variant)
     try:
         policy = DevicePolicy(link, reference)

@@ -111,14 +111,22 @@ def swing_up(policy, dt: float, noise: float = NOISE, seconds: float = EPISODE_S
             "ok": bool(held and settled * dt <= seconds - 2.0)}
 
 
-def policies_for(spec, dtypes=("float", "int8", "q15"), warn=print) -> dict:
-    """name -> callable for the float spec and its int8/Q15 versions (bit-exact integer reference)."""
+#: Returns-table names of the integer policies → quantization scheme ("int8" is the default int8 scheme).
+POLICY_SCHEMES = {"int8": "w8a16", "int8_a8": "w8a8", "q15": "q15"}
+
+
+def policies_for(spec, dtypes=("float", "int8", "int8_a8", "q15"), warn=print) -> dict:
+    """name -> callable for the float spec and its integer versions (bit-exact integer reference), quantized on
+    `quantize.calibration.pendulum_calibration` rows (names: POLICY_SCHEMES)."""
+    from ..contract.spec import pendulum_policy
+    from ..quantize.calibration import pendulum_calibration
     from ..quantize.quant import quantize
 
-    return {dtype: spec.forward if dtype == "float" else quantize(spec, dtype).forward for dtype in dtypes}
+    calib = pendulum_calibration(spec) if any(d != "float" for d in dtypes) else None
+    return {d: pendulum_policy(spec if d == "float" else quantize(spec, POLICY_SCHEMES[d], calib)) for d in dtypes}
 
 
-def results_table(spec, n_episodes: int = 500, dtypes=("float", "int8", "q15"), settings=None,
+def results_table(spec, n_episodes: int = 500, dtypes=("float", "int8", "int8_a8", "q15"), settings=None,
                   swing_periods=(0.005, 0.01, 0.02, 0.05), warn=print) -> dict:
     """The returns table used by the CLI and by export metadata.
 

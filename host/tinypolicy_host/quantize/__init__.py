@@ -1,1 +1,1 @@
-"""Calibration and quantization (int8 / Q15) with the numpy integer reference, and the quantization report."""
+"""Calibration rows, quantization of an MLPSpec (w8a8 / w8a16 / q15) and the quantization report."""

@@ -2,14 +2,14 @@
 
 The hidden layers use one activation (ReLU default; tanh, hardtanh = clip to [−1, 1], sigmoid selectable:
 `HIDDEN_ACTIVATIONS`, torch modules in `activation_module`); the output layer is linear and the final
-clip (hardtanh) to ±max_torque is implicit in `FloatPolicySpec`. Optional fake quantization (int8 weights,
+clip (hardtanh) to ±max_torque is the spec's output stage. Optional fake quantization (int8 weights,
 symmetric per output channel, straight-through estimator) for quantization-aware fine-tuning.
 """
 import numpy as np
 import torch
 from torch import nn
 
-from ..contract.spec import DenseSpec, FloatPolicySpec
+from ..contract.spec import PENDULUM_THETA_DOT_LIMIT, DenseSpec, MLPSpec, pendulum_params, pendulum_spec
 from .plant import MAX_SPEED, MAX_TORQUE
 
 VEL_SCALE = 1.0 / MAX_SPEED
@@ -24,9 +24,11 @@ def activation_module(name: str) -> nn.Module:
 
 
 def fake_quant_per_channel(w: torch.Tensor, bits: int = 8) -> torch.Tensor:
-    """Symmetric per-output-channel fake quantization with a straight-through gradient."""
+    """Symmetric per-output-channel fake quantization with a straight-through gradient: w (..., n_out, n_in), one
+    scale per row (last axis), so a population of weight matrices (P, n_out, n_in) works too. The one
+    fake-quantizer of the project (QAT gradients in PolicyNet.mlp, QAT evolution strategies in train.py)."""
     qmax = 2 ** (bits - 1) - 1
-    scale = w.detach().abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / qmax
+    scale = w.detach().abs().amax(dim=-1, keepdim=True).clamp_min(1e-12) / qmax
     wq = torch.round(w / scale).clamp(-qmax, qmax) * scale
     return w + (wq - w).detach()
 
@@ -43,7 +45,8 @@ class PolicyNet(nn.Module):
         self.fake_quant_bits = 0  # 0: off; 8: int8 weight fake-quant (QAT)
 
     def features(self, theta: torch.Tensor, theta_dot: torch.Tensor) -> torch.Tensor:
-        return torch.stack([torch.cos(theta), torch.sin(theta), theta_dot * self.vel_scale], dim=-1)
+        w = theta_dot.clamp(-PENDULUM_THETA_DOT_LIMIT, PENDULUM_THETA_DOT_LIMIT)  # the blob's input clip
+        return torch.stack([torch.cos(theta), torch.sin(theta), w * self.vel_scale], dim=-1)
 
     def mlp(self, x: torch.Tensor) -> torch.Tensor:
         """Unclipped output (N·m) from features (..., 3)."""
@@ -62,16 +65,17 @@ class PolicyNet(nn.Module):
         u = self.mlp(self.features(theta, theta_dot))
         return nn.functional.hardtanh(u, -self.max_torque, self.max_torque)
 
-    def to_spec(self) -> FloatPolicySpec:
+    def to_spec(self) -> MLPSpec:
         n = len(self.layers)
         layers = [DenseSpec(layer.weight.detach().cpu().numpy().astype(np.float32).copy(),
                             layer.bias.detach().cpu().numpy().astype(np.float32).copy(),
                             "identity" if i == n - 1 else self.activation)
                   for i, layer in enumerate(self.layers)]
-        return FloatPolicySpec(self.vel_scale, self.max_torque, layers)
+        return pendulum_spec(self.vel_scale, self.max_torque, layers)
 
     @classmethod
-    def from_spec(cls, spec: FloatPolicySpec) -> "PolicyNet":
+    def from_spec(cls, spec: MLPSpec) -> "PolicyNet":
+        vel_scale, max_torque = pendulum_params(spec)
         acts = [layer.activation for layer in spec.layers]
         dims = spec.dims
         if dims[0] != 3 or dims[-1] != 1 or acts[-1] != "identity" or len(set(acts[:-1])) > 1:
@@ -79,8 +83,7 @@ class PolicyNet(nn.Module):
         if len(set(dims[1:-1])) > 1:
             raise ValueError(f"PolicyNet needs equal hidden widths, spec has {dims[1:-1]}")
         net = cls(width=dims[1] if len(dims) > 2 else 1, depth=len(dims) - 2,
-                  activation=acts[0] if len(acts) > 1 else "relu", vel_scale=spec.vel_scale,
-                  max_torque=spec.max_torque)
+                  activation=acts[0] if len(acts) > 1 else "relu", vel_scale=vel_scale, max_torque=max_torque)
         with torch.no_grad():
             for layer, ls in zip(net.layers, spec.layers, strict=True):
                 layer.weight.copy_(torch.from_numpy(np.asarray(ls.weight, np.float32)))

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..contract.spec import pendulum_policy
 from ..paths import REPO
 from .plant import DT, EPISODE_SECONDS, MAX_SPEED, MAX_TORQUE
 
@@ -124,7 +125,7 @@ def validate(net, starts, dt=DT, noise=0.0) -> float:
     """Mean return (normalised to 50 ms) on the numpy plant from held-out start states, float64 spec forward."""
     from .plant import rollout_np
 
-    ret, *_ = rollout_np(net.to_spec().forward, starts[0], starts[1], dt=dt, noise=noise,
+    ret, *_ = rollout_np(pendulum_policy(net.to_spec()), starts[0], starts[1], dt=dt, noise=noise,
                          rng=np.random.default_rng(7))
     return float(ret.mean() * dt / DT)
 
@@ -195,13 +196,13 @@ class FlatParams:
                 p.copy_(q[0])
 
     def unflatten(self, pop, fake_quant_bits: int = 0):
+        from .model import fake_quant_per_channel
+
         out, o = [], 0
         for i, (shape, n) in enumerate(zip(self.shapes, self.sizes, strict=True)):
             t = pop[:, o:o + n].reshape(pop.shape[0], *shape).float()
             if fake_quant_bits and i % 2 == 0:  # weights (P, out, in): per-output-channel symmetric int8
-                qmax = 2 ** (fake_quant_bits - 1) - 1
-                scale = t.abs().amax(dim=2, keepdim=True).clamp_min(1e-12) / qmax
-                t = (t / scale).round().clamp(-qmax, qmax) * scale
+                t = fake_quant_per_channel(t, fake_quant_bits)
             out.append(t)
             o += n
         return out
@@ -339,11 +340,14 @@ def git_commit() -> str:
 
 def int8_validator():
     """(validate_fn, description): validation return of the int8 policy through the bit-exact integer reference."""
-    from ..quantize.quant import quantize
+    from ..quantize.calibration import pendulum_calibration
+    from ..quantize.quant import DEFAULT_INT8, quantize
     from .plant import rollout_np
 
     def q_validate(net, starts):
-        ret, *_ = rollout_np(quantize(net.to_spec(), "int8").forward, starts[0], starts[1], dt=DT)
+        spec = net.to_spec()
+        model = quantize(spec, DEFAULT_INT8, pendulum_calibration(spec))
+        ret, *_ = rollout_np(pendulum_policy(model), starts[0], starts[1], dt=DT)
         return float(ret.mean())
 
     return q_validate, "integer reference"
