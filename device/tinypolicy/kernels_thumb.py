@@ -42,20 +42,24 @@ import micropython
 from micropython import const
 
 # raw Thumb-1 (armv6m) halfwords for what the inline assembler lacks: name = mnemonic and operands
-_ADD_SP_32 = const(0xB008)  # add sp, #32
+_ADD_SP_48 = const(0xB00C)  # add sp, #48
 _CMP_R0_R8 = const(0x4540)  # cmp r0, r8
 _CMP_R0_R9 = const(0x4548)  # cmp r0, r9
+_CMP_R1_R10 = const(0x4551)  # cmp r1, r10
 _CMP_R2_R9 = const(0x454A)  # cmp r2, r9
 _CMP_R3_R11 = const(0x455B)  # cmp r3, r11
 _CMP_R4_R10 = const(0x4554)  # cmp r4, r10
 _CMP_R4_R11 = const(0x455C)  # cmp r4, r11
+_CMP_R4_R12 = const(0x4564)  # cmp r4, r12
 _CMP_R7_R8 = const(0x4547)  # cmp r7, r8
 _CMP_R7_R9 = const(0x454F)  # cmp r7, r9
 _LDM_R1_R0 = const(0xC901)  # ldm r1!, {r0}
 _LDM_R1_R3 = const(0xC908)  # ldm r1!, {r3}
 _LDM_R1_R4 = const(0xC910)  # ldm r1!, {r4}
+_LDM_R1_R5 = const(0xC920)  # ldm r1!, {r5}
 _LDM_R2_R4_R5 = const(0xCA30)  # ldm r2!, {r4, r5}
 _LDM_R2_R5 = const(0xCA20)  # ldm r2!, {r5}
+_LDM_R4_R5 = const(0xCC20)  # ldm r4!, {r5}
 _LDRSB_R0_R1_R7 = const(0x57C8)  # ldrsb r0, [r1, r7]
 _LDRSB_R3_R1_R7 = const(0x57CB)  # ldrsb r3, [r1, r7]
 _LDRSB_R4_R1_R6 = const(0x578C)  # ldrsb r4, [r1, r6]
@@ -63,11 +67,13 @@ _LDRSH_R4_R1_R6 = const(0x5F8C)  # ldrsh r4, [r1, r6]
 _LDRSH_R5_R2_R6 = const(0x5F95)  # ldrsh r5, [r2, r6]
 _LDR_R0_SP_0 = const(0x9800)  # ldr r0, [sp, #0]
 _LDR_R0_SP_16 = const(0x9804)  # ldr r0, [sp, #16]
-_LDR_R0_SP_32 = const(0x9808)  # ldr r0, [sp, #32]
 _LDR_R0_SP_4 = const(0x9801)  # ldr r0, [sp, #4]
+_LDR_R0_SP_48 = const(0x980C)  # ldr r0, [sp, #48]
 _LDR_R0_SP_8 = const(0x9802)  # ldr r0, [sp, #8]
 _LDR_R1_SP_12 = const(0x9903)  # ldr r1, [sp, #12]
 _LDR_R1_SP_20 = const(0x9905)  # ldr r1, [sp, #20]
+_LDR_R1_SP_40 = const(0x990A)  # ldr r1, [sp, #40]
+_LDR_R2_SP_0 = const(0x9A00)  # ldr r2, [sp, #0]
 _LDR_R2_SP_28 = const(0x9A07)  # ldr r2, [sp, #28]
 _LDR_R2_SP_8 = const(0x9A02)  # ldr r2, [sp, #8]
 _LDR_R4_SP_12 = const(0x9C03)  # ldr r4, [sp, #12]
@@ -75,23 +81,30 @@ _LDR_R4_SP_20 = const(0x9C05)  # ldr r4, [sp, #20]
 _LDR_R4_SP_28 = const(0x9C07)  # ldr r4, [sp, #28]
 _LDR_R5_R2_R7 = const(0x59D5)  # ldr r5, [r2, r7]
 _LDR_R5_SP_24 = const(0x9D06)  # ldr r5, [sp, #24]
-_LDR_R5_SP_28 = const(0x9D07)  # ldr r5, [sp, #28]
+_LDR_R5_SP_32 = const(0x9D08)  # ldr r5, [sp, #32]
+_LDR_R6_SP_16 = const(0x9E04)  # ldr r6, [sp, #16]
+_LDR_R6_SP_36 = const(0x9E09)  # ldr r6, [sp, #36]
 _LDR_R7_SP_4 = const(0x9F01)  # ldr r7, [sp, #4]
+_STM_R1_R0 = const(0xC101)  # stm r1!, {r0}
 _STM_R3_R0 = const(0xC301)  # stm r3!, {r0}
 _STM_R4_R0 = const(0xC401)  # stm r4!, {r0}
 _STR_R0_SP_0 = const(0x9000)  # str r0, [sp, #0]
 _STR_R0_SP_12 = const(0x9003)  # str r0, [sp, #12]
 _STR_R0_SP_16 = const(0x9004)  # str r0, [sp, #16]
 _STR_R0_SP_4 = const(0x9001)  # str r0, [sp, #4]
+_STR_R1_SP_36 = const(0x9109)  # str r1, [sp, #36]
 _STR_R1_SP_4 = const(0x9101)  # str r1, [sp, #4]
+_STR_R1_SP_40 = const(0x910A)  # str r1, [sp, #40]
 _STR_R1_SP_8 = const(0x9102)  # str r1, [sp, #8]
 _STR_R2_SP_0 = const(0x9200)  # str r2, [sp, #0]
 _STR_R2_SP_12 = const(0x9203)  # str r2, [sp, #12]
+_STR_R2_SP_16 = const(0x9204)  # str r2, [sp, #16]
 _STR_R2_SP_20 = const(0x9205)  # str r2, [sp, #20]
 _STR_R2_SP_24 = const(0x9206)  # str r2, [sp, #24]
 _STR_R2_SP_28 = const(0x9207)  # str r2, [sp, #28]
+_STR_R2_SP_32 = const(0x9208)  # str r2, [sp, #32]
 _STR_R2_SP_8 = const(0x9202)  # str r2, [sp, #8]
-_SUB_SP_32 = const(0xB088)  # sub sp, #32
+_SUB_SP_48 = const(0xB08C)  # sub sp, #48
 _SXTB_R3_R3 = const(0xB25B)  # sxtb r3, r3
 _SXTB_R4_R4 = const(0xB264)  # sxtb r4, r4
 _SXTB_R7_R3 = const(0xB25F)  # sxtb r7, r3
@@ -116,18 +129,52 @@ def forward(r0):
     mov(r4, r11)
     mov(r5, r12)
     push({r0, r1, r2, r3, r4, r5})
-    data(2, _SUB_SP_32)
-    # ---- feature stage (v1): x0 = q(cos), x1 = q(sin), x2 = q(theta_dot) -> act A ----
-    ldr(r1, [r0, 0])  # desc (r1 walks the feature entries)
-    ldr(r2, [r1, 4])
+    data(2, _SUB_SP_48)
+    # ---- input stage: per input, affine (clamp, offset, requant) or angle (cos, sin, requant) -> act A ----
+    ldr(r7, [r0, 0])  # desc
+    ldr(r2, [r7, 4])
     mov(r8, r2)  # amin
-    ldr(r2, [r1, 8])
+    ldr(r2, [r7, 8])
     mov(r9, r2)  # amax
+    ldr(r6, [r0, 4])  # blob
+    mov(r2, r6)
+    add(r2, 16)
+    mov(r11, r2)  # r11 walks the input entries (kind: byte 0)
+    ldr(r1, [r7, 24])
+    add(r1, r1, r6)  # r1 walks the feature entries (qoff, qlo, qhi, fmult, fshift byte)
+    ldr(r4, [r0, 16])
+    mov(r10, r4)  # r10 walks inp
+    ldr(r5, [r7, 20])
+    lsl(r5, r5, 2)
+    add(r5, r5, r4)
+    mov(r12, r5)  # end of inp
     ldr(r2, [r0, 8])  # act A: feature output pointer
     ldr(r3, [r0, 24])  # SIN_Q14
-    ldr(r4, [r0, 16])  # inp
+    label(INPUT)
+    mov(r4, r10)
+    data(2, _LDM_R4_R5)  # v = inp[i]
     mov(r10, r4)
-    ldr(r5, [r4, 0])  # theta Q12
+    mov(r4, r11)
+    ldrb(r7, [r4, 0])
+    add(r4, 20)
+    mov(r11, r4)
+    cmp(r7, 0)
+    bne(ANGLE)
+    ldr(r4, [r1, 4])  # affine: t = clamp(v, qlo, qhi) - qoff
+    cmp(r5, r4)
+    bge(AF1)
+    mov(r5, r4)
+    label(AF1)
+    ldr(r4, [r1, 8])
+    cmp(r5, r4)
+    ble(AF2)
+    mov(r5, r4)
+    label(AF2)
+    ldr(r4, [r1, 0])
+    sub(r7, r5, r4)
+    bl(FEATQ)
+    b(INNEXT)
+    label(ANGLE)
     mov(r6, 0x32)
     lsl(r6, r6, 8)
     add(r6, 0x44)  # 12868 = pi Q12
@@ -152,38 +199,33 @@ def forward(r0):
     add(r5, r5, r7)
     asr(r5, r5, 12)
     data(2, _UXTH_R5_R5)  # a: turn units
-    mov(r11, r5)
+    mov(r0, r5)
     mov(r4, 1)
     lsl(r4, r4, 14)
     add(r4, r4, r5)
     data(2, _UXTH_R4_R4)  # cos(a) = sin((a + 16384) & 0xFFFF)
     bl(SINQ)
     bl(FEATQ)
-    mov(r4, r11)
+    mov(r4, r0)
     bl(SINQ)
     bl(FEATQ)
+    label(INNEXT)
     mov(r4, r10)
-    ldr(r7, [r4, 4])  # theta_dot Q12, clamped to +-131072
-    mov(r5, 1)
-    lsl(r5, r5, 17)
-    cmp(r7, r5)
-    ble(TD1)
-    mov(r7, r5)
-    label(TD1)
-    neg(r5, r5)
-    cmp(r7, r5)
-    bge(TD2)
-    mov(r7, r5)
-    label(TD2)
-    bl(FEATQ)
+    data(2, _CMP_R4_R12)
+    bne(INPUT)
     # ---- dense layers: frame slots ----
-    data(2, _LDR_R0_SP_32)  # cb
+    data(2, _LDR_R0_SP_48)  # cb
     ldr(r1, [r0, 0])
+    data(2, _STR_R1_SP_36)  # desc
     ldr(r2, [r1, 0])
-    data(2, _STR_R2_SP_0)  # layers left
+    data(2, _STR_R2_SP_16)  # layers up to the last one (1: this is the last layer)
     ldr(r2, [r1, 12])
     data(2, _STR_R2_SP_28)  # wide (0 int8 weights, 1 int16)
-    add(r1, 44)
+    ldr(r2, [r1, 36])
+    data(2, _STR_R2_SP_32)  # a16 (16-bit tanh / sigmoid hand-off)
+    ldr(r2, [r1, 44])
+    data(2, _STR_R2_SP_0)  # layers left to run (desc[11])
+    add(r1, 64)
     data(2, _STR_R1_SP_4)  # descriptor of the current layer
     ldr(r2, [r0, 8])
     data(2, _STR_R2_SP_8)  # src activations
@@ -193,9 +235,13 @@ def forward(r0):
     data(2, _STR_R2_SP_20)  # int32 accumulators
     ldr(r2, [r0, 28])
     data(2, _STR_R2_SP_24)  # TANH_Q14
+    data(2, _LDR_R2_SP_0)
+    cmp(r2, 0)
+    bne(LAYER)
+    b(STOP)  # run 0 layers: the features
     label(LAYER)
     data(2, _LDR_R7_SP_4)  # r7 = this layer's 8 ints
-    data(2, _LDR_R0_SP_32)
+    data(2, _LDR_R0_SP_48)
     ldr(r6, [r0, 4])  # blob
     ldr(r1, [r7, 24])  # w_off (elements)
     data(2, _LDR_R2_SP_28)
@@ -509,7 +555,7 @@ def forward(r0):
     # ---- requantization: y = clamp((acc + b) * mult + R(s)) >> s, lo, hi) [, table] -> int16 dst ----
     label(REQ)
     data(2, _LDR_R7_SP_4)
-    data(2, _LDR_R0_SP_32)
+    data(2, _LDR_R0_SP_48)
     ldr(r6, [r0, 4])
     ldr(r2, [r7, 28])
     lsl(r2, r2, 2)
@@ -530,6 +576,11 @@ def forward(r0):
     sub(r5, 4)
     mov(r7, r5)  # r7 = offset of mult[j] from bias + 4 (j + 1)
     data(2, _LDR_R1_SP_20)  # r1 = accumulators
+    data(2, _LDR_R6_SP_16)
+    cmp(r6, 1)
+    bne(HIDDEN)
+    b(REQL)  # the last layer: int32 outputs, the output stage or the argmax
+    label(HIDDEN)
     cmp(r0, 2)
     beq(REQT)
     cmp(r0, 4)
@@ -610,16 +661,16 @@ def forward(r0):
     label(Q6)
     strh(r0, [r4, 0])
     b(NEXT)
-    # tanh (2) / sigmoid (4): y is the clamped pre-activation, the table gives T(y) Q14
+    # tanh (2) / sigmoid (4): y is the clamped pre-activation, TANHQ hands on the table value
     label(REQT)
     data(2, _LDR_R5_SP_24)
     mov(r11, r5)  # TANH_Q14
-    data(2, _LDR_R5_SP_28)
+    data(2, _LDR_R5_SP_32)
     cmp(r0, 4)
     bne(M1)
     add(r5, 2)
     label(M1)
-    mov(r12, r5)  # 0 tanh int8, 1 tanh q15, 2 sigmoid int8, 3 sigmoid q15
+    mov(r12, r5)  # 0 tanh A8, 1 tanh A16, 2 sigmoid A8, 3 sigmoid A16
     label(RQT)
     data(2, _LDM_R1_R0)
     data(2, _LDM_R2_R5)
@@ -641,71 +692,13 @@ def forward(r0):
     ble(QT2)
     mov(r0, r9)
     label(QT2)
-    asr(r5, r0, 31)
-    eor(r0, r5)
-    sub(r0, r0, r5)  # u = |y|
-    mov(lr, r5)  # sign mask
-    mov(r6, r11)
-    lsr(r5, r0, 6)
-    lsl(r5, r5, 1)
-    add(r6, r6, r5)
-    ldrh(r5, [r6, 0])
-    ldrh(r6, [r6, 2])
-    sub(r6, r6, r5)
-    lsl(r0, r0, 26)
-    lsr(r0, r0, 26)
-    mul(r6, r0)
-    add(r6, 32)
-    asr(r6, r6, 6)
-    add(r0, r5, r6)
-    mov(r5, lr)
-    eor(r0, r5)
-    sub(r0, r0, r5)  # t = T(y), Q14, sign restored
-    mov(r5, r12)
-    cmp(r5, 1)
-    beq(TQ15)
-    bhi(SIG)
-    asr(r0, r0, 7)  # tanh int8: clamp(t >> 7, -127, 127)
-    mov(r5, 127)
-    cmp(r0, r5)
-    ble(T8A)
-    mov(r0, r5)
-    label(T8A)
-    neg(r5, r5)
-    cmp(r0, r5)
-    bge(TOUT)
-    mov(r0, r5)
-    b(TOUT)
-    label(TQ15)
-    lsl(r0, r0, 1)  # tanh q15: clamp(t << 1, -32767, 32767)
-    mov(r5, 0x7F)
-    lsl(r5, r5, 8)
-    add(r5, 0xFF)
-    cmp(r0, r5)
-    ble(T15A)
-    mov(r0, r5)
-    label(T15A)
-    neg(r5, r5)
-    cmp(r0, r5)
-    bge(TOUT)
-    mov(r0, r5)
-    b(TOUT)
-    label(SIG)
-    mov(r6, 1)
-    lsl(r6, r6, 14)
-    add(r0, r0, r6)  # sigmoid: 16384 + t (Q15)
-    cmp(r5, 3)
-    beq(TOUT)
-    add(r0, 64)
-    asr(r0, r0, 7)  # int8: (v + 64) >> 7
-    label(TOUT)
+    bl(TANHQ)
     strh(r0, [r4, 0])
     add(r4, 2)
     data(2, _CMP_R4_R10)
     bne(RQT)
     # ---- next layer ----
     label(NEXT)
-    data(2, _STR_R0_SP_16)  # last output
     data(2, _LDR_R0_SP_8)
     data(2, _LDR_R1_SP_12)
     data(2, _STR_R1_SP_8)
@@ -713,17 +706,30 @@ def forward(r0):
     data(2, _LDR_R0_SP_4)
     add(r0, 32)
     data(2, _STR_R0_SP_4)
+    data(2, _LDR_R0_SP_16)
+    sub(r0, 1)
+    data(2, _STR_R0_SP_16)
     data(2, _LDR_R0_SP_0)
     sub(r0, 1)
     data(2, _STR_R0_SP_0)
-    beq(DONE)
+    beq(STOP)
     b(LAYER)
+    # stopped before the last layer (desc[11] < n_layers: Policy.run_layers): the activations -> out (int32)
+    label(STOP)
+    data(2, _LDR_R0_SP_48)
+    ldr(r1, [r0, 20])  # out
+    data(2, _LDR_R7_SP_4)
+    ldr(r3, [r7, 0])  # width: the next layer's n_in
+    data(2, _LDR_R2_SP_8)  # src activations
+    label(CP)
+    ldrh(r0, [r2, 0])
+    data(2, _SXTH_R0_R0)
+    data(2, _STM_R1_R0)
+    add(r2, 2)
+    sub(r3, 1)
+    bne(CP)
     label(DONE)
-    data(2, _LDR_R0_SP_32)
-    ldr(r1, [r0, 20])
-    data(2, _LDR_R0_SP_16)
-    str(r0, [r1, 0])  # out[0]
-    data(2, _ADD_SP_32)
+    data(2, _ADD_SP_48)
     pop({r0, r1, r2, r3, r4, r5})
     mov(r8, r1)
     mov(r9, r2)
@@ -732,7 +738,133 @@ def forward(r0):
     mov(r12, r5)
     mov(r0, 0)
     b(EXIT)
-    # ---- feature subroutines (bl; lr is saved by the prologue) ----
+    # ---- the last layer: y_j (tanh / sigmoid: the hand-off value; argmax: the clamped requant value) as int32,
+    # into out directly (desc[12] OUTID: the output stage is the identity) or in place into the accumulators,
+    # then the output stage (omult, oshift, ooff, qlo, qhi of the 36-byte output entries) or the argmax ----
+    label(REQL)  # r0 act, r1 acc, r2 bias, r3 shift bytes, r7 mult offset, r8 lo, r9 hi
+    data(2, _LDR_R6_SP_36)  # desc
+    mov(r5, 0)
+    mov(r11, r5)  # 0: no table
+    ldr(r4, [r6, 40])  # argmax
+    cmp(r4, 0)
+    bne(RLACC)
+    cmp(r0, 2)
+    beq(RLT)
+    cmp(r0, 4)
+    bne(RLNT)
+    label(RLT)
+    data(2, _LDR_R5_SP_24)
+    mov(r11, r5)  # TANH_Q14
+    data(2, _LDR_R5_SP_32)
+    cmp(r0, 4)
+    bne(RLM)
+    add(r5, 2)
+    label(RLM)
+    mov(r12, r5)
+    label(RLNT)
+    ldr(r4, [r6, 48])  # OUTID
+    cmp(r4, 0)
+    beq(RLACC)
+    data(2, _LDR_R0_SP_48)
+    ldr(r4, [r0, 20])  # out
+    b(RLGO)
+    label(RLACC)
+    mov(r4, r1)  # in place
+    label(RLGO)
+    add(r5, r7, 4)
+    add(r5, r5, r4)
+    mov(r10, r5)  # end of the int32 outputs
+    label(RL)
+    data(2, _LDM_R1_R0)
+    data(2, _LDM_R2_R5)
+    add(r0, r0, r5)
+    data(2, _LDR_R5_R2_R7)
+    mul(r0, r5)
+    ldrb(r5, [r3, 0])
+    add(r3, 1)
+    mov(r6, 1)
+    lsl(r6, r5)
+    lsr(r6, r6, 1)
+    add(r0, r0, r6)
+    asr(r0, r5)
+    data(2, _CMP_R0_R8)
+    bge(QL1)
+    mov(r0, r8)
+    label(QL1)
+    data(2, _CMP_R0_R9)
+    ble(QL2)
+    mov(r0, r9)
+    label(QL2)
+    mov(r5, r11)
+    cmp(r5, 0)
+    beq(RL2)
+    bl(TANHQ)
+    label(RL2)
+    str(r0, [r4, 0])
+    add(r4, 4)
+    data(2, _CMP_R4_R10)
+    bne(RL)
+    data(2, _LDR_R6_SP_36)
+    ldr(r5, [r6, 40])
+    cmp(r5, 0)
+    bne(ARGMAX)
+    ldr(r5, [r6, 48])
+    cmp(r5, 0)
+    bne(DONE)  # OUTID: written to out
+    data(2, _LDR_R0_SP_48)
+    ldr(r3, [r0, 20])  # out
+    ldr(r2, [r0, 4])
+    ldr(r5, [r6, 32])
+    add(r2, r2, r5)  # output entries
+    data(2, _LDR_R1_SP_20)  # the accumulators now hold y
+    label(OS)  # out_j = clamp(((y_j * omult + R(oshift)) >> oshift) + ooff, qlo, qhi)
+    data(2, _LDM_R1_R0)
+    ldr(r5, [r2, 20])
+    mul(r0, r5)
+    ldrb(r5, [r2, 1])
+    mov(r6, 1)
+    lsl(r6, r5)
+    lsr(r6, r6, 1)
+    add(r0, r0, r6)
+    asr(r0, r5)
+    ldr(r5, [r2, 24])
+    add(r0, r0, r5)
+    ldr(r5, [r2, 28])
+    cmp(r0, r5)
+    bge(OS1)
+    mov(r0, r5)
+    label(OS1)
+    ldr(r5, [r2, 32])
+    cmp(r0, r5)
+    ble(OS2)
+    mov(r0, r5)
+    label(OS2)
+    data(2, _STM_R3_R0)
+    add(r2, 36)
+    data(2, _CMP_R1_R10)
+    bne(OS)
+    b(DONE)
+    label(ARGMAX)  # out[0] = index of the first maximum
+    data(2, _LDR_R1_SP_20)
+    data(2, _LDM_R1_R0)
+    mov(r3, 0)
+    mov(r4, 0)
+    label(AM)
+    data(2, _CMP_R1_R10)
+    beq(AMD)
+    data(2, _LDM_R1_R5)
+    add(r4, 1)
+    cmp(r5, r0)
+    ble(AM)
+    mov(r0, r5)
+    mov(r3, r4)
+    b(AM)
+    label(AMD)
+    data(2, _LDR_R0_SP_48)
+    ldr(r1, [r0, 20])
+    str(r3, [r1, 0])
+    b(DONE)
+    # ---- subroutines (bl; lr is saved by the prologue) ----
     # _reduce: r5 = u (unsigned, > 12868), r6 = 12868 -> r5 = u - k * 25736 in [-12867, 12868]; uses r4, r7
     label(REDUCE)
     mov(r7, 0x64)
@@ -781,11 +913,12 @@ def forward(r0):
     neg(r7, r7)  # quadrants 2, 3
     label(S2)
     bx(lr)
-    # _featq: r7 = v, r1 = desc + 4k -> act[k] = clamp((v * fmult_k + R(fshift_k)) >> fshift_k, amin, amax)
+    # _featq: r7 = v, r1 = feature entry -> act[k] = clamp((v * fmult + R(fshift)) >> fshift, amin, amax); r1, r2
+    # step to the next entry / activation; uses r4, r5
     label(FEATQ)
-    ldr(r5, [r1, 16])
+    ldr(r5, [r1, 12])
     mul(r7, r5)
-    ldr(r5, [r1, 28])
+    ldrb(r5, [r1, 16])
     mov(r4, 1)
     lsl(r4, r5)
     lsr(r4, r4, 1)
@@ -801,19 +934,84 @@ def forward(r0):
     label(F2)
     strh(r7, [r2, 0])
     add(r2, 2)
-    add(r1, 4)
+    add(r1, 20)
+    bx(lr)
+    # _tanhq: r0 = y (clamped pre-activation), r11 = TANH_Q14, r12 = mode -> r0 = the hand-off value of the
+    # scheme (tanh: A8 clamp(t >> 7, +-127), A16 clamp(t << 1, +-32767); sigmoid: A8 (16384 + t + 64) >> 7, A16
+    # 16384 + t); uses r5, r6 (r1 is kept in frame slot 40)
+    label(TANHQ)
+    data(2, _STR_R1_SP_40)
+    asr(r1, r0, 31)
+    eor(r0, r1)
+    sub(r0, r0, r1)  # u = |y|, r1 = sign mask
+    mov(r6, r11)
+    lsr(r5, r0, 6)
+    lsl(r5, r5, 1)
+    add(r6, r6, r5)
+    ldrh(r5, [r6, 0])
+    ldrh(r6, [r6, 2])
+    sub(r6, r6, r5)
+    lsl(r0, r0, 26)
+    lsr(r0, r0, 26)
+    mul(r6, r0)
+    add(r6, 32)
+    asr(r6, r6, 6)
+    add(r0, r5, r6)
+    eor(r0, r1)
+    sub(r0, r0, r1)  # t = T(y), Q14, sign restored
+    data(2, _LDR_R1_SP_40)
+    mov(r5, r12)
+    cmp(r5, 1)
+    beq(TQ15)
+    bhi(SIG)
+    asr(r0, r0, 7)  # tanh int8: clamp(t >> 7, -127, 127)
+    mov(r5, 127)
+    cmp(r0, r5)
+    ble(T8A)
+    mov(r0, r5)
+    label(T8A)
+    neg(r5, r5)
+    cmp(r0, r5)
+    bge(TRET)
+    mov(r0, r5)
+    bx(lr)
+    label(TQ15)
+    lsl(r0, r0, 1)  # tanh q15: clamp(t << 1, -32767, 32767)
+    mov(r5, 0x7F)
+    lsl(r5, r5, 8)
+    add(r5, 0xFF)
+    cmp(r0, r5)
+    ble(T15A)
+    mov(r0, r5)
+    label(T15A)
+    neg(r5, r5)
+    cmp(r0, r5)
+    bge(TRET)
+    mov(r0, r5)
+    bx(lr)
+    label(SIG)
+    mov(r6, 1)
+    lsl(r6, r6, 14)
+    add(r0, r0, r6)  # sigmoid: 16384 + t (Q15)
+    cmp(r5, 3)
+    beq(TRET)
+    add(r0, 64)
+    asr(r0, r0, 7)  # int8: (v + 64) >> 7
+    label(TRET)
     bx(lr)
     label(EXIT)
 
 
-def call_block(desc, blob, act, half, inp, out, acc):
-    """The array('i') whose address `forward` takes (layout: the module docstring). act: array('h') of 4 * half
-    bytes (two buffers of `half` int16, half even so that the second one is 4-aligned); acc: array('i') as long
-    as the widest layer. The caller keeps every argument referenced while the block is in use."""
+def call_block(blob, desc_off, act, half, inp, out, acc):
+    """The array('i') whose address `forward` takes (layout: the module docstring). blob: the loader's bytearray
+    (the file, the descriptor at byte desc_off); act: array('h') of 4 * half bytes (two buffers of `half` int16,
+    half even so that the second one is 4-aligned, at least as wide as the features and every hidden layer); acc:
+    array('i') as long as the widest layer. The caller keeps every argument referenced while the block is in use."""
     from uctypes import addressof
 
     from tinypolicy.tables import SIN_Q14, TANH_Q14
 
     a = addressof(act)
-    return array("i", (addressof(desc), addressof(blob), a, a + 2 * half, addressof(inp), addressof(out),
-                       addressof(SIN_Q14), addressof(TANH_Q14), addressof(acc)))
+    b = addressof(blob)
+    return array("i", (b + desc_off, b, a, a + 2 * half, addressof(inp), addressof(out), addressof(SIN_Q14),
+                       addressof(TANH_Q14), addressof(acc)))

@@ -1,10 +1,11 @@
 """The device's asm_thumb kernel (device/tinypolicy/kernels_thumb.py), compiled by mpy-cross -march=armv6m, run
-under the emulator on a policy: outputs to compare bit for bit with the host reference, and modelled cycles.
+under the emulator on a blob v2: outputs to compare bit for bit with the host reference, and modelled cycles.
 
-The memory image follows the device exactly: the blob bytes (v1 layout; wider layers than v1's 64 units get the
-same section layout after a v1-sized header area), the loader's descriptor (`descriptor`, the same ints as
-device/tinypolicy/loader.py), two int16 activation buffers (4-aligned, each as wide as the widest layer rounded
-up to even), an int32 accumulator buffer, the SIN_Q14 / TANH_Q14 tables, inp, out and the call block.
+The memory image follows the device exactly: the loader's buffer (the blob file, then the kernel descriptor
+`descriptor` — the same ints as device/tinypolicy/loader.py writes — then the loader's own activation area), the
+two int16 activation buffers and the int32 accumulators the Policy allocates for the asm kernel (4-aligned, each
+activation buffer as wide as the features and every hidden layer, rounded up to even), the SIN_Q14 / TANH_Q14
+tables, inp, out and the call block (kernels_thumb.call_block).
 """
 from __future__ import annotations
 
@@ -15,16 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..contract.blob import DTYPE_CODES, FEATURE, HEADER, LAYER, MAGIC, MAX_UNITS, VERSION, encode_blob
+from ..contract.blob import FEATURE, HEADER, INPUT, LAYER, OUTPUT
+from ..contract.reference import SIN_Q14, TANH_Q14
 from ..paths import BUILD, DEVICE
-from ..quantize.quant import SIN_Q14, TANH_Q14, QuantPolicy
 from .emulator import Machine, Run
 from .mpyfile import read_mpy
 
 SOURCE = DEVICE / "tinypolicy" / "kernels_thumb.py"
 MPY = BUILD / "armv6m_harness" / "kernels_thumb.mpy"
-_ACT_CODES = {"identity": 0, "relu": 1, "tanh": 2, "hardtanh": 3, "sigmoid": 4}
-_D_LAYERS = 11
+D_HEADER = 16  # loader._D_LAYERS: header ints before the per-layer entries
+D_RUN = 11  # loader._D_RUN: layers to run
 
 
 def compile_kernel(src: Path = SOURCE, out: Path = MPY) -> Path:
@@ -38,78 +39,89 @@ def compile_kernel(src: Path = SOURCE, out: Path = MPY) -> Path:
     return out
 
 
-def _pad4(b: bytes) -> bytes:
-    return b + b"\0" * (-len(b) % 4)
+def _pad4(n: int) -> int:
+    return (n + 3) & ~3
 
 
-def blob_image(policy: QuantPolicy) -> bytes:
-    """The blob bytes the device loads: encode_blob for v1-sized nets; wider nets (> 64 units, beyond v1's limit)
-    get the same header, tables and per-layer sections (total_size and CRC left 0: the kernels do not read them)."""
-    if max(policy.dims) <= MAX_UNITS:
-        return encode_blob(policy)
-    wdt = "<i1" if policy.dtype == "int8" else "<i2"
-    out = bytearray(HEADER.pack(MAGIC, VERSION, DTYPE_CODES[policy.dtype], len(policy.layers), 2, 3, 1, 0, 0,
-                                policy.vel_scale, policy.max_torque))
-    for m, sh in zip(policy.fmult, policy.fshift, strict=True):
-        out += FEATURE.pack(int(m), int(sh))
-    for q in policy.layers:
-        out += LAYER.pack(q.n_in, q.n_out, _ACT_CODES[q.activation], int(q.pshift), int(q.lo), int(q.hi))
-    for q in policy.layers:
-        out += _pad4(np.asarray(q.weight).astype(wdt).tobytes()) + np.asarray(q.bias).astype("<i4").tobytes()
-        out += np.asarray(q.mult).astype("<i4").tobytes() + _pad4(np.asarray(q.shift).astype("<u1").tobytes())
-    return bytes(out + b"\0\0\0\0")
+@dataclass
+class Layout:
+    """What the loader derives from a blob v2: the descriptor ints and the widths the Policy sizes buffers by."""
+    desc: list[int]
+    widths: list[int]  # n_features, then each layer's n_out
+    n_inputs: int
+    n_outputs: int
 
 
-def descriptor(policy: QuantPolicy) -> list[int]:
-    """The kernel descriptor of loader.load (models/README.md sizes; _D_* / _L_* layout of loader.py)."""
-    wide = 0 if policy.dtype == "int8" else 1
-    wsize = 1 + wide
-    amin, amax = policy.act_range
-    half = max([3] + [q.n_out for q in policy.layers])
-    desc = [len(policy.layers), amin, amax, wide, *map(int, policy.fmult), *map(int, policy.fshift), half]
-    pos = HEADER.size + 3 * FEATURE.size + LAYER.size * len(policy.layers)
-    for q in policy.layers:
+def layout(blob: bytes) -> Layout:
+    """The kernel descriptor of loader._descriptor (models/README.md tables; _D_* / per-layer layout of loader.py)
+    for blob bytes (a valid blob v2 of an integer dtype)."""
+    _, _, dcode, flags, n_layers, n_inputs, n_features, n_outputs, size = HEADER.unpack_from(blob, 0)
+    a16, argmax = dcode == 2 or bool(flags & 1), (flags >> 1) & 1
+    feat_off = HEADER.size + INPUT.size * n_inputs
+    lay_off = feat_off + FEATURE.size * n_features
+    out_off = lay_off + LAYER.size * n_layers
+    layers = [LAYER.unpack_from(blob, lay_off + LAYER.size * k) for k in range(n_layers)]
+    outputs = [OUTPUT.unpack_from(blob, out_off + OUTPUT.size * j) for j in range(n_outputs)]
+    wsize = 1 if dcode == 1 else 2
+    pos, entries = out_off + OUTPUT.size * n_outputs, []
+    for n_in, n_out, act, pshift, lo, hi in layers:
         w_off = pos
-        pos += -(-q.n_in * q.n_out * wsize // 4) * 4
-        b_off = pos
-        pos += 8 * q.n_out + -(-q.n_out // 4) * 4
-        desc += [q.n_in, q.n_out, _ACT_CODES[q.activation], int(q.pshift), int(q.lo), int(q.hi), w_off // wsize,
-                 b_off // 4]
-    return desc
+        pos += _pad4(n_in * n_out * wsize)
+        entries += [n_in, n_out, act, pshift, lo, hi, w_off // wsize, pos // 4]
+        pos += 8 * n_out + _pad4(n_out)
+    _, _, last_act, _, lo, hi = layers[-1]
+    outid = not argmax and last_act not in (2, 4) and all(
+        o[1] == 0 and o[6] == 1 and o[7] == 0 and o[8] <= lo and o[9] >= hi for o in outputs)
+    half = max([n_features] + [t[1] for t in layers[:-1]])
+    amin, amax = (-32768, 32767) if a16 else (-128, 127)
+    n_desc = D_HEADER + 8 * n_layers
+    desc = [n_layers, amin, amax, int(dcode == 2), half, n_inputs, feat_off, n_outputs, out_off, int(a16), argmax,
+            n_layers, int(outid), size + 4 * n_desc, 0, 0, *entries]
+    return Layout(desc, [n_features] + [t[1] for t in layers], n_inputs, n_outputs)
 
 
 @dataclass
 class Inference:
-    torque_q12: int
+    out: list[int]
     run: Run
 
 
 class ThumbKernel:
-    """One policy loaded into an emulated RP2040-like machine, called like Policy.infer_q."""
+    """One blob loaded into an emulated RP2040-like machine as the device's Policy holds it, called like
+    Policy.infer_q (and Policy.run_layers: `run` = layers to run)."""
 
-    def __init__(self, policy: QuantPolicy, mpy: Path | None = None):
+    def __init__(self, blob: bytes, mpy: Path | None = None):
         code = read_mpy(mpy or compile_kernel()).asm
         if len(code) != 1:
             raise RuntimeError(f"expected one asm function in the kernel .mpy, found {len(code)}")
         self.code_bytes = len(code[0].code)
         m = self.machine = Machine()
         self.func = m.load(code[0].code)
-        widest = max([3] + [q.n_out for q in policy.layers])
-        half = widest + (widest & 1)
-        desc = descriptor(policy)
-        self.desc = desc
+        lay = self.layout = layout(blob)
+        half = max(lay.widths[:-1])
+        half += half & 1
+        widest = max(lay.widths[1:])
+        image = bytes(blob) + np.asarray(lay.desc, "<i4").tobytes() + bytes(4 * lay.desc[4])
+        self.blob = m.alloc(image, 16)
+        self.desc = self.blob + len(blob)
         a = m.alloc(bytes(4 * half), 16)
-        addrs = [m.alloc(np.asarray(desc, "<i4").tobytes(), 16), m.alloc(blob_image(policy), 16), a, a + 2 * half]
-        self.inp = m.alloc(8, 16)
-        self.out = m.alloc(4, 16)
-        addrs += [self.inp, self.out, m.alloc(SIN_Q14.astype("<u2").tobytes(), 16),
-                  m.alloc(TANH_Q14.astype("<u2").tobytes(), 16), m.alloc(bytes(4 * widest), 16)]
+        self.inp = m.alloc(4 * lay.n_inputs, 16)
+        self.out = m.alloc(4 * max(widest, lay.n_outputs), 16)
+        addrs = [self.desc, self.blob, a, a + 2 * half, self.inp, self.out,
+                 m.alloc(SIN_Q14.astype("<u2").tobytes(), 16), m.alloc(TANH_Q14.astype("<u2").tobytes(), 16),
+                 m.alloc(bytes(4 * widest), 16)]
         self.cb = m.alloc(np.asarray(addrs, "<u4").tobytes(), 16)
 
-    def infer_q(self, theta_q12: int, theta_dot_q12: int) -> Inference:
-        m = self.machine
-        m.write(self.inp, np.array([theta_q12, theta_dot_q12], "<i4").tobytes())
-        run = m.call(self.func, self.cb)
-        if run.r0 != 0:
-            raise RuntimeError(f"kernel returned {run.r0}, expected 0")
-        return Inference(int(np.frombuffer(m.read(self.out, 4), "<i4")[0]), run)
+    def infer_q(self, xq, run: int | None = None) -> Inference:
+        """xq: n_inputs ints (Q`in_frac`) -> the n_outputs int32 outputs (argmax: [index]); with run = k < n_layers
+        the activations after k layers (0: the features), as Policy.run_layers."""
+        m, lay = self.machine, self.layout
+        m.write(self.inp, np.asarray(xq, "<i4").tobytes())
+        n_layers = lay.desc[0]
+        k = n_layers if run is None else run
+        m.write(self.desc + 4 * D_RUN, int(k).to_bytes(4, "little"))
+        r = m.call(self.func, self.cb)
+        if r.r0 != 0:
+            raise RuntimeError(f"kernel returned {r.r0}, expected 0")
+        n = (1 if lay.desc[10] else lay.n_outputs) if k == n_layers else lay.widths[k]
+        return Inference(np.frombuffer(m.read(self.out, 4 * n), "<i4").tolist(), r)
