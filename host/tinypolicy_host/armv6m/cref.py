@@ -2,11 +2,10 @@
 gcc-arm-none-eabi (`-O2 -mcpu=cortex-m0plus -mthumb`, as the issue's figure) and run under the same emulator and
 cycle model as the asm_thumb kernel, on the same policies and inputs.
 
-benchmarks/c_ref/m0_entry.c wraps mlp_ref.c (its MLP_REF_FREESTANDING core: no libc): `tp_setup(blob, size,
-sin, tanh)` once, then `tp_infer(theta_q12, theta_dot_q12)` -> torque_q12 per inference; cycles are counted from
-tp_infer's first instruction to its return. The image is linked at IMAGE_ADDR in the emulated SRAM (the model
+benchmarks/c_ref/m0_entry.c wraps mlp_ref.c (its MLP_REF_FREESTANDING core: no libc; any blob v2): `tp_setup(blob,
+size, sin, tanh)` once, then `tp_infer(in, out)` per inference (int32 inputs -> int32 outputs); cycles are counted
+from tp_infer's first instruction to its return. The image is linked at IMAGE_ADDR in the emulated SRAM (the model
 prices every access as zero-wait SRAM: a copy-to-RAM build; from XIP flash the RP2040 would pay cache misses).
-mlp_ref.c implements identity, relu and tanh layers (no sigmoid): run it on such nets.
 """
 from __future__ import annotations
 
@@ -15,10 +14,10 @@ import subprocess
 
 import numpy as np
 
+from ..contract.reference import SIN_Q14, TANH_Q14
 from ..paths import BUILD, REPO
-from ..quantize.quant import SIN_Q14, TANH_Q14, QuantPolicy
-from .emulator import Machine
-from .kernel import blob_image
+from .emulator import Machine, Run
+from .kernel import layout
 
 C_DIR = REPO / "benchmarks" / "c_ref"
 ENTRY = C_DIR / "m0_entry.c"
@@ -74,15 +73,16 @@ def build() -> tuple[bytes, dict[str, int]]:
 
 
 class CReference:
-    """mlp_ref.c's infer() on one policy in an emulated machine, called like ThumbKernel.infer_q."""
+    """mlp_ref.c's infer() on one blob v2 in an emulated machine, called like ThumbKernel.infer_q."""
 
-    def __init__(self, policy: QuantPolicy):
-        if any(q.activation == "sigmoid" for q in policy.layers):
-            raise ValueError("mlp_ref.c has no sigmoid layers")
+    def __init__(self, blob: bytes):
         image, self.symbols = build()
         m = self.machine = Machine()
-        blob = blob_image(policy)
-        addrs = [m.alloc(blob, 16), len(blob), m.alloc(SIN_Q14.astype("<i4").tobytes(), 16),
+        lay = layout(blob)
+        self.n_out = 1 if lay.desc[10] else lay.n_outputs
+        self.inp = m.alloc(4 * lay.n_inputs, 16)
+        self.out = m.alloc(4 * 16, 16)
+        addrs = [m.alloc(bytes(blob), 16), len(blob), m.alloc(SIN_Q14.astype("<i4").tobytes(), 16),
                  m.alloc(TANH_Q14.astype("<i4").tobytes(), 16)]
         m.place(IMAGE_ADDR, image)
         rc = m.call(self.symbols["tp_setup"], *addrs, limit=10_000_000).r0
@@ -90,11 +90,8 @@ class CReference:
             raise RuntimeError(f"tp_setup returned {rc}")
         self.text_bytes = self.symbols.get("tp_setup", IMAGE_ADDR) - IMAGE_ADDR  # infer() precedes the entry points
 
-    def infer_q(self, theta_q12: int, theta_dot_q12: int):
-        run = self.machine.call(self.symbols["tp_infer"], theta_q12, theta_dot_q12)
-        return run.r0, run
-
-
-def c_torques(policy: QuantPolicy, theta, theta_dot) -> np.ndarray:
-    ref = CReference(policy)
-    return np.array([ref.infer_q(int(a), int(b))[0] for a, b in zip(theta, theta_dot, strict=True)])
+    def infer_q(self, xq) -> tuple[list[int], Run]:
+        m = self.machine
+        m.write(self.inp, np.asarray(xq, "<i4").tobytes())
+        run = m.call(self.symbols["tp_infer"], self.inp, self.out)
+        return np.frombuffer(m.read(self.out, 4 * self.n_out), "<i4").tolist(), run
