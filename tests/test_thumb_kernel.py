@@ -21,7 +21,6 @@ from tinypolicy_host.contract.blob import encode_blob
 from tinypolicy_host.paths import MODELS
 
 
-
 def _subset(case, step=23, head=40):
     if len(case.blob) > 20000:  # the 256-wide net: ~0.5 M modelled cycles per row
         step, head = 100, 3
@@ -134,3 +133,13 @@ def test_kernel_cycle_goals_on_the_shipped_nets():
         med[scheme] = np.median([k.infer_q(row).run.cycles for row in xq])
     assert med["w8a16"] <= 3800 and med["w8a8"] <= 3800, med
     assert med["q15"] <= 1.3 * med["w8a16"], med
+
+
+def test_policy_selects_the_thumb_kernel_only_on_arm_firmware():
+    """The unix port (x64) reports no ARM arch: Policy runs viper, and kernel='thumb' is refused in one line."""
+    code = ("from tinypolicy import Policy\np = Policy.load('models/policy_int8.bin')\nprint(p.kernel)\n"
+            "try:\n    Policy.load('models/policy_int8.bin', kernel='thumb')\nexcept ValueError as e:\n    print(e)\n")
+    proc = run_micropython(["-c", code])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["viper", "kernel 'thumb': not on this port (ARM firmware with the "
+                                                    "inline assembler)"]

@@ -1,37 +1,51 @@
-# device: the asm_thumb forward pass of int8 / q15 policies for ARM boards (armv6m: RP2040; runs on v7-M too).
-"""`forward(cb)`: one call computes the features and every dense layer, bit-exact with the host integer reference
-(contract: models/README.md; same results as kernels.forward, the viper kernel used elsewhere).
+# device: the asm_thumb forward pass of int8 / q15 blobs (v2) for ARM boards (armv6m: RP2040; runs on v7-M too).
+"""`forward(cb)`: one call computes the input stage, every dense layer and the output stage (or the argmax head) of
+an int8 (w8a8, w8a16) or q15 blob v2, bit-exact with the host integer reference (contract: models/README.md; same
+results as kernels.forward, the viper kernel used elsewhere).
 
 cb is the address (an int: cheap to pass, no buffer checks) of the call block, an array('i') built once by
 `call_block` and kept referenced by the Policy together with every buffer it points at (the GC does not move
 objects). Layout, 32-bit words:
 
-    cb[0] desc    array('i') from loader.load: _D_* header, then 8 ints per layer (n_in, n_out, act, pshift,
-                  lo, hi, w_off in weight elements, b_off in 32-bit words)
-    cb[1] blob    bytearray of the blob: int8 / int16 weights (row-major by output), bias i32, mult i32,
-                  shift u8 per layer, each section 4-aligned
+    cb[0] desc    the loader's kernel descriptor (loader.py: inside the blob bytearray at byte total_size): 16
+                  header ints (0 n_layers, 1 amin, 2 amax, 3 wide, 5 n_inputs, 6 feature-table byte offset,
+                  8 output-table byte offset, 9 a16, 10 argmax, 11 layers to run, 12 output stage is the identity),
+                  then 8 ints per layer (n_in, n_out, act, pshift, lo, hi, w_off in weight elements, b_off in
+                  32-bit words)
+    cb[1] blob    the file: input kinds at byte 16 + 20 i, feature entries (qoff, qlo, qhi, fmult, fshift) at
+                  desc[6] + 20 f, output entries (omult, ooff, qlo, qhi at bytes 20..35, oshift at byte 1) at
+                  desc[8] + 36 j; int8 / int16 weights (row-major by output), bias i32, mult i32, shift u8 per layer
     cb[2] act A   int16 activations in (features go here), 4-aligned
-    cb[3] act B   int16 activations, 4-aligned (layers ping-pong A -> B -> A ...)
-    cb[4] inp     array('i') [theta_q12, theta_dot_q12]
-    cb[5] out     array('i'): out[0] <- the last layer's last output (torque Q12)
+    cb[3] act B   int16 activations, 4-aligned (hidden layers ping-pong A -> B -> A ...)
+    cb[4] inp     array('i'): n_inputs int32 (Q`frac` each; angles Q12 rad)
+    cb[5] out     array('i'): n_outputs int32 (argmax: out[0] = the index; stopped early: the activations)
     cb[6] SIN_Q14 table (u16 x 258), cb[7] TANH_Q14 table (u16 x 258)
     cb[8] acc     int32 scratch, one word per unit of the widest layer
 
 Registers: r0 = cb on entry; MicroPython's prologue saves r4-r7 and lr, this code saves r8-r12 itself and
-returns 0 (a small int: the call allocates nothing). Stack frame (sp-relative bytes): 0 layers left, 4 this
-layer's descriptor, 8 src activations, 12 dst activations, 16 last output, 20 accumulators, 24 TANH_Q14,
-28 wide (0 int8 weights, 1 int16), 32 cb, 36-52 saved r8-r12.
-Two pieces, one after the other:
-- feature stage (v1: cos, sin, clamped theta_dot -> act A; subroutines REDUCE, SINQ, FEATQ at the end): the part
-  the v2 input stage replaces;
+returns 0 (a small int: the call allocates nothing). Stack frame (sp-relative bytes): 0 layers left to run,
+4 this layer's descriptor, 8 src activations, 12 dst activations, 16 layers up to the last (1: the last layer),
+20 accumulators, 24 TANH_Q14, 28 wide (0 int8 weights, 1 int16), 32 a16, 36 desc, 40 TANHQ's saved r1, 48 cb,
+52-68 saved r8-r12.
+Pieces, one after the other:
+- input stage: per input, affine (clamp to qlo..qhi, minus qoff) or angle (reduce to [-pi, pi], turn units,
+  cos then sin Q14: subroutines REDUCE, SINQ), each feature requantized (FEATQ: * fmult, rounded >> fshift,
+  clamped to amin..amax) into act A;
 - dense layers: walks desc. Per layer a dot-product pass writes int32 accumulators to cb[8] (acc_j without bias),
   then a requantization pass adds bias, multiplies, rounds, shifts, clamps (two outputs per iteration), applies
-  the tanh table (tanh, sigmoid) and writes int16 outputs. Dot-product loops, chosen per layer:
+  the tanh table (tanh, sigmoid; subroutine TANHQ: the scheme's hand-off, A8 or 16-bit) and writes int16 outputs.
+  Dot-product loops, chosen per layer:
   int8 weights, pshift 0: n_in % 8 == 0 two weight words (8 MACs) per iteration; n_in % 8 == 4 one word;
   n_in == 3 inputs held in registers; other n_in >= 2 (rows not word-aligned) weights byte by byte, inputs two
   per word; int16 weights: n_in == 3 inputs in registers, n_in even two MACs per word; everything else (any
   n_in, any pshift, int8 or int16 weights) a generic loop with ldrsb / ldrsh, one MAC per iteration.
   Inputs (int16) are read as words: both activation buffers start 4-aligned; any width up to the buffers'.
+  W8A16 runs the int8-weight loops on 16-bit activations (same code: activations are int16 in every scheme);
+- the last layer (REQL): y_j (after tanh / sigmoid its hand-off value; argmax: the clamped requant value) as
+  int32, straight into out when desc[12] says the output stage is the identity, else into the accumulators and
+  then the output stage (out_j = clamp(((y_j * omult + R(oshift)) >> oshift) + ooff, qlo, qhi)) or the argmax
+  (out[0] = index of the first maximum);
+- desc[11] < n_layers (Policy.run_layers): stop after that many layers and copy the activations into out.
 Instructions the inline assembler lacks (sxtb, sxth, ldrsb, ldrsh, register-offset loads, ldm / stm, sp-relative
 loads and stores, high-register compares) are raw halfwords, named _OP_OPERANDS below (checked against an
 encoder by tests/test_thumb_kernel.py).

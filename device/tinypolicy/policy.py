@@ -16,9 +16,10 @@
 # Kernels (chosen once, at load): int8 / q15 blobs run the asm_thumb kernel (kernels_thumb.py) where the firmware
 # runs ARM code (sys.implementation._mpy arch armv6m .. armv7emdp) and the module imports, else the viper kernel
 # (kernels.py) where the port has the native emitter, else the portable plain-MicroPython kernel (portable.py), all
-# bit-identical; `Policy.load(path, kernel="viper")` (or "thumb", "portable") forces one. f32 blobs run the float path (floatpath.py); their infer_q converts the ints to
-# floats and back (clamped to out_lo_q..out_hi_q): it works, but allocates, so use an int8 or q15 blob inside a hard
-# timer callback or under heap_lock. `import tinypolicy` and f32 blobs need no native emitter.
+# bit-identical; `Policy.load(path, kernel="viper")` (or "thumb", "portable") forces one. f32 blobs run the float
+# path (floatpath.py); their infer_q converts the ints to floats and back (clamped to out_lo_q..out_hi_q): it works,
+# but allocates, so use an int8 or q15 blob inside a hard timer callback or under heap_lock. `import tinypolicy`
+# and f32 blobs need no native emitter.
 from array import array
 
 from tinypolicy.errors import ModelError

@@ -113,8 +113,8 @@ def render(result: dict) -> list[str]:
     L += ["", ("Baseline (the issue's emulated RP2040 running the official rp2 firmware v1.28.0 with our viper "
                "kernel, shipped 2×16 net, cycles per `infer_q` from Python; quoted, not measured here): int8 viper "
                f"{ISSUE_VIPER['int8']:,} (kernel alone {ISSUE_VIPER_KERNEL_INT8:,}), Q15 viper "
-               f"{ISSUE_VIPER['q15']:,}, f32 {ISSUE_VIPER['f32']:,}. Shipped int8 (w8a16) here: asm_thumb {a8:,} cycles "
-               f"inside the call (≈ {a8 + ISSUE_CALL_OVERHEAD:,} with the call: "
+               f"{ISSUE_VIPER['q15']:,}, f32 {ISSUE_VIPER['f32']:,}. Shipped int8 (w8a16) here: asm_thumb "
+               f"{a8:,} cycles inside the call (≈ {a8 + ISSUE_CALL_OVERHEAD:,} with the call: "
                f"{ISSUE_VIPER['int8'] / (a8 + ISSUE_CALL_OVERHEAD):.1f}× faster than viper), "
                f"w8a8 {get(first, 'w8a8', 'asm_thumb'):,}, Q15 {get(first, 'q15', 'asm_thumb'):,} "
                f"({get(first, 'q15', 'asm_thumb') / a8:.2f}× w8a16)."),
