@@ -2,14 +2,34 @@
 run on the unix MicroPython port twice: from source ("src") and from the x64 .mpy build ("mpy").
 
 One MicroPython process runs a whole file (a process start costs ~50 ms); each item then reports its own
-PASS/FAIL/SKIP with the MicroPython traceback."""
+PASS/FAIL/SKIP with the MicroPython traceback.
+
+Shared fixtures: `vboard` (an empty virtual board) and `flashed_board` (one holding what `make flash` puts
+there); plain helpers are in helpers.py."""
 import re
 
 import pytest
 
 from devrun import DEVICE_TESTS, run_micropython, test_file_heapsize
+from helpers import flash_fs
+from tinypolicy_host.devtools.vboard import VBoardProcess
 
 _results: dict = {}
+
+
+@pytest.fixture
+def vboard(tmp_path):
+    """A running virtual board whose flash is the empty folder tmp_path/fs (main.py not run at boot)."""
+    with VBoardProcess(tmp_path / "fs", tmp_path / "port", run_main=False) as vb:
+        yield vb
+
+
+@pytest.fixture
+def flashed_board(tmp_path):
+    """(virtual board, its flash folder) holding both packages (x64 .mpy) and the blobs, as after `make flash`."""
+    fs = flash_fs(tmp_path / "fs")
+    with VBoardProcess(fs, tmp_path / "port", run_main=False) as vb:
+        yield vb, fs
 
 
 def pytest_sessionstart(session):

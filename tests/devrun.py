@@ -3,10 +3,10 @@ import os
 import subprocess
 from pathlib import Path
 
-from tinypolicy_host.paths import REPO, device_path, micropython_binary
+from tinypolicy_host.paths import BOARD_HEAPSIZE, REPO, device_path, micropython_binary
 
 DEVICE_TESTS = REPO / "tests" / "device"
-HEAPSIZE = "128K"  # board-sized heap (RP2040 has ~160 KB free): what does not fit there fails here first
+HEAPSIZE = BOARD_HEAPSIZE
 
 
 def run_micropython(args, *, variant="src", heapsize=HEAPSIZE, cwd=REPO, extra_path=(), timeout=300,

@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinypolicy_host.board.logfile import read_log
+from helpers import LOG_COLUMNS
+from tinypolicy_host.board.logformat import read_log
 from tinypolicy_host.board.mpy import PACKAGES
-from tinypolicy_host.board.plot import NAMES, UPRIGHT_BAND, wrap_angle
+from tinypolicy_host.board.plot import NAMES
 from tinypolicy_host.devtools.vboard import VBoardProcess
+from tinypolicy_host.evaluation.upright import UPRIGHT_RAD, wrap_angle
 from tinypolicy_host.paths import BOARDS, BUILD, DEVICE, REPO
 
-HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags".split(",")
+HEADER = LOG_COLUMNS
 
 
 def make(*args, timeout=120):
@@ -40,8 +42,11 @@ def test_flash_monitor_plot_on_virtual_board(tmp_path):
     with VBoardProcess(fs, tmp_path / "port") as vb:
         # 1. flash: everything copied and verified by a hash computed on the board
         r, t_first = make("flash", f"PORT={vb.port}", "BOARD=unix")
-        m = re.search(r"(\d+) copied .* all (\d+) files verified on the device \((sha256|crc32)\)", r.stdout)
-        assert m and m.group(1) == m.group(2), r.stdout
+        m = re.search(r"flash: version (\w+): (\d+) sent .* all (\d+) files verified on the device "
+                      r"\((sha256|crc32)\)", r.stdout)
+        assert m and m.group(2) == m.group(3), r.stdout
+        assert (fs / "tp" / "current").read_text() == m.group(1) and sha(fs / "boot.py") == sha(DEVICE / "boot.py")
+        live = fs / "tp" / m.group(1)  # the version folder boot.py enters
         expected = {"main.py": DEVICE / "main.py", "config.json": DEVICE / "config.json",
                     "board.py": BOARDS / "unix" / "board.py", config["model"]: REPO / config["model"]}
         expected |= {f"models/policy_{dtype}.bin": REPO / "models" / f"policy_{dtype}.bin"
@@ -50,12 +55,13 @@ def test_flash_monitor_plot_on_virtual_board(tmp_path):
             for mpy in (BUILD / "mpy" / "x64" / package).rglob("*.mpy"):
                 expected[mpy.relative_to(BUILD / "mpy" / "x64").as_posix()] = mpy
         for rel, local in expected.items():  # independent check of the board's flash
-            assert (fs / rel).is_file() and sha(fs / rel) == sha(local), rel
+            assert (live / rel).is_file() and sha(live / rel) == sha(local), rel
             assert f" {rel} " in r.stdout
-        assert not list(fs.rglob("*.new")) and not [p for package in PACKAGES for p in (fs / package).glob("*.py")]
+        assert not list(fs.rglob("*.new")) and not [p for package in PACKAGES for p in (live / package).glob("*.py")]
+        assert sorted(p.name for p in fs.iterdir()) == ["boot.py", "tp"]
         # 2. a second flash copies nothing
         r, t_second = make("flash", f"PORT={vb.port}", "BOARD=unix")
-        assert re.search(r"flash: 0 copied \(0 B\), (\d+) unchanged", r.stdout), r.stdout
+        assert re.search(r"flash: version \w+: 0 sent \(0 B\), (\d+) unchanged", r.stdout), r.stdout
         # 3. monitor: real-time control until the app says it is done
         duration = config.get("duration_s", 10)
         r, t_monitor = make("monitor", f"PORT={vb.port}", f"OUT={out}", f"DURATION={duration + 8}",
@@ -72,7 +78,7 @@ def test_flash_monitor_plot_on_virtual_board(tmp_path):
     # 4. the pendulum is upright at the end: the last half second inside the upright band
     t = (t_us - t_us[0]) / 1e6
     end = wrap_angle(log.data["theta"][t >= t[-1] - 0.5])
-    assert np.all(np.abs(end) <= UPRIGHT_BAND), f"not upright at the end: |theta| up to {np.abs(end).max():.3f}"
+    assert np.all(np.abs(end) <= UPRIGHT_RAD), f"not upright at the end: |theta| up to {np.abs(end).max():.3f}"
     # 5. plots, as the user types it
     plots = tmp_path / "plots"
     r, _ = make("plot", f"LOG={out}", f"PLOTS={plots}")

@@ -10,22 +10,15 @@ import pytest
 
 from tinypolicy_host.board import devtest as board_tests
 from tinypolicy_host.board.devtest import run_module, run_on_board
-from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.errors import UserError
-from tinypolicy_host.paths import BUILD, MODELS, REPO
+from tinypolicy_host.paths import REPO
 
 TESTS = REPO / "tests" / "device"
 
 
 @pytest.fixture
-def board(tmp_path):
-    """A virtual board holding what `make flash` puts there: both packages (x64 .mpy) and the blobs."""
-    fs = tmp_path / "fs"
-    for package in ("tinypolicy", "tinypolicy_app"):
-        shutil.copytree(BUILD / "mpy" / "x64" / package, fs / package)
-    shutil.copytree(MODELS, fs / "models", ignore=shutil.ignore_patterns("*.onnx", "*.json", "*.md"))
-    with VBoardProcess(fs, tmp_path / "port", run_main=False) as vb:
-        yield vb, fs
+def board(flashed_board):
+    return flashed_board
 
 
 def test_device_tests_pass_on_the_board(board):

@@ -6,10 +6,11 @@ import shutil
 import pytest
 
 from devrun import run_micropython
-from tinypolicy_host.board.logfile import parse_lines
+from helpers import LOG_HEADER
+from tinypolicy_host.board.logformat import parse_lines
 from tinypolicy_host.paths import BOARDS, DEVICE, MODELS, REPO
 
-HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"
+HEADER = LOG_HEADER
 MAIN = DEVICE / "main.py"
 INT8 = MODELS / "policy_int8.bin"
 

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tinypolicy_host.board.logfile import read_log
+from tinypolicy_host import cli
+from tinypolicy_host.board.logformat import read_log
 from tinypolicy_host.cli import main
+from tinypolicy_host.paths import REPO
 
 
 def test_demo_writes_log_plots_and_summary(tmp_path):
@@ -80,3 +82,18 @@ def test_demo_reports_the_device_config_error_as_the_reason(quiet, tmp_path, cap
     assert (out + err).count("period_ms: 0 not allowed") == 1, out + err
     assert "device info" not in out and "CSV header" not in out + err and "data rows" not in out + err
     assert "# error: period_ms: 0 not allowed" in log.read_text()  # the log still records it
+
+
+def test_make_demo_writes_only_untracked_paths():
+    """`make demo` must not dirty the work tree: its log and plots go where git ignores them (the committed
+    example plots in plots/ are rewritten only by `make plots`)."""
+    dry = subprocess.run(["make", "-n", "demo"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    (line,) = [ln for ln in dry.stdout.splitlines() if " demo --log " in ln]
+    words = line.split()
+    log, plots = words[words.index("--log") + 1], words[words.index("--plots") + 1]
+    for path in (log, f"{plots}/angle_vs_time.png"):
+        ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO, timeout=30)
+        assert ignored.returncode == 0, f"make demo writes {path}, which git tracks"
+    parsed = cli.build_parser("demo").parse_args(["demo"])  # the CLI's own defaults too
+    for path in (parsed.log, parsed.plots / "angle_vs_time.png"):
+        assert subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=REPO, timeout=30).returncode == 0, path

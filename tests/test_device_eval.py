@@ -60,8 +60,8 @@ def test_bad_blob_is_one_line_error(tmp_path):
 @pytest.mark.slow
 def test_virtual_board_over_serial(tmp_path):
     fs = tmp_path / "fs"
-    for pkg in ("tinypolicy", "tinypolicy_app"):  # what `make flash` puts there (serve lives in the app)
-        shutil.copytree(BUILD / "mpy" / "x64" / pkg, fs / pkg)
+    for package in ("tinypolicy", "tinypolicy_app"):  # what `make flash` puts there
+        shutil.copytree(BUILD / "mpy" / "x64" / package, fs / package)
     (fs / "models").mkdir()
     shutil.copy(MODELS / "policy_int8.bin", fs / "models")
     settings = {"50ms": SETTINGS["50ms"]}
@@ -71,7 +71,7 @@ def test_virtual_board_over_serial(tmp_path):
         assert got["device"]["link"] == f"--port {vb.port}"
         # a blob the board does not have: the device's own error, as a one-line user error
         (tmp_path / "other.bin").write_bytes((MODELS / "policy_q15.bin").read_bytes())
-        with pytest.raises(UserError, match=r"device stopped after 0 of 1 torques: ModelError: models/other\.bin"):
+        with pytest.raises(UserError, match=r"device stopped after 0 of 1 answers: ModelError: models/other\.bin"):
             evaluate_on_device(tmp_path / "other.bin", 1, settings, port=vb.port)
     unix = evaluate_on_device(MODELS / "policy_int8.bin", 40, settings)
     assert got["50ms"]["mean"] == unix["50ms"]["mean"]
@@ -89,7 +89,7 @@ def test_large_batch_does_not_deadlock_and_grid_inputs_match_the_reference():
         policy = DevicePolicy(link, read_blob(blob))
         rng = np.random.default_rng(3)
         theta, theta_dot = rng.uniform(-20, 20, 20000), rng.uniform(-9, 9, 20000)
-        torque = policy(theta, theta_dot)
+        torque = policy.pendulum(theta, theta_dot)
     finally:
         link.close()
     assert policy.mismatches == 0 and policy.states == 20000

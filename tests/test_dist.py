@@ -5,6 +5,7 @@ import zipfile
 
 import pytest
 
+from helpers import fake_repo
 from tinypolicy_host.board import dist, flash
 from tinypolicy_host.errors import UserError
 
@@ -15,28 +16,16 @@ ARCH = "armv6m"
 def tree(tmp_path, monkeypatch):
     """A fake repository: device/ (both packages, main.py, config.json), boards/, models/, build/mpy/armv6m with a
     .mpy (fake bytes: dist only copies them) newer than each source."""
-    root = tmp_path / "repo"
     sources = {"tinypolicy/__init__.py": "VERSION = 1\n", "tinypolicy_app/__init__.py": "",
                "tinypolicy_app/app.py": "def main():\n    pass\n"}
-    for rel, text in sources.items():
-        src = root / "device" / rel
-        src.parent.mkdir(parents=True, exist_ok=True)
-        src.write_text("# device: fake\n" + text)
-        os.utime(src, (1_000_000_000, 1_000_000_000))
-        mpy = root / "build" / "mpy" / ARCH / rel.replace(".py", ".mpy")
-        mpy.parent.mkdir(parents=True, exist_ok=True)
-        mpy.write_bytes(b"M\x06" + rel.encode())
-    (root / "device" / "main.py").write_text("# device: fake app\n")
-    (root / "device" / "config.json").write_text("{}\n")
-    (root / "boards" / "rpi_pico").mkdir(parents=True)
-    (root / "boards" / "rpi_pico" / "board.py").write_text("# device: fake board\nNAME = 'rpi_pico'\n")
-    (root / "models").mkdir()
-    (root / "models" / "policy_int8.bin").write_bytes(b"TPOL" + bytes(60))
-    for module in (dist, flash):
-        for name, value in (("DEVICE", root / "device"), ("BOARDS", root / "boards"), ("BUILD", root / "build"),
-                            ("REPO", root), ("MODELS", root / "models")):
-            if hasattr(module, name):
-                monkeypatch.setattr(module, name, value)
+    files = {f"device/{rel}": "# device: fake\n" + text for rel, text in sources.items()}
+    files |= {f"build/mpy/{ARCH}/{rel.replace('.py', '.mpy')}": b"M\x06" + rel.encode() for rel in sources}
+    files |= {"device/main.py": "# device: fake app\n", "device/config.json": "{}\n",
+              "boards/rpi_pico/board.py": "# device: fake board\nNAME = 'rpi_pico'\n",
+              "models/policy_int8.bin": b"TPOL" + bytes(60)}
+    root = fake_repo(tmp_path / "repo", files, monkeypatch, dist, flash)
+    for rel in sources:  # each source older than its .mpy
+        os.utime(root / "device" / rel, (1_000_000_000, 1_000_000_000))
     return root
 
 

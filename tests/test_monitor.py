@@ -5,12 +5,13 @@ import random
 
 import pytest
 
+from helpers import LOG_HEADER
 from tinypolicy_host.board import monitor
-from tinypolicy_host.board.logfile import read_log
-from tinypolicy_host.board.monitor import Capture, Status, StreamParser
+from tinypolicy_host.board.logformat import StreamParser, read_log
+from tinypolicy_host.board.monitor import Capture, Status
 from tinypolicy_host.devtools.vboard import VBoardProcess
 
-HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"
+HEADER = LOG_HEADER
 
 
 def row(i):
@@ -133,10 +134,44 @@ def test_capture_splits_raw_repl_sections_and_writes_only_csv():
     cap = Capture(out, Status(err))
     data = stream(5) + b"\x04Traceback...\nKeyboardInterrupt: \n\x04>"
     for i in range(0, len(data), 11):
-        cap.feed(data[i:i + 11])
-    assert cap.section == 2 and "KeyboardInterrupt" in cap.error
+        cap.feed(data[i:i + 11], now=i / 1000)
+    assert not cap.ended  # a complete trailer, but the board has not been silent yet
+    cap.poll(now=len(data) / 1000 + monitor.QUIET_S + 0.01)
+    assert cap.ended and "KeyboardInterrupt" in cap.error
     assert out.getvalue() == HEADER + "\n" + "".join(row(i) + "\n" for i in range(5))
     assert "# info: done" in err.getvalue()
+
+
+def test_control_bytes_in_the_app_output_never_end_the_capture():
+    """Issue 11 item 8: 0x04 / 0x03 bytes anywhere in the stream (noise on the link) are garbage inside a line;
+    only the trailer followed by silence ends it, and every row the noise did not touch is kept."""
+    rng = random.Random(5)
+    rows = [row(i) for i in range(600)]
+    hit = set(rng.sample(range(600), 60))
+    body = "# info: start\n" + HEADER + "\n"
+    data = bytearray(body.encode())
+    for i, r in enumerate(rows):
+        line = bytearray((r + "\n").encode())
+        if i in hit:
+            line.insert(rng.randrange(0, len(line) - 1), rng.choice(b"\x03\x04\x04"))
+        data += line
+    data += b"# info: done\n\x04\x04>"
+    out = io.StringIO()
+    cap = Capture(out, Status(io.StringIO()))
+    t, i = 0.0, 0
+    while i < len(data):
+        n = rng.randrange(1, 90)
+        cap.feed(bytes(data[i:i + n]), now=t)
+        t += 0.01  # the app prints steadily: never quiet for QUIET_S before the end
+        cap.poll(now=t)
+        i += n
+        assert not cap.ended or i >= len(data), i
+    cap.poll(now=t + monitor.TRAILER_S + 1)
+    assert cap.ended and cap.error == ""
+    got = out.getvalue().splitlines()[1:]
+    good = [r for i, r in enumerate(rows) if i not in hit]
+    assert [g for g in got if g in set(good)] == good  # every untouched row, in order
+    assert cap.parser.done
 
 
 FAKE_MAIN = r'''
@@ -163,11 +198,8 @@ def fake_app(fs, n, done=True, tail=""):
 
 
 @pytest.fixture
-def vboard_fs(tmp_path):
-    fs = tmp_path / "fs"
-    fs.mkdir()
-    with VBoardProcess(fs, tmp_path / "port", run_main=False) as vb:
-        yield vb, fs
+def vboard_fs(vboard, tmp_path):
+    return vboard, tmp_path / "fs"
 
 
 def test_monitor_against_vboard_done(vboard_fs, tmp_path):
@@ -287,3 +319,102 @@ def test_monitor_survives_the_port_vanishing(tmp_path):
         vb.stop()
     assert s["reason"].startswith("port lost"), s["reason"]
     assert len(read_log(out)) == s["rows"] > 20
+
+
+def test_a_0x04_in_the_device_output_does_not_truncate_the_capture(vboard_fs, tmp_path):
+    """Issue 11 item 8 end to end: the raw REPL's end marker byte inside the app's output."""
+    vb, fs = vboard_fs
+    fake_app(fs, 60)
+    src = (fs / "main.py").read_text().replace('    time.sleep_ms(5)', '    time.sleep_ms(5)\n    if i == 20:\n'
+                                               '        sys.stdout.write("\\x04")')
+    (fs / "main.py").write_text(src)
+    out = tmp_path / "run.csv"
+    s = monitor.monitor(vb.port, out, duration=20, status_stream=io.StringIO())
+    assert s["reason"] == "done" and not s["cut_short"], s
+    assert list(read_log(out).data["tick"])[-1] == 59 and s["rows"] >= 58
+
+
+@pytest.mark.parametrize("how", ["board reset", "port lost"])
+def test_a_capture_cut_short_exits_non_zero_with_the_rows_kept(tmp_path, how, capsys):
+    """Issue 11 item 9: the board resets (the app ends the interpreter) or the port goes away mid-run."""
+    import threading
+
+    from tinypolicy_host.cli import main
+
+    fs = tmp_path / "fs"
+    fake_app(fs, 100000, done=False)
+    if how == "board reset":
+        src = (fs / "main.py").read_text().replace("    time.sleep_ms(5)", "    time.sleep_ms(5)\n    if i == 40:\n"
+                                                   "        sys.exit(0)")
+        (fs / "main.py").write_text(src)
+    out = tmp_path / "run.csv"
+    with VBoardProcess(fs, tmp_path / "port", run_main=False) as vb:
+        if how == "port lost":
+            threading.Timer(1.5, vb.stop).start()
+        rc = main(["monitor", "--port", vb.port, "--out", str(out), "--duration", "20"])
+    err = capsys.readouterr().err
+    assert rc == 1, err[-500:]
+    cut = [ln for ln in err.splitlines() if ln.startswith("monitor: capture cut short: ")]
+    assert len(cut) == 1 and how.split()[1] in cut[0], err[-800:]
+    rows = len(read_log(out))
+    assert rows >= 20 and f"the {rows} rows received are in {out}" in cut[0]
+
+
+def _real_app(fs, config):
+    """The real app as sources on the virtual board's flash (flat layout), with this config."""
+    import json
+    import shutil
+
+    from tinypolicy_host.paths import BOARDS, DEVICE, MODELS
+
+    for pkg in ("tinypolicy", "tinypolicy_app"):
+        shutil.copytree(DEVICE / pkg, fs / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(DEVICE / "main.py", fs / "main.py")
+    shutil.copy(BOARDS / "unix" / "board.py", fs / "board.py")
+    (fs / "models").mkdir()
+    shutil.copy(MODELS / "policy_int8.bin", fs / "models" / "policy_int8.bin")
+    (fs / "config.json").write_text(json.dumps(config))
+
+
+def test_stray_ctrl_c_on_the_link_does_not_stop_the_app(vboard_fs, tmp_path):
+    """Issue 11 item 8, input side: 0x03 bytes reach the board during a run; the app counts and ignores them,
+    and the monitor can still stop it on purpose (CR Ctrl-C) at the end of --duration."""
+    import os
+    import threading
+    import time
+
+    from tinypolicy_host.board.logformat import summary
+
+    vb, fs = vboard_fs
+    _real_app(fs, {"mode": "realtime", "duration_s": 2, "period_ms": 10, "warmup": 0})
+    stop = threading.Event()
+
+    def noise():
+        fd = os.open(vb.port, os.O_WRONLY | os.O_NOCTTY)
+        try:
+            time.sleep(1.0)  # into the run
+            for _ in range(5):
+                os.write(fd, b"\x03")
+                if stop.wait(0.15):
+                    break
+        finally:
+            os.close(fd)
+
+    t = threading.Thread(target=noise)
+    t.start()
+    out = tmp_path / "run.csv"
+    try:
+        s = monitor.monitor(vb.port, out, duration=30, status_stream=io.StringIO())
+    finally:
+        stop.set()
+        t.join()
+    assert s["reason"] == "done", s["reason"]
+    sm = summary(s["messages"])
+    assert int(sm["stray_ctrl_c"]) >= 1 and sm["safe"] == "0", sm
+    assert len(read_log(out)) + int(sm["missed"]) == 200
+    # stopped on purpose: a long run ends at --duration with the summary
+    out2 = tmp_path / "run2.csv"
+    (fs / "config.json").write_text('{"mode": "realtime", "duration_s": 0, "warmup": 0}')
+    s = monitor.monitor(vb.port, out2, duration=2.0, status_stream=io.StringIO())
+    assert s["reason"] == "duration" and "info: stopped: stop request (CR Ctrl-C) on the link" in s["messages"]
+    assert summary(s["messages"])["ticks"] and "info: done" in s["messages"]

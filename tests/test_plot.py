@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinypolicy_host.board.plot import NAMES, plot_log, wrap_angle
+from helpers import LOG_HEADER
+from tinypolicy_host.board.plot import NAMES, plot_log
 from tinypolicy_host.cli import main
 from tinypolicy_host.errors import UserError
+from tinypolicy_host.evaluation.upright import wrap_angle
 
-HEADER = "tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags"
+HEADER = LOG_HEADER
 
 
 def write_log(path, n=300):
@@ -72,7 +74,7 @@ def test_out_that_is_a_file_is_one_error_line(tmp_path, capsys):
 
 
 def test_time_axis_unwraps_t_us_and_non_finite_timings_are_skipped(tmp_path):
-    from tinypolicy_host.board.logfile import read_log
+    from tinypolicy_host.board.logformat import read_log
     from tinypolicy_host.board.plot import T_WRAP, _time_s
 
     start = T_WRAP - 20000  # 20 ms before the device's ticks_us wraps

@@ -119,16 +119,16 @@ def test_quick_honours_es_episodes(tmp_path, monkeypatch):
     """--quick used to run ES on 64 episodes whatever --es-episodes said (and record 256 in the provenance)."""
     import json
 
-    from tinypolicy_host.cli import train as train_cli
+    from tinypolicy_host.training import train as train_lib
 
     seen = []
-    real = train_cli.train_es
+    real = train_lib.train_es
 
     def spy(net, gens, pairs, episodes, *a, **kw):
         seen.append((pairs, episodes))
         return real(net, gens, pairs, episodes, *a, **kw)
 
-    monkeypatch.setattr(train_cli, "train_es", spy)
+    monkeypatch.setattr(train_lib, "train_es", spy)
     args = [*TINY[:-1], "1", "--es-pairs", "2", "--es-episodes", "5", "--no-export", "--out", str(tmp_path)]
     assert cli.main(args) == 0
     assert seen == [(2, 5)]
@@ -160,3 +160,29 @@ def test_golden_goes_with_the_models_it_describes(tmp_path, monkeypatch, models_
         assert Path(kw["out_dir"]).resolve() == MODELS.resolve() and kw["golden_dir"] == export.GOLDEN
     else:
         assert Path(kw["golden_dir"]).resolve() == (tmp_path / "elsewhere" / "golden").resolve()
+
+
+def test_population_rollout_reads_parameters_to_vector_layout():
+    """ES perturbs `parameters_to_vector(net.parameters())` and writes the best back with `vector_to_parameters`:
+    the batched population rollout must read that layout, i.e. give the net's own closed-loop return."""
+    from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+    from tinypolicy_host.training.plant import DT, step
+    from tinypolicy_host.training.train import FlatParams
+
+    torch.manual_seed(0)
+    net = PolicyNet(8, 2, "tanh")
+    vec = parameters_to_vector(net.parameters()).detach().double()
+    th0, thd0 = torch.tensor([[3.0, 0.5, -1.0]]), torch.tensor([[0.0, 1.0, -2.0]])
+    other = vec + 0.1 * torch.randn(vec.shape, dtype=torch.float64)
+    got = FlatParams(net).returns(torch.stack([vec, other]), th0, thd0, DT, 0.0, 20, torch.Generator())
+    th, thd, total = th0[0].clone(), thd0[0].clone(), torch.zeros(3)
+    with torch.no_grad():
+        for _ in range(20):
+            th, thd, cost = step(th, thd, net(th, thd), DT)
+            total -= cost
+    assert torch.allclose(got[0], total.mean(), rtol=1e-5)
+    assert not torch.allclose(got[1], got[0])
+    vector_to_parameters(other.float(), net.parameters())
+    assert torch.equal(parameters_to_vector(net.parameters()).double(), other.float().double())
+    assert all(p.dtype == torch.float32 for p in net.parameters())

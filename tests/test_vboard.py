@@ -32,12 +32,6 @@ def wait_gone(pids, timeout=5.0):
     return [p for p in pids if alive(p)]
 
 
-@pytest.fixture
-def vboard(tmp_path):
-    with VBoardProcess(tmp_path / "fs", tmp_path / "port") as vb:
-        yield vb
-
-
 def test_mpremote_resume_exec_cp_ls_run(vboard, tmp_path):
     assert Path(vboard.port).exists() and (tmp_path / "port").read_text().strip() == vboard.port
     r = mpremote(vboard.port, "resume", "exec", "import os, sys; print(os.getcwd()); print(sys.path)")

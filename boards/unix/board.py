@@ -19,6 +19,23 @@ def actuator_off():
     pass
 
 
+_ISIG = 1  # termios c_lflag bit (Linux): the terminal turns Ctrl-C into SIGINT
+
+
+def ctrl_c(enabled):
+    """Ctrl-C as an interrupt on (True) or off (False, during a run: the byte then reaches the app's input, as on a
+    board after micropython.kbd_intr(-1)). The unix port sees Ctrl-C only as SIGINT from its terminal, and
+    kbd_intr(-1) would make SIGINT fatal: clear the terminal's ISIG flag instead. Not a terminal: nothing to do."""
+    import termios
+
+    try:
+        attrs = termios.tcgetattr(0)
+        attrs[3] = attrs[3] | _ISIG if enabled else attrs[3] & ~_ISIG
+        termios.tcsetattr(0, termios.TCSANOW, attrs)
+    except OSError:
+        pass
+
+
 def make_ticker(alloc_free):
     """Returns (timer, hard): a machine.Timer-like object, not started, and whether to ask for hard mode."""
     return Timer(TIMER_ID), bool(alloc_free)

@@ -24,15 +24,6 @@ from array import array
 
 from tinypolicy.errors import ModelError
 
-_I32 = 2147483647.0
-
-
-def to_q(x, frac):
-    """Float -> Q`frac` int: floor(x * 2^frac + 0.5), the contract's conversion (host and device alike)."""
-    v = x * (1 << frac) + 0.5
-    q = int(v)  # truncates toward zero: step down for negative non-integers (floor without importing math)
-    return q - 1 if q > v else q
-
 
 def _thumb():
     """tinypolicy.kernels_thumb where the firmware runs ARM code (the arch field of sys.implementation._mpy:
@@ -196,46 +187,16 @@ class Policy:
         return self.widths[k]
 
     def _float_q(self, inp, out, run):
-        ys = self._net.forward([inp[i] / (1 << self.in_frac[i]) for i in range(self.n_inputs)], run)  # type: ignore
-        if self.argmax and run < 0:
-            out[0] = ys[0]
-            return
-        for j in range(len(ys)):
-            if run < 0:
-                out[j] = max(self.out_lo_q[j], min(self.out_hi_q[j], to_q(ys[j], self.out_frac[j])))
-            else:
-                out[j] = int(max(-_I32, min(_I32, to_q(ys[j], 12))))
+        from tinypolicy.floats import float_q
+
+        float_q(self, inp, out, run)
 
     def infer(self, x):
         """x: n_inputs floats (the inputs' units) -> list of n_outputs floats (argmax head: [index], an int).
-        A NaN / inf input raises ValueError naming it. Integer dtypes: each input to Q`in_frac` (floor(x * 2^f +
-        0.5), affine inputs clamped to their integer range first), the integer kernel, outputs / 2^out_frac.
-        Allocates."""
-        if len(x) != self.n_inputs:
-            raise ValueError("expected %d inputs, got %d" % (self.n_inputs, len(x)))
-        for i in range(self.n_inputs):
-            v = x[i]
-            if v - v != 0:
-                raise ValueError("input %d: %r is not finite" % (i, v))
-        if self._net is not None:
-            return self._net.forward(x)
-        q = self._qin
-        for i in range(self.n_inputs):
-            angle, frac, qlo, qhi = self._conv[i]
-            v = x[i]
-            lim = _I32 / (1 << frac)
-            if angle:
-                if not -lim <= v <= lim:
-                    raise ValueError("input %d: angle %r outside the Q12 int32 range" % (i, v))
-                q[i] = to_q(v, frac)
-            else:
-                v = to_q(-lim if v < -lim else (lim if v > lim else v), frac)
-                q[i] = qlo if v < qlo else (qhi if v > qhi else v)
-        o = self._qout
-        self.infer_q(q, o)
-        if self.argmax:
-            return [o[0]]
-        return [o[j] / (1 << self.out_frac[j]) for j in range(self.n_outputs)]
+        A NaN / inf input raises ValueError naming it (details: floats.infer). Allocates."""
+        from tinypolicy.floats import infer
+
+        return infer(self, x)
 
     def __repr__(self):
         return "<Policy %s %s %s>" % (self.scheme, self.widths, self.kernel)

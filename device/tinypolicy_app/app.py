@@ -9,8 +9,13 @@ Error policy (what the device does instead of crashing):
   missing config.json beside main.py is not an error (defaults and flags).
 - model missing / corrupt / dtype mismatch / runtime missing: `# error: model: ...`, safe state as above.
 - sensor or actuator 'board' on a board module without a rig: error, falls back to the simulated plant, safe.
-- unix command-line usage mistakes (unknown flag, missing value): `# error: ...` and exit status 2, nothing runs.
-- open-loop replay without a readable input file: `# error:` and exit status 1 (nothing to replay).
+- unix command-line usage mistakes (unknown flag, missing or empty value): `# error: ...` and exit status 2,
+  nothing runs.
+- open-loop replay without a readable input file (missing, a FIFO, a bad line anywhere in it: the file is checked
+  whole, then streamed): `# error:` naming path:line and exit status 1 (nothing to replay).
+- a sensor reading that is invalid (out of range, or non-finite: the read raises): zero torque on that tick, flag 32,
+  counted (`bad_inputs=` in the summary, a rate-limited warning), the loop goes on.
+- MemoryError during start-up: one `# error: memory: ...` line; the motor stays off (config: safe state, loop runs).
 On the unix port the exit status is 1 when the run was in the safe state, else 0.
 """
 import time
@@ -19,31 +24,17 @@ import micropython
 
 from tinypolicy_app import config
 from tinypolicy_app.actuators import BoardActuator, NullActuator, SimActuator
+from tinypolicy_app.files import not_regular, resolve
 from tinypolicy_app.logger import HEADER, Messages, Ring, write_line
 from tinypolicy_app.loop import HIST_BINS, ControlLoop
 from tinypolicy_app.plant import Pendulum, to_q20
-from tinypolicy_app.sensors import BoardSensor, Noise, PlantSensor, ReplaySensor, load_replay
+from tinypolicy_app.sensors import BoardSensor, Noise, PlantSensor
 
 
-def exists(path):
-    import os
-
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def resolve(path, here):
-    """A data path as given (relative to the cwd), else beside main.py, else one level up (unix dev tree:
-    `cd device && micropython main.py` finds ../models/...)."""
-    if not path or path[0] == "/":
-        return path
-    for cand in (path, here + "/" + path, here + "/../" + path):
-        if exists(cand):
-            return cand
-    return path
+def text_of(exc):
+    """An exception's message for a one-line report: its first argument, else its type (UnicodeError() and a
+    MemoryError raised with the heap locked have no arguments)."""
+    return str(exc.args[0]) if exc.args else type(exc).__name__
 
 
 def fmt_ms(ms):
@@ -55,6 +46,9 @@ def load_policy(cfg, here, msgs):
     dtype = cfg["dtype"]
     path = cfg["model"] or "models/policy_%s.bin" % ("int8" if dtype == "auto" else dtype)
     path = resolve(path, here)
+    kind = not_regular(path)
+    if kind:  # a FIFO would block the loader's open() forever
+        return None, path, "model: %s: %s, not a model file" % (path, kind)
     try:
         from tinypolicy import ModelError, Policy
     except ImportError as exc:
@@ -108,8 +102,8 @@ class Reporter:
 
     def __init__(self, loop, ring, msgs, out, extra=None):
         self.loop, self.ring, self.msgs, self.out, self.extra = loop, ring, msgs, out, extra
-        self.seen = [0, 0, 0, 0]  # overruns, missed, dropped, reentries at their last report
-        self.next_ms = [0, 0, 0, 0]  # control time (ms) from which each counter may be reported again
+        self.seen = [0, 0, 0, 0, 0]  # overruns, missed, dropped, reentries, bad inputs at their last report
+        self.next_ms = [0, 0, 0, 0, 0]  # control time (ms) from which each counter may be reported again
 
     def pump(self, limit=-1):
         n = self.ring.drain(self.out, limit, self.extra)
@@ -124,6 +118,9 @@ class Reporter:
             self.msgs.warn("log: %d rows dropped, ring full (raise ring or decimation)" % self.ring.dropped)
         if self._due(3, lp.reentries, now_ms):
             self.msgs.warn("timer: %d callbacks arrived during a step and were dropped" % lp.reentries)
+        if self._due(4, getattr(lp, "bad_inputs", 0), now_ms):
+            self.msgs.warn("sensor: %d invalid readings (non-finite or out of range): zero torque on those ticks "
+                           "(last at tick %d)" % (lp.bad_inputs, lp.last_tick))
         return n
 
     def _due(self, k, count, now_ms):
@@ -134,11 +131,21 @@ class Reporter:
         return True
 
 
-def run_batch(loop, n_ticks, lock, rep):
+LINK_EVERY = 64  # batch mode reads the link every this many steps
+
+
+def run_batch(loop, n_ticks, lock, rep, link=None):
     """Same step as fast as possible with simulated time; heap locked around each step when the policy is
-    allocation-free (an allocation raises MemoryError: the heap-lock guarantee holds in every batch run)."""
+    allocation-free (an allocation raises MemoryError: the heap-lock guarantee holds in every batch run).
+    A streamed sensor (replay) is refilled between steps (`fill`, foreground). Returns False when stopped by a
+    stop request on the link."""
     k = 0
+    fill = getattr(loop.sensor, "fill", None)
     while (n_ticks < 0 or k < n_ticks) and not loop.sensor.done:
+        if fill is not None:
+            fill()
+        if link is not None and k % LINK_EVERY == 0 and link.stop_requested():
+            return False
         if lock:
             micropython.heap_lock()
             try:
@@ -149,9 +156,10 @@ def run_batch(loop, n_ticks, lock, rep):
             loop.batch_step()
         rep.pump()
         k += 1
+    return True
 
 
-def run_realtime(board, loop, n_ticks, alloc_free, rep, msgs):
+def run_realtime(board, loop, n_ticks, alloc_free, rep, msgs, link=None):
     timer, hard = board.make_ticker(alloc_free)
     msgs.info("ticker: %s, %s callback, period %d ms" % (
         board.TICKER_KIND, "hard (allocation-free, heap locked)" if hard else "soft (scheduled)", loop.period_ms))
@@ -163,6 +171,8 @@ def run_realtime(board, loop, n_ticks, alloc_free, rep, msgs):
     try:
         while not loop.done and not loop.sensor.done:
             rep.pump(8)
+            if link is not None and link.stop_requested():
+                break
             if rep.ring.pending() == 0:
                 board.wait(timer)
             if loop.steps != seen:
@@ -184,7 +194,7 @@ def _us(v):
     return ">=%d" % v if v >= HIST_BINS - 1 else "%d" % v
 
 
-def summary(loop, ring, cfg, msgs, realtime):
+def summary(loop, ring, cfg, msgs, realtime, stray=0):
     lp = loop
     if lp.last_tick < 0:
         upright = "none"
@@ -195,11 +205,11 @@ def summary(loop, ring, cfg, msgs, realtime):
     msgs.emit("info",
         "summary ticks=%d steps=%d overruns=%d missed=%d dropped=%d reentries=%d upright_at_s=%s "
         "infer_us_median=%s infer_us_p99=%s infer_us_max=%d lateness_us_median=%s lateness_us_p99=%s "
-        "lateness_us_max=%d mode=%s period_ms=%d safe=%d" % (
+        "lateness_us_max=%d mode=%s period_ms=%d safe=%d bad_inputs=%d stray_ctrl_c=%d" % (
             lp.last_tick + 1, lp.steps, lp.overruns, lp.missed, ring.dropped, lp.reentries, upright,
             _us(lp.infer_hist.median()), _us(lp.infer_hist.percentile(99)), lp.infer_hist.max,
             _us(lp.late_hist.median()), _us(lp.late_hist.percentile(99)), lp.late_hist.max,
-            "realtime" if realtime else "batch", lp.period_ms, 1 if lp.safe else 0), True)
+            "realtime" if realtime else "batch", lp.period_ms, 1 if lp.safe else 0, lp.bad_inputs, stray), True)
 
 
 def build_stages(board, cfg, here, msgs, have_policy):
@@ -225,21 +235,29 @@ def build_stages(board, cfg, here, msgs, have_policy):
                     getattr(board, "NAME", "?"), exc))
                 sensor_kind, actuator_kind, fell_back = "plant", "sim", True
     if sensor_kind == "replay":
+        from tinypolicy_app.replay import ReplayError, ReplaySensor, scan_replay  # replay mode only: heap
+
         path = resolve(cfg["replay_input"], here)
         try:
-            rows = load_replay(path)
-        except (OSError, ValueError) as exc:
-            msgs.error("replay_input: %s" % (exc.args[0] if isinstance(exc, ValueError) else
-                                             "%s: cannot read (%s)" % (path, exc)))
+            sensor = ReplaySensor(path, scan_replay(path))
+        except ReplayError as exc:
+            msgs.error("replay_input: %s" % text_of(exc))
             return None
-        sensor = ReplaySensor(rows)
-        msgs.info("replay %s: %d rows" % (path, sensor.n))
-        if cfg["replay_output"]:
+        except OSError as exc:
+            msgs.error("replay_input: %s: cannot read (%s)" % (path, exc))
+            return None
+        msgs.info("replay %s: %d rows (streamed)" % (path, sensor.n))
+        out_path = cfg["replay_output"]
+        if out_path:
+            kind = not_regular(out_path)
             try:
-                out_file = open(cfg["replay_output"], "w")
+                if kind:  # a FIFO would block open() until someone reads it
+                    raise OSError("%s, not a file" % kind)
+                out_file = open(out_path, "w")
                 out_file.write("torque_q12\n")
             except OSError as exc:
-                msgs.error("replay_output: %s: cannot write (%s)" % (cfg["replay_output"], exc))
+                sensor.close()
+                msgs.error("replay_output: %s: cannot write (%s)" % (out_path, exc))
                 return None
             extra = _line_writer(out_file)
         return sensor, NullActuator(), None, extra, out_file, fell_back
@@ -261,13 +279,31 @@ def _line_writer(f):
     return write
 
 
-def main(board, argv=None, here="."):
+def main(board, argv=None, here=".", link=False):
+    """The app; returns the unix exit status. `link`: the board's console is the serial link to a host (a board, the
+    virtual board): Ctrl-C is guarded during the run (see link.py). A MemoryError during start-up is one error
+    line, with the motor off, never a traceback."""
     msgs = Messages("info")
+    try:
+        return _main(board, argv, here, link, msgs)
+    except MemoryError:
+        import gc
+
+        gc.collect()
+        off = getattr(board, "actuator_off", None)
+        if off is not None:
+            off()
+        msgs.error("memory: the heap is exhausted during start-up -> safe state: zero torque, nothing runs")
+        msgs.done()
+        return 1
+
+
+def _main(board, argv, here, link, msgs):
     overrides = {"period_ms": getattr(board, "DEFAULT_PERIOD_MS", 10)}
     try:
         cfg, errors, options, found = config.load(here + "/config.json", argv, overrides)
     except (config.UsageError, ValueError) as exc:
-        msgs.error(str(exc.args[0]))
+        msgs.error(text_of(exc))
         msgs.done()
         return 2
     if options["help"]:
@@ -310,7 +346,18 @@ def main(board, argv=None, here="."):
         msgs.warn("f32 policy allocates in infer_q: soft timer only, no heap lock (use int8 or q15 on a board)")
 
     # stages
-    stages = build_stages(board, cfg, here, msgs, policy is not None)
+    try:
+        stages = build_stages(board, cfg, here, msgs, policy is not None)
+    except MemoryError:
+        policy = None
+        gc.collect()
+        msgs.error("memory: the heap is exhausted setting up the %s stage -> safe state: zero torque" % cfg["sensor"])
+        if replay:
+            msgs.done()
+            return 1
+        safe = True
+        cfg["sensor"], cfg["actuator"] = "plant", "sim"
+        stages = build_stages(board, cfg, here, msgs, False)
     if stages is None:
         msgs.done()
         return 1
@@ -340,14 +387,21 @@ def main(board, argv=None, here="."):
     n_ticks = -1
     if cfg["duration_s"] > 0 and not replay:
         n_ticks = int(cfg["duration_s"] * 1000 + 0.5) // period_ms
+    watch = None
+    if link:
+        from tinypolicy_app.link import Link  # not on the unix command line: heap
+
+        watch = Link(board)
     write_line(HEADER)
     rep = Reporter(loop, ring, msgs, write_line, extra)
     try:
+        if watch is not None:
+            watch.open()
         if realtime:
-            if not run_realtime(board, loop, n_ticks, alloc_free, rep, msgs):
+            if not run_realtime(board, loop, n_ticks, alloc_free, rep, msgs, watch):
                 safe = True
         else:
-            run_batch(loop, n_ticks, alloc_free, rep)
+            run_batch(loop, n_ticks, alloc_free, rep, watch)
     except KeyboardInterrupt:
         msgs.warn("interrupted")
     except MemoryError:
@@ -358,9 +412,16 @@ def main(board, argv=None, here="."):
         safe = True
     finally:
         actuator.off()
+        if watch is not None:
+            watch.close()
         rep.pump()
         if out_file is not None:
             out_file.close()
-    summary(loop, ring, cfg, msgs, realtime)
+        close = getattr(sensor, "close", None)
+        if close is not None:
+            close()
+    if watch is not None and watch.stopped:
+        msgs.info("stopped: stop request (CR Ctrl-C) on the link")
+    summary(loop, ring, cfg, msgs, realtime, watch.stray if watch is not None else 0)
     msgs.done()
     return 1 if safe else 0

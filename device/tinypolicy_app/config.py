@@ -23,8 +23,9 @@
 
 Validation collects one message per bad key naming the key and the allowed range (non-finite and huge numbers
 included); the bad key keeps its default. A missing config.json beside main.py is not an error; a file given with
-`--config PATH` that cannot be read (missing, a directory), and any file that is not a JSON object, is one. What
-the app does with errors is app.py's choice (safe state).
+`--config PATH` that cannot be read (missing, a directory, a FIFO), and any file that is not a strict JSON object of
+scalars of at most MAX_CONFIG_BYTES (`parse_text`: the one rule the host's `flash` applies too, by running this
+module under CPython), is one. What the app does with errors is app.py's choice (safe state).
 """
 
 # key -> (kind, default, allowed): kind "int" / "num" -> (lo, hi); "str" -> tuple of choices or None (any)
@@ -105,32 +106,54 @@ def merge(cfg, items, errors):
             errors.append("%s: %r not allowed (allowed: %s)" % (key, items[key], allowed(key)))
 
 
+MAX_CONFIG_BYTES = 2048  # a config of every key is ~500 bytes; larger is refused before it is read (a 128K
+# board's heap after the imports may have no free block much larger than 2 KB)
+
+
 def read_json(path, errors, required=False):
     """The config file as a dict. A missing file is None (not an error) unless `required` (a path given with
-    --config); any other problem (unreadable, a directory, not JSON, not an object) goes to `errors` -> {}."""
-    import json
+    --config); any other problem (not a regular file, too large, unreadable, not strict JSON, not a flat object)
+    goes to `errors` -> {}. The size is checked before anything is read."""
+    import os
+
+    from tinypolicy_app.files import not_regular  # here, not at the top: the host's `flash` loads this module too
 
     try:
-        f = open(path)
+        st = os.stat(path)
     except OSError as exc:
         if not required and exc.args and exc.args[0] == 2:  # ENOENT: no config.json beside main.py
             return None
         errors.append("%s: cannot read (%s)" % (path, exc))
         return {}
+    kind = not_regular(path)
+    if kind:  # a FIFO would block open() forever
+        errors.append("%s: cannot read (%s, not a file)" % (path, kind))
+        return {}
+    if st[6] > MAX_CONFIG_BYTES:
+        errors.append("%s: %d bytes, more than a config may have (%d)" % (path, st[6], MAX_CONFIG_BYTES))
+        return {}
+    import sys
+
     try:
-        data = json.load(f)
-    except OSError as exc:  # EISDIR (open() of a directory works on the unix port), EIO
+        # The strict parser is needed at start-up only: imported here and dropped again, so its code does not take
+        # heap the model load needs (a 128K board after the app's imports).
+        from tinypolicy_app import strictjson
+
+        with open(path, "rb") as f:
+            data = f.read(st[6])  # its size: a 128K board's heap may have no 4 KB block free
+        return strictjson.parse_bytes(data, MAX_CONFIG_BYTES)
+    except OSError as exc:
         errors.append("%s: cannot read (%s)" % (path, exc))
-        return {}
-    except (ValueError, OverflowError) as exc:  # UnicodeError is a ValueError
-        errors.append("%s: not valid JSON (%s)" % (path, exc))
-        return {}
-    finally:
-        f.close()
-    if not isinstance(data, dict):
-        errors.append("%s: want a JSON object of settings" % path)
-        return {}
-    return data
+    except ValueError as exc:  # strictjson.ConfigSyntaxError (the module may not have been imported)
+        errors.append("%s: not valid JSON (%s)" % (path, exc.args[0] if exc.args else exc))
+    except MemoryError:
+        errors.append("%s: does not fit in the heap" % path)
+    finally:  # forget the module (sys.modules and the package attribute): its code is garbage now
+        sys.modules.pop("tinypolicy_app.strictjson", None)
+        pkg = sys.modules.get("tinypolicy_app")
+        if pkg is not None and "strictjson" in pkg.__dict__:
+            delattr(pkg, "strictjson")
+    return {}
 
 
 def parse_flag_value(key, text):
@@ -174,6 +197,8 @@ def parse_argv(argv):
             value = argv[i]
             i += 1
         if key == "config":
+            if not value:
+                raise UsageError("flag --config needs a path (got an empty value)")
             options["config"] = value
         else:
             settings[key] = parse_flag_value(key, value)
@@ -195,7 +220,7 @@ def load(path, argv=None, overrides=None):
     errors = []  # type: list
     cfg = defaults(overrides)
     settings, options = parse_argv(argv or [])
-    required = bool(options["config"])
+    required = options["config"] is not None
     if required:
         path = options["config"]
     data = read_json(path, errors, required) if path else None

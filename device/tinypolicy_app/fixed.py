@@ -4,7 +4,7 @@
 `sin_q14` / `cos_q14` / `turn_q12` / `tanh_q14` are viper functions of native ints: they allocate nothing and
 can be called from other viper code (`int(sin_q14(t))`) or from Python with small ints. All intermediates stay
 within int32, so 32-bit (armv6m, xtensawin, rv32imc) and 64-bit (x64) ports give the same bits. Float -> Q12 is
-`tinypolicy.policy.to_q(x, 12)` (plain Python: the float path must not import viper code).
+`tinypolicy.floats.to_q(x, 12)` (plain Python: the float path must not import viper code).
 Accuracy (contract): |sin_q14/16384 - sin| <= 3.2e-4 from a Q12 angle in [-pi, pi]; |tanh_q14/16384 - tanh|
 <= 7.4e-5. The runtime kernels (tinypolicy.kernels, .portable) inline the same arithmetic.
 """

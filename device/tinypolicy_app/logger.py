@@ -29,6 +29,7 @@ FLAG_OVERRUN = const(2)  # the previous step took longer than the period
 FLAG_SAFE = const(4)  # safe state: zero torque (no usable model or invalid config)
 FLAG_SAT = const(8)  # torque at +-max_torque
 FLAG_DROPPED = const(16)  # log rows were dropped (ring full) before this row
+FLAG_BAD_INPUT = const(32)  # the sensor reading was invalid (non-finite or out of range): zero torque
 
 FIELDS = const(9)
 LEVELS = ("error", "warn", "info", "debug")

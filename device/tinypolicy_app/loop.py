@@ -21,7 +21,13 @@ from array import array
 
 from micropython import const
 
-from tinypolicy_app.logger import FLAG_MISSED, FLAG_OVERRUN, FLAG_SAFE, FLAG_SAT
+from tinypolicy_app.logger import FLAG_BAD_INPUT, FLAG_MISSED, FLAG_OVERRUN, FLAG_SAFE, FLAG_SAT
+from tinypolicy_app.sensors import INPUT_LIMIT_Q12
+
+# What a sensor's read raises when it computes in floats and gets NaN / inf: int(nan) ValueError, int(inf)
+# OverflowError, a float stored into array('i') TypeError. A module-level tuple: `except (A, B)` would build the
+# tuple (allocate) inside the tick.
+_BAD_READING = (ValueError, TypeError, OverflowError)
 
 HIST_BINS = const(1024)
 _CHUNK_SHIFT = const(8)  # 256 bins (1 KB) per chunk
@@ -94,6 +100,7 @@ class ControlLoop:
         self.infer_hist = Hist()
         self.late_hist = Hist()
         self.steps = 0  # steps run
+        self.bad_inputs = 0  # ticks whose sensor reading was invalid (zero torque)
         self.overruns = 0  # steps longer than the period
         self.missed = 0  # schedule slots skipped
         self.pending_flags = 0
@@ -124,9 +131,17 @@ class ControlLoop:
         """One control tick. Allocation-free for int8/q15 policies."""
         inp = self.inp
         out = self.out
-        self.sensor.read(inp)
+        try:
+            self.sensor.read(inp)
+            ok = -INPUT_LIMIT_Q12 < inp[0] < INPUT_LIMIT_Q12 and -INPUT_LIMIT_Q12 < inp[1] < INPUT_LIMIT_Q12
+        except _BAD_READING:  # a non-finite value from the sensor
+            ok = False
+        if not ok:  # invalid reading: zero torque this tick, counted, flagged in the row, logged as 0
+            inp[0] = 0
+            inp[1] = 0
+            self.bad_inputs += 1
         t0 = _ticks_us()
-        if self.policy is not None:
+        if self.policy is not None and ok:
             self.policy.infer_q(inp, out)
         else:
             out[0] = 0
@@ -150,12 +165,14 @@ class ControlLoop:
         # statistics (ints only)
         self.infer_hist.add(infer_us)
         self.late_hist.add(lateness_us)
-        if theta >= UPRIGHT_Q20 or theta <= -UPRIGHT_Q20:
+        if theta >= UPRIGHT_Q20 or theta <= -UPRIGHT_Q20 or not ok:
             self.last_not_upright = tick
         self.last_tick = tick
         self.steps += 1
         flags = self.pending_flags | self.safe
         self.pending_flags = 0
+        if not ok:
+            flags |= FLAG_BAD_INPUT
         if torque >= self.max_torque or torque <= -self.max_torque:
             flags |= FLAG_SAT
         if tick % self.decimation == 0:

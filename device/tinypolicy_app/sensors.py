@@ -15,6 +15,11 @@ from array import array
 import micropython
 from micropython import const
 
+# Every sensor writes |value| < INPUT_LIMIT_Q12 (2^22 in Q12: 1024 rad, 1024 rad/s); the loop treats anything
+# else (or a read that raises, e.g. a float NaN written into the int array) as an invalid reading: zero torque.
+# The bound keeps every tick value a small int (the loop logs inp << 8 as Q20, < 2^30 on 32-bit ports).
+INPUT_LIMIT_Q12 = const(4194304)
+
 _MWC_A = const(16365)
 _MWC_M = const(1072496639)  # 16365 * 2^16 - 1: the state lives in 1 .. M - 1
 _IH_MEAN = const(24570)  # 12 * 4095 / 2
@@ -74,68 +79,6 @@ class PlantSensor:
 
     def read(self, inp):
         _sense(self.plant_st, self.noise_st, inp)
-
-
-class ReplaySensor:
-    """Open-loop replay of recorded inputs: `rows` = array('i') [th0, w0, th1, w1, ...] in Q12."""
-
-    def __init__(self, rows):
-        self.rows = rows
-        self.n = len(rows) // 2
-        self.i = 0
-        self.done = self.n == 0
-
-    def read(self, inp):
-        i = self.i
-        if i < self.n:
-            inp[0] = self.rows[2 * i]
-            inp[1] = self.rows[2 * i + 1]
-            self.i = i + 1
-            if self.i >= self.n:
-                self.done = True
-
-
-REPLAY_HEADER = "theta_q12,theta_dot_q12"
-# |value| limit of a replayed input: the loop logs it as Q20 (inp << 8) and keeps every tick value a small int
-# (< 2^30 on 32-bit ports), so Q12 inputs stay below 2^22 (1024 rad, 1024 rad/s; theta_dot is clamped to
-# +-32 rad/s by the policy anyway). Larger values would wrap silently in array('i') or allocate in the tick.
-REPLAY_LIMIT = const(4194304)  # 2^22
-
-
-def load_replay(path):
-    """Read a replay CSV (foreground): exactly two columns theta_q12,theta_dot_q12 (ints, |v| < 2^22); '#' lines,
-    blank lines and the header row `theta_q12,theta_dot_q12` before the data are skipped. Returns array('i').
-    Raises ValueError naming `path:line` (also for a file without data rows)."""
-    rows = array("i")
-    with open(path) as f:
-        n = 0
-        header_seen = False
-        for line in f:
-            n += 1
-            line = line.strip()
-            if not line or line[0] == "#":
-                continue
-            parts = line.split(",")
-            try:
-                if len(parts) != 2:
-                    raise ValueError
-                th = int(parts[0])
-                w = int(parts[1])
-            except ValueError:
-                if not header_seen and len(rows) == 0 and line.replace(" ", "") == REPLAY_HEADER:
-                    header_seen = True
-                    continue
-                raise ValueError("%s:%d: want two integer columns theta_q12,theta_dot_q12%s"
-                                 % (path, n, " (found %d)" % len(parts) if len(parts) != 2 else "")) from None
-            for v in (th, w):
-                if not -REPLAY_LIMIT < v < REPLAY_LIMIT:
-                    raise ValueError("%s:%d: %d out of range (want |value| < %d, Q12: 1024 rad or rad/s)"
-                                     % (path, n, v, REPLAY_LIMIT))
-            rows.append(th)
-            rows.append(w)
-    if len(rows) == 0:
-        raise ValueError("%s: no data rows (want lines theta_q12,theta_dot_q12)" % path)
-    return rows
 
 
 class BoardSensor:

@@ -2,7 +2,7 @@
 import math
 
 from devtest import assert_no_alloc
-from tinypolicy.policy import to_q
+from tinypolicy.floats import to_q
 from tinypolicy_app.fixed import cos_q14, sin_q14, sin_turn, tanh_q14, turn_q12
 
 

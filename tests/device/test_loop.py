@@ -6,7 +6,21 @@ from tinypolicy_app import config
 from tinypolicy_app.logger import FLAG_DROPPED, Ring, fmt_fixed, format_row
 from tinypolicy_app.loop import T_WRAP, tadd
 from tinypolicy_app.plant import PI_Q20, Pendulum, to_q20
-from tinypolicy_app.sensors import REPLAY_LIMIT, Noise, ReplaySensor, gauss_q12, load_replay
+from tinypolicy_app.replay import REPLAY_LIMIT, ReplaySensor, scan_replay
+from tinypolicy_app.sensors import Noise, gauss_q12
+
+
+def load_replay(path):
+    """Every row of a replay file, through the app's two passes: scan_replay checks, ReplaySensor streams."""
+    s = ReplaySensor(path, scan_replay(path))
+    inp = array("i", (0, 0))
+    rows = []
+    while not s.done:
+        s.fill()
+        s.read(inp)
+        rows += list(inp)
+    s.close()
+    return rows
 
 
 def test_fmt_fixed_rounds_exactly():
@@ -170,12 +184,17 @@ def test_config_file_given_with_flag_must_be_readable():
 
 
 def test_replay_sensor_reads_rows_then_stops():
-    s = ReplaySensor(array("i", (1, 2, 3, 4)))
+    import os
+
+    path = _replay_file("replay_two.csv", "1,2\n3,4\n")
+    s = ReplaySensor(path, scan_replay(path))
     inp = array("i", (0, 0))
     s.read(inp)
     assert list(inp) == [1, 2] and not s.done
     s.read(inp)
     assert list(inp) == [3, 4] and s.done
+    s.close()
+    os.remove(path)
 
 
 def _replay_file(name, text):

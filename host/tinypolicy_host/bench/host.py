@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..paths import BUILD, MODELS, REPO, micropython_binary
+from ..paths import BUILD, MODELS, REPO, git_commit, micropython_binary
 
 
 def _run(cmd, **kw) -> str:
@@ -28,12 +28,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-def git_commit() -> str:
-    head = _run(["git", "rev-parse", "HEAD"], cwd=REPO) or "unknown"
-    dirty = _run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO)
-    return head + ("-dirty" if dirty else "")
 
 
 def machine_info(command: str) -> dict[str, str]:

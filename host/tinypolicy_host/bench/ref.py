@@ -27,6 +27,18 @@ def states(k: int = 64, seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:
     return rng.uniform(-3 * np.pi, 3 * np.pi, k), rng.uniform(-10, 10, k)
 
 
+def _block_times(calls: list, nb: int, block: int, clock) -> np.ndarray:
+    """Clock ticks of each of `nb` blocks of `block` back-to-back calls (cycling through `calls`)."""
+    k = len(calls)
+    out = np.empty(nb, np.int64)
+    for b in range(nb):
+        t0 = clock()
+        for i in range(block):
+            calls[(b * block + i) % k]()
+        out[b] = clock() - t0
+    return out
+
+
 def time_calls(calls: list, n: int, warmup: int, block: int) -> dict:
     """Latency of zero-argument callables (cycled through, so inputs vary). See the module docstring."""
     clock = time.perf_counter_ns
@@ -48,21 +60,9 @@ def time_calls(calls: list, n: int, warmup: int, block: int) -> dict:
         f()
         single[i] = clock() - t0
     nb = max(1, n // block)
-    blocks = np.empty(nb, np.int64)
-    for b in range(nb):
-        t0 = clock()
-        for i in range(block):
-            calls[(b * block + i) % k]()
-        blocks[b] = clock() - t0
+    blocks = _block_times(calls, nb, block, clock)
     # the block loop's own cost (indexing, range) is measured the same way and subtracted
-    noop = [(lambda: None)] * k
-    empty_blocks = np.empty(nb, np.int64)
-    for b in range(nb):
-        t0 = clock()
-        for i in range(block):
-            noop[(b * block + i) % k]()
-        empty_blocks[b] = clock() - t0
-    loop_over = int(np.median(empty_blocks))
+    loop_over = int(np.median(_block_times([(lambda: None)] * k, nb, block, clock)))
     return {"n": n, "warmup": warmup, "block": block, "cold_ns": int(cold),
             "p50_ns": max(0, int(np.percentile(single, 50)) - over),
             "p99_ns": max(0, int(np.percentile(single, 99)) - over), "max_ns": int(single.max()),

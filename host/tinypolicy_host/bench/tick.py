@@ -16,18 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..board.logfile import read_log
-from ..paths import DEVICE, micropython_binary
+from ..board.logformat import read_log, summary
+from ..paths import BOARD_HEAPSIZE, DEVICE, micropython_binary
 
-HEAPSIZE = "128K"
 HOG = "while True: pass"
-
-
-def summary_of(log) -> dict[str, str]:
-    for m in log.messages:
-        if m.startswith("info: summary "):
-            return dict(kv.split("=", 1) for kv in m.split()[2:] if "=" in kv)
-    return {}
 
 
 def pick_cpu() -> int:
@@ -38,7 +30,7 @@ def pick_cpu() -> int:
 def run_tick(period_ms: int, duration_s: float, dtype: str, log_path: Path, contended: bool,
              cpu: int | None = None) -> dict:
     """One real-time run; returns a row of lateness / overrun statistics."""
-    cmd = [micropython_binary(), "-X", f"heapsize={HEAPSIZE}", "main.py", "--mode", "realtime",
+    cmd = [micropython_binary(), "-X", f"heapsize={BOARD_HEAPSIZE}", "main.py", "--mode", "realtime",
            "--period-ms", str(period_ms), "--duration-s", str(duration_s), "--dtype", dtype,
            "--model", f"models/policy_{dtype}.bin", "--log-level", "info"]
     hog = None
@@ -66,7 +58,7 @@ def run_tick(period_ms: int, duration_s: float, dtype: str, log_path: Path, cont
         tail = (text.strip().splitlines() or [""])[-1] or proc.stderr.strip()[-200:]
         raise RuntimeError(f"the app printed no CSV log (exit {proc.returncode}): {tail[:200]}")
     log = read_log(log_path)
-    s = summary_of(log)
+    s = summary(log.messages)
     late = log.data.get("lateness_us", np.zeros(0))
     infer = log.data.get("infer_us", np.zeros(0))
 

@@ -1,5 +1,5 @@
 """`tinypolicy demo` (`make demo`): the shipped policy swings up the simulated pendulum in real time on the unix
-MicroPython port (device/main.py, board-sized heap), the CSV log goes to logs/, plots to plots/, and a short
+MicroPython port (device/main.py, board-sized heap), the CSV log goes to logs/, plots to logs/plots/, and a short
 summary is printed: when it got upright, overruns, median inference time."""
 import subprocess
 import sys
@@ -9,12 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..paths import DEVICE, PLOTS, micropython_binary
+from ..evaluation.upright import UPRIGHT_RAD, upright_since
+from ..paths import BOARD_HEAPSIZE, DEVICE, PLOTS, micropython_binary
 from ..userpaths import folder, writable_file
-from .logfile import parse_lines
-
-HEAPSIZE = "128K"  # RP2040-sized heap: what would not fit on the board fails here too
-UPRIGHT = 0.1  # rad
+from .logformat import parse_lines, summary
 
 
 @dataclass
@@ -80,30 +78,13 @@ def run_device(cmd: list[str], log, echo: bool) -> DeviceRun:
     return run
 
 
-def device_summary(log) -> dict[str, str]:
-    for m in log.messages:
-        if m.startswith("info: summary "):
-            return dict(kv.split("=", 1) for kv in m.split()[2:] if "=" in kv)
-    return {}
-
-
-def upright_since(t: np.ndarray, theta: np.ndarray) -> float | None:
-    """First time after which |theta| < 0.1 rad for the rest of the run (None if not upright at the end)."""
-    bad = np.nonzero(np.abs(theta) >= UPRIGHT)[0]
-    if len(bad) == 0:
-        return float(t[0]) if len(t) else None
-    if bad[-1] == len(theta) - 1:
-        return None
-    return float(t[bad[-1] + 1])
-
-
 def device_command(cfg: DemoSettings) -> list[str]:
     """The unix-port command line that runs the app from device/ with these settings."""
     flags = ["--mode", cfg.mode, "--period-ms", str(cfg.period_ms), "--duration-s", str(cfg.duration_s),
              "--dtype", cfg.dtype, "--model", f"models/policy_{cfg.dtype}.bin", "--noise", str(cfg.noise)]
     if cfg.init_theta is not None:
         flags += ["--init-theta", str(cfg.init_theta)]
-    return [micropython_binary(), "-X", f"heapsize={HEAPSIZE}", "main.py", *flags]
+    return [micropython_binary(), "-X", f"heapsize={BOARD_HEAPSIZE}", "main.py", *flags]
 
 
 def run_demo(cfg: DemoSettings) -> int:
@@ -124,13 +105,13 @@ def run_demo(cfg: DemoSettings) -> int:
     if len(log) == 0:
         why = "; ".join(dev.errors) if dev.errors else "see the device output above"
         raise UserError(f"{cfg.log}: the device printed no data rows (exit status {rc}: {why})")
-    s = device_summary(log)
+    s = summary(log.messages)
     d = log.data
     t = d["tick"] * cfg.period_ms / 1000.0
     up = upright_since(t, d["theta"])
     infer = d["infer_us"]
     late = d["lateness_us"]
-    up_text = f"upright at t = {up:.2f} s (|θ| < {UPRIGHT} rad from then on)" if up is not None else \
+    up_text = f"upright at t = {up:.2f} s (|θ| < {UPRIGHT_RAD} rad from then on)" if up is not None else \
         "NOT upright at the end"
     print(f"demo: {up_text}; final θ = {d['theta'][-1]:+.3f} rad")
     print(f"demo: overruns {s.get('overruns', '?')}, missed ticks {s.get('missed', '?')}, dropped log rows "

@@ -2,7 +2,8 @@
 
 The device packages and blobs must be on the board already (`make flash`). This copies tests/device/*.py and the
 golden vectors they read (tests/data/golden/, ~1.7 MB; `--no-data` skips them and the tests that need them fail)
-with flash's verified copy, only what changed, to the same relative paths on the board. Then each test module runs
+with flash's verified copy, only what changed, to the same relative paths inside the flashed version's folder
+(the cwd boot.py enters at each reset; the next flash replaces the folder). Then each test module runs
 in a fresh interpreter (soft reset first, as pytest gives each file its own process on the unix port) through
 tests/device/runner.py; the PASS / SKIP / FAIL lines are echoed and the exit status is 1 if any test failed.
 A module that prints nothing for SILENCE_S (a hung test) or a lost connection ends the run with one error line.
@@ -96,9 +97,9 @@ def run_on_board(port: str, modules: list[str] | None = None, with_data: bool = 
             serialio.enter_raw_repl(transport, soft_reset=True)
         except OSError as exc:
             raise UserError(f"--port {port}: lost the connection to the board ({_one_line(exc)})") from None
-        dev = Device(transport)
+        dev = Device(transport, at_root=False)  # into the flashed version's folder (the cwd boot.py entered)
         print(f"devtest: {len(items)} files to {port} (device hash {dev.alg})", file=out)
-        _, copied, unchanged, nbytes = dev.sync(items, out=io.StringIO())  # one summary line, not 20
+        copied, unchanged, nbytes = dev.sync(items, out=io.StringIO())  # one summary line, not 20
         print(f"devtest: {len(copied)} copied ({nbytes} B), {len(unchanged)} unchanged", file=out)
         for name in names:
             print(f"{name}:", file=out, flush=True)

@@ -5,8 +5,13 @@ virtual board this restarts the interpreter), then `import main` in the raw REPL
 a real board and on the virtual board; a board does not run main.py by itself after a raw-REPL soft reset.
 `--no-reset` skips the soft reset (mpremote `resume`).
 How it stops: after --duration seconds, on the device's `# info: done` (the app then returns by itself), on
-Ctrl-C, or when the app ends or fails; in every case still-running device code gets Ctrl-C, the lines it prints
-while stopping are kept, and everything received is in OUT when the monitor exits.
+Ctrl-C, or when the app ends or fails; in every case still-running device code gets the stop request CR Ctrl-C
+(the app ignores a lone Ctrl-C during a run: noise on the link must not stop it; see device/tinypolicy_app/link.py),
+the lines it prints while stopping are kept, and everything received is in OUT when the monitor exits.
+The end of the app is the raw REPL's trailer (\x04 error output \x04>) followed by silence, never a single control
+byte: a 0x04 or 0x03 the link adds to the app's output is garbage inside a line like any other. When the port is
+lost or the board resets mid-run, the capture is cut short: the rows received are kept, the closing line says why,
+and `tinypolicy monitor` exits with status 1.
 
 OUT is checked before the port is opened and only replaced once the board's raw REPL answers (a board that does
 not answer leaves the previous log alone). It gets the CSV header and the data rows exactly as the device printed
@@ -17,151 +22,24 @@ resynchronises at every newline and at any non-text byte, so a broken line never
 import re
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..userpaths import writable_file
 from . import serialio
+from .logformat import StreamParser
+from .serialio import STOP_REQUEST
 
 START_CODE = "import sys\nsys.modules.pop('main', None)\nimport main"  # as at boot: __file__, tracebacks
 STATUS_HZ = 5.0
 STOP_TIMEOUT_S = 3.0
-RESET_MARK = b"MPY: soft reboot"
 DONE_GRACE_S = 2.0  # after '# info: done', how long the app gets to return by itself
-
-_PRINTABLE = re.compile(rb"[^\x20-\x7e\t]+")  # runs of bytes that cannot be part of a log line
-_TICK = re.compile(r"(\d+),")
-
-
-@dataclass
-class Event:
-    kind: str  # "header" | "row" | "message" | "malformed" | "partial" | "reset"
-    text: str
-
-
-@dataclass
-class StreamParser:
-    """Incremental parser of the device log stream (bytes in, events out). Never raises on input."""
-
-    columns: list[str] | None = None
-    header: str | None = None
-    rows: int = 0
-    malformed: list[str] = field(default_factory=list)
-    partial: list[str] = field(default_factory=list)
-    salvaged: int = 0
-    repeated_headers: int = 0
-    messages: list[str] = field(default_factory=list)
-    done: bool = False
-    reset: bool = False  # the board rebooted ('MPY: soft reboot'): the app's stream ended there
-    last: dict = field(default_factory=dict)  # column -> value of the last good row
-    _buf: bytearray = field(default_factory=bytearray)
-
-    def feed(self, data: bytes) -> list[Event]:
-        if self.reset:
-            return []
-        self._buf += data
-        events: list[Event] = []
-        while True:
-            cut = _first_newline(self._buf)
-            if cut < 0:
-                break
-            line = bytes(self._buf[:cut])
-            del self._buf[: cut + 1]
-            if line.strip(b"\r") == RESET_MARK:
-                self.reset = True
-                self._buf.clear()  # what follows is the rebooted board's REPL, not the app
-                events.append(Event("reset", RESET_MARK.decode()))
-                break
-            events += self._line(line)
-        if len(self._buf) > 4096:  # no newline for this long: not a log line
-            events.append(self._bad(bytes(self._buf)))
-            self._buf.clear()
-        return events
-
-    def finish(self) -> list[Event]:
-        """End of stream: an unterminated last line is never trusted (it may be cut mid-number)."""
-        rest = bytes(self._buf).strip(b"\r")
-        self._buf.clear()
-        if not rest.strip():
-            return []
-        text = rest.decode("ascii", "replace")
-        self.partial.append(text)
-        return [Event("partial", text)]
-
-    # -- one line ----------------------------------------------------------------------------------------------
-    def _line(self, raw: bytes) -> list[Event]:
-        raw = raw.strip(b"\r")
-        if not raw.strip():
-            return []
-        if not _PRINTABLE.search(raw):
-            event = self._classify(raw.decode("ascii"))
-            if event is not None:
-                return [event]
-        # Broken line: keep a good line hiding at its end (after garbage bytes or glued to a cut-off line).
-        for candidate in self._candidates(raw):
-            event = self._classify(candidate)
-            if event is not None:
-                self.salvaged += 1
-                return [self._bad(raw), event]
-        return [self._bad(raw)]
-
-    def _candidates(self, raw: bytes):
-        pieces = _PRINTABLE.split(raw)
-        tail = pieces[-1].decode("ascii") if pieces else ""
-        if tail and tail != raw.decode("ascii", "replace"):
-            yield tail
-        # A row glued to the end of a line that lost its newline: its tick is the nearest one after the last
-        # good tick (e.g. '11,110000,0.1' + '12,120000,...' -> try '12,...' before '112,...' or '2,...').
-        if self.columns and "tick" in self.last:
-            last_tick = int(self.last["tick"])
-            starts = []
-            for i in range(1, len(tail)):
-                m = _TICK.match(tail, i)
-                if m and last_tick < int(m.group(1)) <= last_tick + 50:
-                    starts.append((int(m.group(1)), i))
-            for _, i in sorted(starts):
-                yield tail[i:]
-
-    def _classify(self, text: str) -> Event | None:
-        text = text.strip()
-        if text.startswith("#"):
-            message = text[1:].strip()
-            self.messages.append(message)
-            if message == "info: done":
-                self.done = True
-            return Event("message", message)
-        if text.startswith("tick,"):
-            if self.columns is None:
-                self.columns, self.header = text.split(","), text
-                return Event("header", text)
-            if text == self.header:
-                self.repeated_headers += 1
-                return Event("message", "(repeated header)")
-            return None
-        if self.columns is None:
-            return None
-        fields = text.split(",")
-        if len(fields) != len(self.columns):
-            return None
-        try:
-            values = [float(f) for f in fields]
-        except ValueError:
-            return None
-        self.rows += 1
-        self.last = dict(zip(self.columns, values, strict=True))
-        return Event("row", text)
-
-    def _bad(self, raw: bytes) -> Event:
-        text = raw.decode("ascii", "backslashreplace")
-        self.malformed.append(text)
-        return Event("malformed", text)
-
-
-def _first_newline(buf: bytearray) -> int:
-    n, r = buf.find(b"\n"), buf.find(b"\r")
-    if r >= 0 and (n < 0 or r < n) and r + 1 < len(buf) and buf[r + 1:r + 2] != b"\n":
-        return r  # a lone CR ends a line too (CRLF is handled as one break)
-    return n
+# The raw REPL's end of an exec: \x04, the error output, \x04, the prompt '>'. It comes in one burst and then the
+# board is silent; a 0x04 the link made up is followed by more app output instead.
+TRAILER = re.compile(rb"\x04([^\x04]*)\x04>\s*\Z")
+QUIET_S = 0.3  # silence after a complete trailer: the exec really ended
+TRAILER_S = 1.0  # a 0x04 not completed to a trailer within this long was noise
+HOLD_MAX = 8192  # bytes held back after a 0x04 at most (an error output is shorter)
+CUT_SHORT = ("port lost", "board reset")  # reasons that make the capture incomplete: exit status 1
 
 
 class Status:
@@ -203,30 +81,71 @@ class Status:
 
 
 class Capture:
-    """The raw REPL's answer to the start command: app output, \x04, error output, \x04. Rows and the header
-    go to `out`, everything else to `status`."""
+    """The raw REPL's answer to the start command: app output, then the trailer (\x04 error output \x04>). No
+    byte of the app's output can end the capture: a 0x04 only starts a candidate trailer, held back until it is
+    complete and the board falls silent (the end) or more app output follows it (noise: the held bytes go to the
+    parser like any other garbage byte). Rows and the header go to `out`, everything else to `status`."""
 
     def __init__(self, out, status: Status):
         self.out, self.status = out, status
         self.parser = StreamParser()
-        self.section = 0  # 0: app output, 1: error output (after the first \x04), 2: finished
+        self.ended = False  # the exec ended (trailer seen) or the board reset
         self.error = ""
         self.nbytes = 0
+        self._hold = bytearray()  # from a 0x04 on, until resolved
+        self._hold_at = 0.0
+        self._last_at = 0.0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
         self.nbytes += len(data)
-        while data and self.section < 2:
-            part, sep, data = data.partition(b"\x04")
-            if self.section == 0:
-                events = self.parser.feed(part)
-                if sep or self.parser.reset:
-                    events += self.parser.finish()
-                    self.section = 2 if self.parser.reset else 1
-                self._show(events)
-            else:
-                self.error += part.decode("utf-8", "replace")
-                if sep:
-                    self.section = 2
+        self._last_at = now
+        if self.ended:
+            return
+        if not self._hold:
+            i = data.find(b"\x04")
+            if i < 0:
+                self._parse(data)
+                return
+            self._parse(data[:i])
+            data = data[i:]
+            self._hold_at = now
+        self._hold += data
+        self.poll(now)
+
+    def poll(self, now: float | None = None) -> None:
+        """Resolve the held bytes: end of the exec, or noise. Call it now and then while waiting."""
+        now = time.monotonic() if now is None else now
+        hold = self._hold
+        if self.ended or not hold:
+            return
+        m = TRAILER.search(hold)
+        if m and now - self._last_at >= QUIET_S:
+            self._parse(bytes(hold[:m.start()]))
+            self.error = m.group(1).decode("utf-8", "replace")
+            self._hold.clear()
+            self._end()
+            return
+        if now - self._hold_at > TRAILER_S or len(hold) > HOLD_MAX:
+            # the first held 0x04 was noise: pass the bytes on, keeping what may still start the real trailer
+            if m and m.start() == 0:  # a complete trailer, the board not silent yet: keep waiting
+                self._hold_at = now
+                return
+            j = m.start() if m else hold.rfind(b"\x04")
+            j = len(hold) if j <= 0 else j
+            self._parse(bytes(hold[:j]))
+            del self._hold[:j]
+            self._hold_at = now
+
+    def _parse(self, data: bytes) -> None:
+        if data and not self.ended:
+            self._show(self.parser.feed(data))
+            if self.parser.reset:
+                self._end()
+
+    def _end(self) -> None:
+        self.ended = True
+        self._show(self.parser.finish())
 
     def _show(self, events) -> None:
         for ev in events:
@@ -235,7 +154,7 @@ class Capture:
             elif ev.kind == "message":
                 self.status.say(f"device: # {ev.text}")
             elif ev.kind == "reset":
-                self.status.say("device: board reset (soft reboot)")
+                self.status.say(f"device: board reset ({ev.text})")
             else:
                 self.status.say(f"monitor: {ev.kind} line: {ev.text[:100]!r}")
 
@@ -262,8 +181,10 @@ def monitor(port: str, out_path: Path, duration: float = 10.0, reset: bool = Tru
         serialio.close(transport)
     seconds = time.monotonic() - t0
     p = cap.parser
+    if p.reset:
+        reason = "board reset mid-run" if not p.done else reason
     if reason == "?":
-        reason = "done" if p.done else ("board reset" if p.reset else "app ended")
+        reason = "done" if p.done else "app ended"
     failed = bool(cap.error.strip()) and reason in ("app ended", "done") and "KeyboardInterrupt" not in cap.error
     if failed:
         status.say("device error:\n" + cap.error.rstrip())
@@ -273,9 +194,12 @@ def monitor(port: str, out_path: Path, duration: float = 10.0, reset: bool = Tru
     status.say(f"monitor: {p.rows} rows in {seconds:.1f} s ({p.rows / max(seconds, 1e-9):.1f} rows/s, "
                f"{cap.nbytes / max(seconds, 1e-9) / 1024:.1f} KiB/s) -> {out_path}; {len(p.malformed)} malformed, "
                f"{len(p.partial)} partial line(s); stopped: {reason}")
+    cut_short = reason.startswith(CUT_SHORT)
+    if cut_short:
+        status.say(f"monitor: capture cut short: {reason}; the {p.rows} rows received are in {out_path}")
     return {"rows": p.rows, "malformed": list(p.malformed), "partial": list(p.partial), "salvaged": p.salvaged,
             "messages": list(p.messages), "reason": reason, "seconds": seconds, "bytes": cap.nbytes,
-            "device_error": cap.error.strip() if failed else "", "out": str(out_path)}
+            "device_error": cap.error.strip() if failed else "", "cut_short": cut_short, "out": str(out_path)}
 
 
 def _run_app(transport, start_code: str, cap: Capture, status: Status, duration: float) -> tuple[float, str]:
@@ -286,18 +210,14 @@ def _run_app(transport, start_code: str, cap: Capture, status: Status, duration:
     ser.timeout = 0.05
     t0 = time.monotonic()
     reason = "?"
-    done_at = ended_at = None
+    done_at = None
     try:
-        while cap.section < 2:
+        while not cap.ended:
             data = ser.read(4096)
-            if data:
-                cap.feed(data)
             now = time.monotonic()
-            if cap.section == 1:  # app returned; its error output follows at once (bounded wait)
-                ended_at = ended_at or now
-                if now - ended_at > STOP_TIMEOUT_S:
-                    break
-                continue
+            if data:
+                cap.feed(data, now)
+            cap.poll(now)
             if cap.parser.done and done_at is None:
                 done_at = now
             if done_at is not None and now - done_at > DONE_GRACE_S:
@@ -313,22 +233,28 @@ def _run_app(transport, start_code: str, cap: Capture, status: Status, duration:
         reason = f"port lost ({exc})"
     finally:
         cap.out.flush()
-    if cap.section < 2 and not reason.startswith("port lost"):  # stop the app, keep its last lines
-        _stop(ser, cap)
+    if not cap.ended and not reason.startswith("port lost"):  # stop the app, keep its last lines
+        try:
+            _stop(ser, cap)
+        except OSError as exc:
+            reason = f"port lost while stopping ({exc})"
     return t0, reason
 
 
 def _stop(ser, cap: Capture) -> None:
-    """Ctrl-C the running code and read until the raw REPL reports the end (bounded wait)."""
+    """Send the stop request (CR Ctrl-C, again every 0.5 s) and read until the raw REPL reports the end (bounded
+    wait). The app answers with its summary and `# info: done`; code that does not guard Ctrl-C is interrupted."""
     deadline = time.monotonic() + STOP_TIMEOUT_S
-    next_ctrl_c = 0.0
+    next_stop = 0.0
     try:
-        while cap.section < 2 and time.monotonic() < deadline:
-            if cap.section == 0 and time.monotonic() >= next_ctrl_c:
-                ser.write(b"\x03")  # again every 0.5 s: the app may catch the first one to clean up
-                next_ctrl_c = time.monotonic() + 0.5
+        while not cap.ended and time.monotonic() < deadline:
+            if time.monotonic() >= next_stop:
+                ser.write(STOP_REQUEST)
+                next_stop = time.monotonic() + 0.5
             data = ser.read(4096)
+            now = time.monotonic()
             if data:
-                cap.feed(data)
-    except (KeyboardInterrupt, OSError):
+                cap.feed(data, now)
+            cap.poll(now)
+    except KeyboardInterrupt:
         pass

@@ -11,17 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..evaluation.upright import UPRIGHT_RAD, wrap_angle
 from ..paths import PLOTS
 from ..userpaths import folder
-from .logfile import read_log
+from .logformat import read_log
 
-UPRIGHT_BAND = 0.1  # rad
 MAX_TORQUE = 2.0  # N·m (Pendulum-v1)
 NAMES = ("angle_vs_time.png", "torque_output.png", "infer_hist.png", "lateness_hist.png")
-
-
-def wrap_angle(theta: np.ndarray) -> np.ndarray:
-    return (theta + math.pi) % (2 * math.pi) - math.pi
 
 
 T_WRAP = 1 << 30  # the device's t_us wraps here (time.ticks_us period on every port: small ints)
@@ -67,7 +63,7 @@ def plot_log(log_path, out_dir=PLOTS) -> list[Path]:
         t_plot = np.insert(t, jumps + 1, np.nan)
         theta_plot = np.insert(theta, jumps + 1, np.nan)
     fig, ax = plt.subplots(figsize=(8, 3.6))
-    ax.axhspan(-UPRIGHT_BAND, UPRIGHT_BAND, color="tab:green", alpha=0.25, label=f"upright ±{UPRIGHT_BAND} rad")
+    ax.axhspan(-UPRIGHT_RAD, UPRIGHT_RAD, color="tab:green", alpha=0.25, label=f"upright ±{UPRIGHT_RAD} rad")
     ax.plot(t_plot, theta_plot, lw=1.2, color="tab:blue", label="θ (wrapped to ±π)")
     ax.set_ylim(-math.pi - 0.2, math.pi + 0.2)
     ax.set_yticks([-math.pi, -math.pi / 2, 0, math.pi / 2, math.pi], ["-π", "-π/2", "0", "π/2", "π"])

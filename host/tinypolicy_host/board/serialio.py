@@ -4,6 +4,7 @@
 running virtual board wrote to `build/vboard/port`.
 """
 import os
+import time
 from pathlib import Path
 
 from ..errors import UserError
@@ -43,10 +44,33 @@ def connect(port: str):
                         "terminal, `make monitor`) using it?") from None
 
 
+STOP_REQUEST = b"\r\x03"  # CR Ctrl-C: stops a running app (device/tinypolicy_app/link.py); a lone 0x03 does not
+
+
+def stop_running_app(transport, quiet_s: float = 0.3, timeout_s: float = 3.0) -> None:
+    """Send the stop request and let the board finish talking (its summary, the REPL prompt) before mpremote
+    enters the raw REPL: mpremote sends its Ctrl-A right after its own CR Ctrl-C, and a unix port (the virtual
+    board) flushes pending input when a stopped app returns to the REPL, which would swallow that Ctrl-A."""
+    ser = getattr(transport, "serial", None)
+    if ser is None:  # not a serial transport
+        return
+    ser.write(STOP_REQUEST)
+    start = last = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        n = ser.in_waiting
+        if n:
+            ser.read(n)
+            last = time.monotonic()
+        elif time.monotonic() - last >= quiet_s:
+            return
+        time.sleep(0.02)
+
+
 def enter_raw_repl(transport, soft_reset: bool) -> None:
     from mpremote.transport import TransportError
 
     try:
+        stop_running_app(transport)
         transport.enter_raw_repl(soft_reset=soft_reset, timeout_overall=10)
     except TransportError as exc:
         raise UserError(f"--port {transport.device_name}: no MicroPython raw REPL answering ({exc}); is this a "

@@ -14,8 +14,11 @@ from ..errors import UserError
 COMMANDS = {
     "train": ("train", "train the pendulum policy (behaviour cloning, rollout fine-tuning, evolution strategies)"),
     "export": ("export", "export a trained checkpoint: ONNX, metadata.json, f32/int8/q15 blobs, golden vectors"),
+    "convert": ("convert", "ONNX MLP (torch, sklearn, Keras, SB3 actor) → blobs, metadata, golden vectors, accuracy"),
+    "verify": ("verify", "replay a converted model's golden vectors on the unix port or a flashed board"),
     "quant-report": ("quant_report", "float vs int8 vs Q15: torque error and closed-loop return"),
-    "eval": ("eval", "evaluate a policy on gymnasium Pendulum-v1 (host reference or on the device)"),
+    "eval": ("eval", "evaluate a policy on gymnasium Pendulum-v1 or any task (--env; host reference or device)"),
+    "zoo": ("zoo", "train, convert and evaluate the policy zoo (SB3 on Gymnasium tasks) into models/zoo"),
     "mpy": ("mpy", "compile the device packages with mpy-cross for every target architecture"),
     "demo": ("demo", "closed-loop pendulum on the unix MicroPython port, log + plots + summary"),
     "vboard": ("vboard", "virtual board: unix MicroPython behind a pseudo-terminal"),
@@ -23,9 +26,10 @@ COMMANDS = {
     "devtest": ("devtest", "run the device test suite (tests/device) on a flashed board or the virtual board"),
     "monitor": ("monitor", "start the app on a board and capture its CSV log"),
     "plot": ("plot", "plot a captured CSV log"),
+    "animate": ("animate", "animate a captured CSV log into a GIF (pendulum + live angle/torque plots)"),
     "bench": ("bench", "benchmarks: latency, memory, code size, tick timing"),
     "cycles": ("cycles", "RP2040 cycle model: the asm_thumb kernel and the C reference on an emulated Cortex-M0+"),
-    "dist": ("dist", "build a release folder of .mpy files per architecture"),
+    "dist": ("dist", "release artifacts: per-arch .mpy zips, mip package.json, host wheel + sdist, SHA256SUMS"),
     "lint": ("lint", "ruff on host and device code, type check of the device code against each board's stubs"),
 }
 

@@ -20,10 +20,11 @@ run and build/bench/quick/ for --quick (so a smoke run never overwrites the comm
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import time
 from pathlib import Path
 
+from ..bench.run import BenchOptions, run_bench
 from ..errors import UserError
 from ..paths import BUILD, REPO
 
@@ -87,8 +88,6 @@ def _settings(args) -> dict:
 
 
 def _command(argv) -> str:
-    import os
-
     cmd = "tinypolicy bench" + ("" if not argv else " " + " ".join(argv))
     if os.environ.get("MAKELEVEL"):  # started by `make bench` / `make bench-quick`
         cmd = f"make bench{'-quick' if argv == ['--quick'] else ''} ({cmd})"
@@ -96,155 +95,11 @@ def _command(argv) -> str:
 
 
 def run(args) -> int:
-    from ..bench import report as bench_report
-    from ..bench.host import machine_info
-
     cfg = _settings(args)
     sections = _sections(args)
     out = args.out or (BUILD / "bench" / "quick" if args.quick else REPO / "benchmarks")
-    work = BUILD / "bench" / ("quick" if args.quick else "full")
-    work.mkdir(parents=True, exist_ok=True)
     argv = sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]
-    res = bench_report.Results(machine=machine_info(_command(argv)), settings=dict(cfg), quick=args.quick)
-    res.settings["sections"] = ",".join(sections)
-    res.settings["variant"] = args.variant
-    t_all = time.perf_counter()
-
-    def section(name, fn):
-        if name not in sections:
-            return
-        t0 = time.perf_counter()
-        print(f"bench: {name} ...", flush=True)
-        try:
-            fn()
-            res.timing[name] = time.perf_counter() - t0
-            print(f"bench: {name} done in {res.timing[name]:.1f} s", flush=True)
-        except Exception as exc:  # noqa: BLE001 - one broken section must not lose the others
-            res.skipped[name] = f"{type(exc).__name__}: {exc}".strip()[:300]
-            print(f"bench: {name} failed: {res.skipped[name]}", file=sys.stderr, flush=True)
-
-    section("device", lambda: _device(res, cfg, args, work))
-    section("c", lambda: _c(res, cfg))
-    section("host", lambda: _host_refs(res, cfg))
-    section("instr", lambda: _instr(res, args))
-    section("size", lambda: _size(res))
-    section("tick", lambda: _tick(res, cfg, args, work))
-    section("train", lambda: _train(res, work))
-    section("demo", lambda: _demo(res, work))
-    section("cycles", lambda: _cycles(res, args.quick))
-    res.timing["total"] = time.perf_counter() - t_all
-    paths = bench_report.write(res, out)
-    print(f"bench: wrote {paths[0]} and {len(paths) - 1} CSV files in {paths[0].parent / 'results'} "
-          f"({res.timing['total']:.0f} s)")
-    for line in bench_report.headline(res):
-        print("bench: " + line)
+    opts = BenchOptions(quick=args.quick, variant=args.variant, device_output=args.device_output,
+                        tick_dtype=args.tick_dtype, no_contended=args.no_contended)
+    run_bench(cfg, sections, opts, out, _command(argv))
     return 0
-
-
-def _cycles(res, quick: bool) -> None:
-    from ..bench import cycles
-
-    res.cycles = cycles.run(quick)
-
-
-def _device(res, cfg, args, work: Path) -> None:
-    from ..bench.device import read_device_output, run_device_bench
-
-    if args.device_output:
-        records = read_device_output(args.device_output)
-        res.device_source = f"saved output {args.device_output}"
-    else:
-        if args.variant == "mpy":  # the x64 build must match the sources (no-op when up to date)
-            from ..board.mpy import compile_arch
-
-            compile_arch("x64", BUILD / "mpy")
-        records, raw = run_device_bench(cfg["n"], cfg["warmup"], cfg["block"], variant=args.variant)
-        (work / "device_bench.txt").write_text(raw)
-        from ..bench.device import HEAPSIZE
-
-        res.device_source = f"unix port, {args.variant} variant, benchmark heap {HEAPSIZE}"
-    if not records:
-        raise RuntimeError("device_bench.py printed no BENCH lines")
-    res.device = records
-
-
-def _c(res, cfg) -> None:
-    from ..bench.ref import build_c, c_latency, check_c
-
-    binary, version = build_c()
-    res.machine["c_flags"] = "gcc -O2 (" + version + ")"
-    for dtype in ("int8", "q15"):
-        bad = check_c(binary, dtype)
-        r = c_latency(binary, dtype, max(cfg["n"], 10000), max(cfg["warmup"], 1000), cfg["block"])
-        r["mismatches_vs_host_reference"] = bad
-        r["api"] = "infer(theta_q12, theta_dot_q12)"
-        res.refs.append(r)
-
-
-def _host_refs(res, cfg) -> None:
-    from ..bench.ref import onnxruntime_latency, torch_latency
-
-    errors = []
-    for fn in (onnxruntime_latency, torch_latency):
-        try:
-            res.refs.append(fn(cfg["n"], cfg["warmup"], cfg["block"]))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"{fn.__name__}: {type(exc).__name__}: {exc}")
-    if errors:
-        raise RuntimeError("; ".join(errors))
-
-
-def _instr(res, args) -> None:
-    from ..bench.ref import C_BINARY, instruction_counts
-
-    if args.variant == "mpy":
-        from ..board.mpy import compile_arch
-
-        compile_arch("x64", BUILD / "mpy")
-    res.instr = instruction_counts(args.variant, C_BINARY if C_BINARY.exists() else None)
-
-
-def _size(res) -> None:
-    from ..bench.host import code_sizes
-    from ..paths import MODELS
-
-    res.code = code_sizes()
-    res.blobs = [{"file": p.name, "bytes": p.stat().st_size} for p in sorted(MODELS.glob("policy_*.bin"))]
-    onnx = MODELS / "tiny_policy.onnx"
-    if onnx.exists():
-        res.blobs.append({"file": onnx.name, "bytes": onnx.stat().st_size})
-
-
-def _tick(res, cfg, args, work: Path) -> None:
-    from ..bench.tick import run_tick
-
-    cases = [False] if args.no_contended else [False, True]
-    errors = []
-    for contended in cases:
-        for p in cfg["periods"]:
-            name = f"tick_{p}ms_{'contended' if contended else 'alone'}.csv"
-            try:
-                row = run_tick(p, cfg["tick_seconds"], args.tick_dtype, work / name, contended)
-                row["log"] = str(Path(row["log"]).relative_to(REPO)) if Path(row["log"]).is_relative_to(REPO) \
-                    else row["log"]
-                res.ticks.append(row)
-                print(f"bench:   {p} ms {'contended' if contended else 'alone'}: lateness p50 "
-                      f"{row['lateness_p50_us']:.0f} p99 {row['lateness_p99_us']:.0f} max "
-                      f"{row['lateness_max_us']:.0f} us, overruns {row['overruns']}, missed {row['missed']}",
-                      flush=True)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(f"{p} ms contended={contended}: {exc}")
-    if errors:
-        raise RuntimeError("; ".join(errors))
-
-
-def _train(res, work: Path) -> None:
-    from ..bench.host import training_times
-
-    res.host.extend(training_times(work / "train_quick", run_quick=True))
-
-
-def _demo(res, work: Path) -> None:
-    from ..bench.host import demo_time
-
-    res.host.append(demo_time(work))

@@ -7,7 +7,7 @@ from ..paths import LOGS, PLOTS
 
 def add_arguments(parser):
     parser.add_argument("--log", type=Path, default=LOGS / "demo.csv", help="CSV log file (default logs/demo.csv)")
-    parser.add_argument("--plots", type=Path, default=PLOTS, help="folder for the PNGs (default plots/)")
+    parser.add_argument("--plots", type=Path, default=PLOTS, help="folder for the PNGs (default logs/plots/)")
     parser.add_argument("--no-plots", action="store_true", help="skip the plots")
     parser.add_argument("--duration-s", type=float, default=10.0)
     parser.add_argument("--period-ms", type=int, default=10)

@@ -1,19 +1,15 @@
-"""`tinypolicy dist`: command line of `tinypolicy_host.board.dist` (argument parsing, error reporting)."""
+"""`tinypolicy dist`: command line of `tinypolicy_host.board.release` (argument parsing, error reporting)."""
 from pathlib import Path
 
-from ..board import mpy
-from ..board.dist import build
+from ..board.release import release
 from ..paths import REPO
 
 
 def add_arguments(parser):
-    parser.add_argument("--out", type=Path, default=REPO / "dist")
+    parser.add_argument("--out", type=Path, default=REPO / "dist", help="release folder (emptied first)")
 
 
 def run(args) -> int:
-    for arch in mpy.ARCHES:
-        if arch == "x64":
-            continue
-        archive = build(arch, args.out)
-        print(f"{arch:10s} {archive.stat().st_size:7d} bytes  {archive}")
+    for path in release(args.out):
+        print(f"{path.stat().st_size:9d} bytes  {path}")
     return 0

@@ -24,7 +24,7 @@ def add_arguments(parser):
     parser.add_argument("--returns", type=Path, default=None,
                         help="JSON table of measured returns (default: returns.json beside the spec, if any)")
     parser.add_argument("--evaluate", type=int, default=0, metavar="EPISODES",
-                        help="measure the returns table now (float/int8/q15, tinypolicy_host.evaluate) over this "
+                        help="measure the returns table now (float/int8/q15, tinypolicy_host.evaluation.gym) over this "
                              "many episodes instead of reading it")
 
 

@@ -14,4 +14,4 @@ def add_arguments(parser):
 
 def run(args) -> int:
     summary = monitor(args.port, args.out, duration=args.duration, reset=not args.no_reset)
-    return 1 if summary["device_error"] else 0
+    return 1 if summary["device_error"] or summary["cut_short"] else 0

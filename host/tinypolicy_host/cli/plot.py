@@ -1,14 +1,14 @@
 """`tinypolicy plot`: command line of `tinypolicy_host.board.plot` (argument parsing, error reporting)."""
 from pathlib import Path
 
-from ..board.logfile import read_log
+from ..board.logformat import read_log
 from ..board.plot import plot_log
 from ..paths import PLOTS
 
 
 def add_arguments(parser):
     parser.add_argument("log", type=Path, help="CSV log from `make monitor` or `make demo`")
-    parser.add_argument("--out", type=Path, default=PLOTS, help="folder for the PNGs (default plots/)")
+    parser.add_argument("--out", type=Path, default=PLOTS, help="folder for the PNGs (default logs/plots/)")
 
 
 def run(args) -> int:

@@ -3,15 +3,15 @@ import signal
 import sys
 from pathlib import Path
 
-from ..devtools.vboard import DEFAULT_FS, DEFAULT_HEAPSIZE, DEFAULT_PORT_FILE, HEAPSIZE, VirtualBoard
+from ..devtools.vboard import DEFAULT_FS, DEFAULT_PORT_FILE, HEAPSIZE, VirtualBoard
 from ..errors import UserError
-from ..paths import micropython_binary
+from ..paths import BOARD_HEAPSIZE, micropython_binary
 from ..userpaths import folder
 
 
 def add_arguments(parser):
     parser.add_argument("--fs", type=Path, default=DEFAULT_FS, help="board filesystem root (default %(default)s)")
-    parser.add_argument("--heapsize", default=DEFAULT_HEAPSIZE, help="MicroPython heap (default %(default)s)")
+    parser.add_argument("--heapsize", default=BOARD_HEAPSIZE, help="MicroPython heap (default %(default)s)")
     parser.add_argument("--port-file", type=Path, default=DEFAULT_PORT_FILE,
                         help="write the port path here for scripts (default %(default)s)")
     parser.add_argument("--no-main", action="store_true", help="do not run main.py at (re)boot")

@@ -18,6 +18,7 @@ Resets: the unix port ENDS its process on a soft reset (Ctrl-D at the friendly o
 (as a board does), so mpremote works with and without `resume`. After power-on and after a soft reset from the
 friendly REPL the new interpreter runs `main.py` first if it exists (`import main`, then the REPL: a board's
 boot sequence; `--no-main` turns that off); after a soft reset from the raw REPL it does not (like a board).
+Before either, every new interpreter runs `boot.py` if the flash has one (a board does at every reset).
 
 Raw paste: the relay answers mpremote's raw-paste request (Ctrl-E A Ctrl-A) with "not supported", so mpremote
 uses the standard raw REPL. Reason: the unix port runs raw-paste code with its terminal still in raw mode, where
@@ -44,11 +45,10 @@ import tty
 from pathlib import Path
 
 from ..errors import UserError
-from ..paths import VBOARD_DIR, VBOARD_PORT_FILE, micropython_binary
+from ..paths import BOARD_HEAPSIZE, VBOARD_DIR, VBOARD_PORT_FILE, micropython_binary
 
 DEFAULT_FS = VBOARD_DIR / "fs"
 DEFAULT_PORT_FILE = VBOARD_PORT_FILE
-DEFAULT_HEAPSIZE = "128K"  # board-sized: same heap as the device tests (an RP2040 has ~160-200 KB free)
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit"
 FRIENDLY_BANNER = b'Type "help()" for more information.'
@@ -61,6 +61,9 @@ PENDING_LIMIT = 64 * 1024  # bytes the relay holds for the host side before it a
 NO_READER_S = 1.0
 BOOT_WAIT_S = 2.0  # back-pressure longer than this = no host connected: drop output, like a board's USB CDC
 MAX_FAILED_BOOTS = 3  # interpreters in a row that exit before reaching the REPL: stop instead of rebooting forever
+# A board runs boot.py at every reset, before main.py and before a raw-REPL session (device/boot.py enters the
+# current version's folder); the unix port does not, so each new interpreter starts with it.
+BOOT_CODE = "exec(open('boot.py').read())"
 HEAPSIZE = re.compile(r"\d+[KkMm]?")  # what `micropython -X heapsize=` takes: bytes, or KiB / MiB
 
 
@@ -91,7 +94,7 @@ def _child_setup():  # runs in the child after setsid()
 class VirtualBoard:
     """Relay between a stable host-side pty and a unix MicroPython process that is restarted on every reset."""
 
-    def __init__(self, fs: Path, heapsize: str = DEFAULT_HEAPSIZE, run_main: bool = True, log=None):
+    def __init__(self, fs: Path, heapsize: str = BOARD_HEAPSIZE, run_main: bool = True, log=None):
         self.fs = Path(fs).resolve()
         self.heapsize = heapsize
         self.run_main = run_main
@@ -132,11 +135,14 @@ class VirtualBoard:
         env = dict(os.environ)
         env["MICROPYPATH"] = ":".join(["", ".frozen", str(self.fs / "lib")])
         cmd = [micropython_binary(), "-X", f"heapsize={self.heapsize}"]
-        if not raw and self.run_main and (self.fs / "main.py").is_file():
+        boot = [BOOT_CODE] if (self.fs / "boot.py").is_file() else []  # at every reset, as a board does
+        if not raw and self.run_main and self._has_main():
             # boot: run main.py, then the REPL (Ctrl-C gets there too). As a module, like the monitor starts
             # it: __name__ is 'main' (on a board it would be '__main__'; the app's unix-only command-line mode
             # keys on that and must not take over here).
-            cmd += ["-i", "-c", "import main"]
+            boot.append("import main")
+        if boot:
+            cmd += ["-i", "-c", "\n".join(boot)]
         self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=self.fs, env=env,
                                      start_new_session=True, preexec_fn=_child_setup, close_fds=True)
         os.set_blocking(master, False)
@@ -152,6 +158,19 @@ class VirtualBoard:
             self._swallow_until = PROMPT
         self.log(f"vboard: boot {self.boots} (pid {self.proc.pid}{', raw REPL' if raw else ''}"
                  f"{', main.py' if '-i' in cmd else ''})")
+
+    def _has_main(self) -> bool:
+        """A main.py to run at boot: beside boot.py, or in the version folder tp/current names (device/boot.py)."""
+        if (self.fs / "main.py").is_file():
+            return True
+        for name in ("current", "current.new"):
+            try:
+                ver = (self.fs / "tp" / name).read_text().strip()
+            except OSError:
+                continue
+            if ver and (self.fs / "tp" / ver / "main.py").is_file():
+                return True
+        return False
 
     def _reap(self) -> None:
         for fd in (self.dev_master, self.dev_slave):
@@ -440,7 +459,7 @@ def _term_with_parent():  # Linux: SIGTERM the vboard (which then cleans up) if 
 class VBoardProcess:
     """`tinypolicy vboard` as a child process (tests, scripts): `with VBoardProcess(fs) as vb: vb.port`."""
 
-    def __init__(self, fs: Path, port_file: Path | None = None, heapsize: str = DEFAULT_HEAPSIZE,
+    def __init__(self, fs: Path, port_file: Path | None = None, heapsize: str = BOARD_HEAPSIZE,
                  run_main: bool = True, timeout: float = 15.0):
         self.fs = Path(fs)
         self.port_file = Path(port_file) if port_file else self.fs.parent / "port"

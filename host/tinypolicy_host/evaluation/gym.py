@@ -16,11 +16,10 @@ import time
 
 import numpy as np
 
-from ..paths import MODELS
 from ..training.plant import DT, EPISODE_SECONDS
+from .upright import UPRIGHT_RAD, upright_since, wrap_angle
 
 NOISE = 0.01
-DEFAULT_SPEC = MODELS / "policy_spec.npz"  # the shipped policy's float spec (written by export)
 # name -> (control period s, sensor noise σ)
 SETTINGS = {
     "50ms": (0.05, 0.0),
@@ -96,19 +95,17 @@ def evaluate(policy, n_episodes: int = 500, settings=None) -> dict:
     return out
 
 
-def swing_up(policy, dt: float, noise: float = NOISE, seconds: float = EPISODE_SECONDS, hold: float = 0.1,
+def swing_up(policy, dt: float, noise: float = NOISE, seconds: float = EPISODE_SECONDS, hold: float = UPRIGHT_RAD,
              noise_seed: int = 0) -> dict:
     """From hanging at rest (θ = π, θ̇ = 0): time at which |θ| (wrapped) stays below `hold` until the end."""
     steps = int(round(seconds / dt))
     _, traj = run_episodes(policy, 1, dt=dt, noise=noise, noise_seed=noise_seed,
                            starts=np.array([[np.pi], [0.0]]), steps=steps, record=True)
-    err = np.abs(((traj["theta"][:, 0] + np.pi) % (2 * np.pi)) - np.pi)
-    outside = np.nonzero(err >= hold)[0]
-    settled = 0 if len(outside) == 0 else int(outside[-1]) + 1
-    held = settled <= steps
-    return {"dt": dt, "upright_at_s": settled * dt if held else None, "final_abs_theta": float(err[-1]),
+    err = np.abs(wrap_angle(traj["theta"][:, 0]))
+    up = upright_since(np.arange(steps + 1) * dt, err, hold)
+    return {"dt": dt, "upright_at_s": up, "final_abs_theta": float(err[-1]),
             "max_abs_theta_last_2s": float(err[-int(round(2.0 / dt)):].max()),
-            "ok": bool(held and settled * dt <= seconds - 2.0)}
+            "ok": bool(up is not None and up <= seconds - 2.0)}
 
 
 #: Returns-table names of the integer policies → quantization scheme ("int8" is the default int8 scheme).

@@ -12,7 +12,6 @@ import binascii
 import datetime
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ import numpy as np
 from ..contract.blob import SCHEME_BLOB_NAMES, blob_size, write_blob
 from ..contract.reference import QuantMLP
 from ..contract.spec import MLPSpec, pendulum_params
-from ..paths import MODELS, REPO
+from ..paths import MODELS, REPO, git_commit
 from ..quantize.calibration import pendulum_calibration
 from ..quantize.quant import quantize
 from ..quantize.report import torque_errors
@@ -153,12 +152,7 @@ def write_golden(models_dir: Path, golden_dir: Path, spec: MLPSpec) -> list[Path
     return written
 
 
-def _git_commit() -> str | None:
-    try:
-        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
-        return proc.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
+# ---- metadata ----
 
 
 def _file_entry(path: Path, dtype: str | None) -> dict:
@@ -206,9 +200,9 @@ def build_metadata(spec: MLPSpec, quantized: dict, out_dir: Path, provenance: di
     vel_scale, max_torque = pendulum_params(spec)
     n_params = sum(layer.weight.size + layer.bias.size for layer in spec.layers)
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    prov = {"date": now, "git_commit": _git_commit()}
+    prov = {"date": now, "git_commit": git_commit()}
     prov.update(provenance or {})
-    prov.update({"spec_sha256": spec_digest(spec), "export_date": now, "export_git_commit": _git_commit(),
+    prov.update({"spec_sha256": spec_digest(spec), "export_date": now, "export_git_commit": git_commit(),
                  "exporter": "tinypolicy_host.export.artifacts.export_all"})
     schemes = {"f32": "f32", **{s: s for s in quantized}}
     return {

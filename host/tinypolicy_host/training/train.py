@@ -22,14 +22,18 @@ Stages (deterministic for a given --seed; torch on 2 CPU threads):
 Outputs in --out (default build/train/): policy_spec.npz, provenance.json, train_log.csv, learning_curve.png,
 returns.json (the evaluate.results_table; skipped with --quick --no-export).
 """
-import subprocess
+import csv
+import datetime
+import json
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..contract.spec import pendulum_policy
-from ..paths import REPO
+from ..paths import git_commit
 from .plant import DT, EPISODE_SECONDS, MAX_SPEED, MAX_TORQUE
 
 NOISE = 0.01
@@ -176,24 +180,13 @@ def train_rollouts(net, iters, batch, lr, rng, torch_gen, val_starts, log, bar, 
 
 
 class FlatParams:
-    """The net's parameters as one float64 vector, and a batched forward for a population of such vectors."""
+    """Batched forward of a population of parameter vectors of `net`, each laid out as
+    `torch.nn.utils.parameters_to_vector(net.parameters())` lays them out (`vector_to_parameters` puts one back)."""
 
     def __init__(self, net):
         self.net = net
         self.shapes = [p.shape for p in net.parameters()]
         self.sizes = [p.numel() for p in net.parameters()]
-
-    def get(self):
-        import torch
-
-        return torch.cat([p.detach().reshape(-1) for p in self.net.parameters()]).double()
-
-    def set(self, flat) -> None:
-        import torch
-
-        with torch.no_grad():
-            for p, q in zip(self.net.parameters(), self.unflatten(flat[None]), strict=True):
-                p.copy_(q[0])
 
     def unflatten(self, pop, fake_quant_bits: int = 0):
         from .model import fake_quant_per_channel
@@ -241,10 +234,11 @@ def train_es(net, gens, pairs, episodes, lr, sigma, rng, torch_gen, val_starts, 
     Each generation draws a control period (half at 50 ms, the rest log-uniform 5–50 ms) and, half of the time,
     sensor noise σ = 0.01; all members see the same starts and noise."""
     import torch
+    from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
     validate_fn = validate_fn or validate
     fp = FlatParams(net)
-    flat = fp.get()
+    flat = parameters_to_vector(net.parameters()).detach().double()
     m, v = torch.zeros_like(flat), torch.zeros_like(flat)
     best = (validate_fn(net, val_starts), flat.clone())
     log(stage, 0, val_return=best[0])
@@ -271,7 +265,7 @@ def train_es(net, gens, pairs, episodes, lr, sigma, rng, torch_gen, val_starts, 
         flat = flat + lr_t * (m / (1 - 0.9 ** (it + 1))) / (torch.sqrt(v / (1 - 0.999 ** (it + 1))) + 1e-8)
         row = {"loss": -float(ret.mean()), "dt": dt, "noise": noise, "lr": lr_t, "sigma": sigma_t}
         if (it + 1) % val_every == 0 or it == gens - 1:
-            fp.set(flat)
+            vector_to_parameters(flat.float(), net.parameters())
             val = validate_fn(net, val_starts)
             row["val_return"] = val
             if val > best[0]:
@@ -279,8 +273,142 @@ def train_es(net, gens, pairs, episodes, lr, sigma, rng, torch_gen, val_starts, 
             bar.set_postfix(val=f"{val:.2f}", best=f"{best[0]:.2f}")
         log(stage, it + 1, **row)
         bar.update(1)
-    fp.set(best[1])
+    vector_to_parameters(best[1].float(), net.parameters())
     return best[0]
+
+
+@dataclass
+class TrainConfig:
+    """One training run (what `tinypolicy train` resolved from its options; --quick sets the small budgets)."""
+    out: Path  # policy_spec.npz, provenance.json, train_log.csv, learning_curve.png, returns.json
+    models_out: Path | None = None  # export the trained policy here (None: no export)
+    golden_out: Path | None = None  # golden vectors of that export
+    seed: int = 0
+    width: int = 16  # hidden units per layer
+    depth: int = 2  # hidden layers
+    activation: str = "relu"
+    quick: bool = False  # recorded in the provenance; smaller validation set and validation intervals
+    bc_steps: int = 3000  # behaviour-cloning steps
+    rollout_iters: int = 100  # rollout backprop iterations
+    batch: int = 512  # episodes per rollout batch
+    lr: float = 1e-4  # rollout backprop learning rate (Adam)
+    es_gens: int = 500  # evolution-strategies generations
+    es_pairs: int = 16  # antithetic pairs per generation
+    es_episodes: int = 256  # episodes per member per generation
+    es_lr: float = 3e-3
+    es_sigma: float = 0.02
+    qat: str = "auto"  # auto | on | off
+    qat_threshold: float = 0.3  # percent of validation return int8 may lose before QAT runs (auto)
+    qat_gens: int = 200
+    episodes: int = 500  # evaluation episodes for the returns table
+    threads: int = 2  # torch threads
+    progress: bool = True  # progress bar on stderr
+
+
+def train_policy(cfg: TrainConfig) -> None:
+    """Train, write the outputs into `cfg.out`, evaluate (returns table) and export into `cfg.models_out`."""
+    import torch
+    from torch.nn.utils import parameters_to_vector, vector_to_parameters
+    from tqdm import tqdm
+
+    from .model import PolicyNet
+
+    quick, bc_steps, iters, batch, gens = cfg.quick, cfg.bc_steps, cfg.rollout_iters, cfg.batch, cfg.es_gens
+    es_episodes, qat_gens, episodes, out = cfg.es_episodes, cfg.qat_gens, cfg.episodes, cfg.out
+    models_out, golden_out = cfg.models_out, cfg.golden_out
+    t_start = time.perf_counter()
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    torch_gen = torch.Generator().manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    rows: list[dict] = []
+
+    def log(stage, it, **kw):
+        rows.append({"stage": stage, "iter": it, "elapsed_s": round(time.perf_counter() - t_start, 3), **kw})
+
+    net = PolicyNet(cfg.width, cfg.depth, cfg.activation)
+    val_rng = np.random.default_rng(10_000 + cfg.seed)  # held out: never the evaluation seeds' states
+    n_val = 64 if quick else 1000
+    val_starts = np.stack([val_rng.uniform(-np.pi, np.pi, n_val), val_rng.uniform(-1, 1, n_val)])
+
+    total = bc_steps + iters + gens + qat_gens
+    qat_done = False
+    with tqdm(total=total, desc="train", unit="it", disable=not cfg.progress, file=sys.stderr) as bar:
+        bar.set_description("expert data")
+        data = bc_dataset(rng, 2000 if quick else 30000, 16 if quick else 400)
+        bar.set_description("behaviour cloning")
+        train_bc(net, data, bc_steps, 512, 3e-3, torch_gen, log, bar)
+        best = validate(net, val_starts)
+        log("bc", bc_steps, val_return=best)
+        if iters:
+            bar.set_description("rollout backprop")
+            best = train_rollouts(net, iters, batch, cfg.lr, rng, torch_gen, val_starts, log, bar,
+                                  val_every=5 if quick else 10)
+        if gens:
+            bar.set_description("rollout ES")
+            best = train_es(net, gens, cfg.es_pairs, es_episodes, cfg.es_lr, cfg.es_sigma,
+                            rng, torch_gen, val_starts, log, bar, val_every=5 if quick else 20)
+        if cfg.qat != "off" and qat_gens:
+            q_validate, how = int8_validator()
+            ref, q = best, q_validate(net, val_starts)
+            loss_pct = 100.0 * (ref - q) / abs(ref)
+            log("qat_check", 0, val_return=ref, val_return_int8=q, loss_percent=loss_pct)
+            print(f"int8 check ({how}): validation {q:.2f} vs float {ref:.2f} ({loss_pct:+.2f}% loss)",
+                  file=sys.stderr)
+            if cfg.qat == "on" or loss_pct > cfg.qat_threshold:
+                bar.set_description("quantization-aware ES")
+                before = parameters_to_vector(net.parameters()).detach().clone()
+                q_best = train_es(net, qat_gens, cfg.es_pairs, es_episodes, cfg.es_lr * 0.3,
+                                  cfg.es_sigma * 0.5, rng, torch_gen, val_starts, log, bar, stage="qat",
+                                  val_every=20, fake_quant_bits=8, validate_fn=q_validate)
+                if q_best > q:
+                    qat_done, best = True, validate(net, val_starts)
+                else:
+                    vector_to_parameters(before, net.parameters())
+            else:
+                bar.update(qat_gens)
+        bar.set_description("done")
+    train_seconds = time.perf_counter() - t_start
+
+    spec = net.to_spec()
+    spec_path = out / "policy_spec.npz"
+    spec.save(spec_path)
+    with open(out / "train_log.csv", "w", newline="") as fh:
+        keys = []
+        for r in rows:
+            keys += [k for k in r if k not in keys]
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    plot_curve(rows, out / "learning_curve.png")
+    print(f"trained in {train_seconds:.0f} s (validation return {best:.2f}{', with QAT' if qat_done else ''}); "
+          f"spec: {spec_path}")
+
+    provenance = {
+        "seed": cfg.seed, "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": command_line(),
+        "git_commit": git_commit(), "train_seconds": round(train_seconds, 1), "torch": torch.__version__,
+        "width": cfg.width, "depth": cfg.depth, "activation": cfg.activation, "bc_steps": bc_steps,
+        "rollout_backprop_iters": iters, "batch": batch, "es_generations": gens, "es_pairs": cfg.es_pairs,
+        "es_episodes": es_episodes, "qat": qat_done, "quick": quick, "validation_return": best,
+        "control_periods_s": [0.005, 0.05], "sensor_noise_sigma": NOISE,
+    }
+    (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    if quick and cfg.models_out is None:
+        return
+    from ..evaluation.gym import format_table, results_table
+
+    returns = results_table(spec, episodes, warn=lambda m: print(m, file=sys.stderr))
+    print(format_table(returns))
+    (out / "returns.json").write_text(json.dumps(returns, indent=2) + "\n")
+    if cfg.models_out is None:
+        print(f"export skipped (--no-export): `tinypolicy export --spec {spec_path}` picks up provenance.json and "
+              "returns.json beside it")
+        return
+    from ..export.artifacts import export_all
+
+    for path in export_all(spec, out_dir=models_out, provenance=provenance, returns=returns, golden_dir=golden_out):
+        print(f"wrote {path}")
 
 
 # --- outputs --------------------------------------------------------------------------------------------------
@@ -326,16 +454,6 @@ def command_line() -> str:
     if argv[:1] == ["train"]:
         return " ".join(["tinypolicy", *argv])
     return "tinypolicy train (called from Python)"
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def int8_validator():
