@@ -1,5 +1,5 @@
 # device: log stream: preallocated ring of rows (filled in the tick), CSV formatting and level messages.
-"""The log stream on stdout / serial (contract with the host monitor and `tinypolicy_host.logfile`):
+"""The log stream on stdout / serial (contract with the host monitor and `tinypolicy_host.board.logformat`):
 
     tick,t_us,theta,theta_dot,torque,infer_us,lateness_us,overruns,flags     <- header, exactly this
     0,0,3.1416,0.0000,-2.0000,41,0,0,8                                       <- one row per recorded tick

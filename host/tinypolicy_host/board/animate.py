@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..evaluation.upright import UPRIGHT_RAD, wrap_angle
 from ..userpaths import writable_file
-from .logfile import read_log
-from .plot import MAX_TORQUE, UPRIGHT_BAND, _time_s, wrap_angle
+from .logformat import read_log
+from .plot import MAX_TORQUE, _time_s
 
 REQUIRED = ("tick", "theta", "torque")
 
@@ -53,7 +54,7 @@ def animate_log(log_path, out_path, fps: float = 12.0, dpi: int = 80, title: str
     (rod,) = ax_p.plot([], [], lw=5, color="#345", solid_capstyle="round")
     (bob,) = ax_p.plot([], [], "o", ms=16, color="#c33")
     ax_p.plot([0], [0], "o", ms=6, color="#345")
-    ax_th.axhspan(-UPRIGHT_BAND, UPRIGHT_BAND, color="tab:green", alpha=0.25)
+    ax_th.axhspan(-UPRIGHT_RAD, UPRIGHT_RAD, color="tab:green", alpha=0.25)
     ax_th.set(xlim=(0, t[-1]), ylim=(-math.pi - 0.2, math.pi + 0.2), ylabel="θ (rad)")
     ax_th.set_yticks([-math.pi, 0, math.pi], ["-π", "0", "π"])
     ax_u.set(ylim=(-MAX_TORQUE * 1.15, MAX_TORQUE * 1.15), ylabel="torque (N·m)", xlabel="time (s)")
