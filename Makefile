@@ -13,12 +13,12 @@ DURATION   ?= 0
 SRC        ?=
 STAMP      := $(VENV)/.setup-stamp
 
-.PHONY: setup demo test test-fast train zoo flash monitor plot bench bench-quick fuzz vboard mpy dist lint clean help
+.PHONY: setup demo test test-fast train zoo flash monitor plot bench bench-quick cycles fuzz vboard mpy dist lint clean help
 
 help:
 	@echo "make demo | test | setup | train | flash PORT=.. BOARD=.. | monitor PORT=.. OUT=.. [DURATION=s]"
 	@echo "     plot LOG=.. [PLOTS=dir]"
-	@echo "     bench | fuzz | vboard | mpy | dist | lint | zoo (long: train + convert + evaluate models/zoo) | clean"
+	@echo "     bench | cycles | fuzz | vboard | mpy | dist | lint | zoo (long: train + convert + evaluate models/zoo) | clean"
 
 setup: $(STAMP)
 
@@ -26,6 +26,10 @@ setup: $(STAMP)
 # MicroPython stubs per port (rp2, esp32) go to their own folder: fresh each time, so no stale module lingers.
 $(STAMP): requirements.txt requirements-stubs-rp2.txt requirements-stubs-esp32.txt pyproject.toml
 	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	@# Debian's arm-none-eabi gcc builds the C reference for the emulated Cortex-M0+ (tests/test_thumb_*.py).
+	command -v arm-none-eabi-gcc >/dev/null || { if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq gcc-arm-none-eabi; \
+	    else echo "warning: run 'sudo apt-get install gcc-arm-none-eabi' (the armv6m C reference needs it)"; fi; }
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	rm -rf $(VENV)/stubs/rp2 $(VENV)/stubs/esp32
@@ -82,6 +86,10 @@ fuzz: $(STAMP) mpy
 
 bench-quick: $(STAMP) mpy
 	$(TP) bench --quick
+
+# RP2040 cycle model alone (every golden vector through the armv6m code, the cycle table)
+cycles: $(STAMP)
+	$(TP) cycles --out benchmarks/rp2040_cycles.md
 
 dist: $(STAMP) mpy
 	$(TP) dist

@@ -13,18 +13,30 @@
  *       prints one line `BENCH latency engine=c dtype=D n=.. cold_ns=.. p50_ns=.. p99_ns=.. max_ns=..
  *       median_ns=.. mean_ns=..` with the same meaning as benchmarks/device_bench.py (per-call samples timed
  *       alone with clock_gettime, block median over BLOCK back-to-back calls, timer overhead subtracted).
+ * With MLP_REF_FREESTANDING defined (benchmarks/c_ref/m0_entry.c, bare-metal Cortex-M0+ under the emulator of
+ * host/tinypolicy_host/armv6m/cref.py) only the inference core and parse_blob are compiled: no libc.
  * The blob's tables are trusted (the host validates them before calling this); only the basics are checked.
  */
+#ifndef MLP_REF_FREESTANDING
 #define _POSIX_C_SOURCE 200809L
-#include <math.h>
+#endif
+#include <stddef.h>
 #include <stdint.h>
+#ifndef MLP_REF_FREESTANDING
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#define REPORT(...) fprintf(stderr, __VA_ARGS__)
+#else
+#define REPORT(...) ((void)0)
+#endif
 
 #define MAX_LAYERS 8
+#ifndef MAX_UNITS
 #define MAX_UNITS 256
+#endif
 #define MAX_IO 64
 
 typedef struct {
@@ -51,6 +63,7 @@ typedef struct {
 
 static int32_t SIN_Q14[258], TANH_Q14[258];
 
+#ifndef MLP_REF_FREESTANDING
 static int32_t round_half_away(double x) { return (int32_t)(x < 0 ? -floor(-x + 0.5) : floor(x + 0.5)); }
 
 static void make_tables(void) {
@@ -59,6 +72,7 @@ static void make_tables(void) {
         TANH_Q14[k] = round_half_away(16384.0 * tanh(k / 64.0));
     }
 }
+#endif
 
 static uint32_t rd_u(const unsigned char *p, int n) {
     uint32_t v = 0;
@@ -68,15 +82,11 @@ static uint32_t rd_u(const unsigned char *p, int n) {
 
 static size_t pad4(size_t n) { return (n + 3) & ~(size_t)3; }
 
-/* Blob version 2 (models/README.md). */
-static int load(policy_t *P, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); return -1; }
-    static unsigned char buf[1 << 20];
-    size_t size = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    if (size < 16 || memcmp(buf, "TPOL", 4) != 0 || rd_u(buf + 4, 2) != 2) {
-        fprintf(stderr, "%s: not a TinyPolicy version-2 blob\n", path);
+/* Blob version 2 (models/README.md) in buf (size bytes) -> P (pointers into buf). */
+static int parse_blob(policy_t *P, unsigned char *buf, size_t size, const char *path) {
+    (void)path; /* only used in messages */
+    if (size < 16 || buf[0] != 'T' || buf[1] != 'P' || buf[2] != 'O' || buf[3] != 'L' || rd_u(buf + 4, 2) != 2) {
+        REPORT("%s: not a TinyPolicy version-2 blob\n", path);
         return -1;
     }
     P->blob = buf;
@@ -87,9 +97,9 @@ static int load(policy_t *P, const char *path) {
     P->n_inputs = buf[9];
     P->n_features = buf[10];
     P->n_outputs = buf[11];
-    if (P->dtype != 1 && P->dtype != 2) { fprintf(stderr, "%s: dtype %d: only int8 (1) and q15 (2)\n", path, P->dtype); return -1; }
+    if (P->dtype != 1 && P->dtype != 2) { REPORT("%s: dtype %d: only int8 (1) and q15 (2)\n", path, P->dtype); return -1; }
     if (P->n_layers < 1 || P->n_layers > MAX_LAYERS || P->n_inputs > MAX_IO || P->n_outputs > 16) {
-        fprintf(stderr, "%s: counts\n", path);
+        REPORT("%s: counts\n", path);
         return -1;
     }
     int wide_act = P->dtype == 2 || P->a16;
@@ -113,7 +123,7 @@ static int load(policy_t *P, const char *path) {
         L->lo = (int32_t)rd_u(buf + off + 8, 4);
         L->hi = (int32_t)rd_u(buf + off + 12, 4);
         if (L->n_in < 1 || L->n_in > MAX_UNITS || L->n_out < 1 || L->n_out > MAX_UNITS) {
-            fprintf(stderr, "%s: layer %d dims\n", path, l);
+            REPORT("%s: layer %d dims\n", path, l);
             return -1;
         }
     }
@@ -135,10 +145,21 @@ static int load(policy_t *P, const char *path) {
         off += 4 * (size_t)L->n_out;
         for (int j = 0; j < L->n_out; j++) L->shift[j] = buf[off + j];
         off += pad4((size_t)L->n_out);
-        if (off > size) { fprintf(stderr, "%s: truncated\n", path); return -1; }
+        if (off > size) { REPORT("%s: truncated\n", path); return -1; }
     }
     return 0;
 }
+
+#ifndef MLP_REF_FREESTANDING
+static int load(policy_t *P, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { perror(path); return -1; }
+    static unsigned char buf[1 << 20];
+    size_t size = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    return parse_blob(P, buf, size, path);
+}
+#endif
 
 static inline int32_t R(int s) { return (int32_t)((1u << s) >> 1); }
 static inline int32_t clamp(int32_t v, int32_t lo, int32_t hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -226,6 +247,7 @@ static void infer(const policy_t *P, const int32_t *in, int32_t *out) {
     }
 }
 
+#ifndef MLP_REF_FREESTANDING
 static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -339,3 +361,4 @@ int main(int argc, char **argv) {
     free(blocks);
     return 0;
 }
+#endif /* MLP_REF_FREESTANDING */

@@ -8,19 +8,35 @@
 #     p.infer_q(inp, out)                           # int8 / q15: allocates nothing
 #
 # Attributes: dtype ('f32' | 'int8' | 'q15'), scheme ('f32' | 'w8a8' | 'w8a16' | 'q15'), n_inputs, n_outputs,
-# n_layers, kernel ('viper' | 'portable' | 'float'), in_frac / out_frac (tuples: input i of infer_q is
+# n_layers, kernel ('thumb' | 'viper' | 'portable' | 'float'), in_frac / out_frac (tuples: input i of infer_q is
 # floor(x * 2^in_frac[i] + 0.5), output j is y * 2^out_frac[j]; argmax: the index, frac 0), out_lo_q / out_hi_q
 # (tuples: each output's integer clamp, inside its declared range), max_torque (float: the declared hi of output 0,
 # for the pendulum app), in_kind (per input 0 affine, 1 angle), layers ((n_in, n_out, activation code) per layer:
 # 0 identity, 1 relu, 2 tanh, 3 hardtanh, 4 sigmoid), widths (n_features, then each layer's n_out).
-# Kernels (chosen once, at load): int8 / q15 blobs run the viper kernel (kernels.py) where the port has the native
-# emitter, else the portable plain-MicroPython kernel (portable.py), bit-identical; `Policy.load(path,
-# kernel="portable")` forces one. f32 blobs run the float path (floatpath.py); their infer_q converts the ints to
-# floats and back (clamped to out_lo_q..out_hi_q): it works, but allocates, so use an int8 or q15 blob inside a hard
-# timer callback or under heap_lock. `import tinypolicy` and f32 blobs need no native emitter.
+# Kernels (chosen once, at load): int8 / q15 blobs run the asm_thumb kernel (kernels_thumb.py) where the firmware
+# runs ARM code (sys.implementation._mpy arch armv6m .. armv7emdp) and the module imports, else the viper kernel
+# (kernels.py) where the port has the native emitter, else the portable plain-MicroPython kernel (portable.py), all
+# bit-identical; `Policy.load(path, kernel="viper")` (or "thumb", "portable") forces one. f32 blobs run the float
+# path (floatpath.py); their infer_q converts the ints to floats and back (clamped to out_lo_q..out_hi_q): it works,
+# but allocates, so use an int8 or q15 blob inside a hard timer callback or under heap_lock. `import tinypolicy`
+# and f32 blobs need no native emitter.
 from array import array
 
 from tinypolicy.errors import ModelError
+
+
+def _thumb():
+    """tinypolicy.kernels_thumb where the firmware runs ARM code (the arch field of sys.implementation._mpy:
+    4 armv6m .. 8 armv7emdp) and the module imports (inline assembler compiled in); else None."""
+    import sys
+
+    if not 4 <= getattr(sys.implementation, "_mpy", 0) >> 10 <= 8:
+        return None
+    try:
+        import tinypolicy.kernels_thumb as thumb
+    except (ImportError, SyntaxError, ValueError):  # no inline assembler / a .mpy of another arch
+        return None
+    return thumb
 
 
 def _viper():
@@ -58,8 +74,14 @@ class Policy:
             self._net = FloatNet(m)
             self.kernel = "float"
             return
-        if kernel not in (None, "viper", "portable"):
-            raise ValueError("kernel %r: use 'viper' or 'portable'" % (kernel,))
+        if kernel not in (None, "thumb", "viper", "portable"):
+            raise ValueError("kernel %r: use 'thumb', 'viper' or 'portable'" % (kernel,))
+        thumb = _thumb() if kernel in (None, "thumb") else None
+        if kernel == "thumb" and thumb is None:
+            raise ValueError("kernel 'thumb': not on this port (ARM firmware with the inline assembler)")
+        if thumb is not None:
+            self._thumb_setup(thumb, m)
+            return
         shifted = m.dtype == "int8" and max(t[3] for t in m.layers)  # int8 with a product shift: portable only
         fwd = _viper() if kernel != "portable" and not shifted else None
         if kernel == "viper" and fwd is None:
@@ -75,11 +97,37 @@ class Policy:
             self._doff = m.desc_off
             self.kernel = "viper"
 
+    def _thumb_setup(self, thumb, m):
+        """asm_thumb: one call per inference with one int argument, the call block's address (no buffer checks:
+        cheap and allocation-free); the instance's infer_q becomes _infer_thumb."""
+        from uctypes import addressof
+
+        half = max(self.widths[:-1])  # features and hidden layers (the last layer writes out / the argmax)
+        half += half & 1  # even: the second activation buffer starts 4-aligned
+        self._act = array("h", bytes(4 * half))
+        self._acc = array("i", bytes(4 * max(self.widths[1:])))
+        self._blob = m.blob  # the file and the kernel descriptor (loader.py)
+        self._doff = m.desc_off
+        self._cb = thumb.call_block(m.blob, m.desc_off, self._act, half, self._qin, self._qout, self._acc)
+        self._cba = addressof(self._cb)
+        self._fwd = thumb.forward
+        self._tin, self._tout = self._qin, self._qout  # the arrays the block points at
+        self.infer_q = self._infer_thumb  # type: ignore[method-assign]  # bound once: calls allocate nothing
+        self.kernel = "thumb"
+
+    def _infer_thumb(self, inp, out):
+        if inp is not self._tin or out is not self._tout:  # other arrays than last time: re-point the block
+            from uctypes import addressof
+
+            self._cb[4], self._cb[5] = addressof(inp), addressof(out)
+            self._tin, self._tout = inp, out
+        self._fwd(self._cba)  # type: ignore[call-arg, arg-type, misc]  # asm_thumb: the int address
+
     @classmethod
     def load(cls, path, max_bytes=98304, kernel=None):
         """Load and validate a blob. Raises ModelError (missing or not a regular file, larger than max_bytes,
         truncated, bad magic / version / CRC, fields outside the format's limits) before allocating anything
-        sized by the file. kernel: None (automatic), 'viper' or 'portable' (int8 / q15 blobs)."""
+        sized by the file. kernel: None (automatic), 'thumb', 'viper' or 'portable' (int8 / q15 blobs)."""
         import gc
         import sys
 
@@ -129,7 +177,7 @@ class Policy:
             run = self._doff + 44  # descriptor word 11 (loader._D_RUN), little-endian; k <= 8 fits its low byte
             b[run] = k
             try:
-                self._fwd(b, inp, out)
+                self.infer_q(inp, out)  # the kernel's call (viper or asm_thumb) with the descriptor's run count
             finally:
                 b[run] = self.n_layers
         elif self._port is not None:

@@ -47,6 +47,7 @@ class Results:
     instr: list = field(default_factory=list)  # {"engine", "dtype", "api", "calls", "instructions_per_call"}
     skipped: dict = field(default_factory=dict)  # section -> reason
     timing: dict = field(default_factory=dict)  # section -> seconds
+    cycles: dict = field(default_factory=dict)  # bench.cycles.run(): RP2040 cycle model
 
     # -- derived tables -------------------------------------------------------------------------------------
     def device_records(self, record: str) -> list[dict]:
@@ -178,6 +179,8 @@ def write(res: Results, out: Path) -> list[Path]:
         _write_csv(rdir / "blobs.csv", res.blobs, ["file", "bytes"]),
         _write_csv(rdir / "tick_timing.csv", res.ticks),
         _write_csv(rdir / "host.csv", res.host, ["item", "seconds", "source"]),
+        _write_csv(rdir / "cycles_rp2040.csv", res.cycles.get("table", [])),
+        _write_csv(rdir / "cycles_golden.csv", res.cycles.get("golden", [])),
         _write_csv(rdir / "machine.csv", [{"key": k, "value": v} for k, v in
                                           {**res.machine, **{f"setting_{k}": v for k, v in res.settings.items()},
                                            "device_source": res.device_source}.items()], ["key", "value"]),
@@ -339,6 +342,11 @@ def render(res: Results) -> str:
         L += ["", ("`infer` here is the app's own per-tick measurement (`ticks_us` around `infer_q` inside the "
                    "tick): after sleeping until the deadline the caches and branch predictors are cold, so it reads "
                    "higher than the hot-loop latency above.")]
+
+    if res.cycles:
+        from .cycles import render as render_cycles
+
+        L += ["", *render_cycles(res.cycles)]
 
     L += ["", "## Host", ""]
     L += _table(["item", "seconds", "source"], [[h["item"], _f(h["seconds"], 1), h["source"]] for h in res.host])

@@ -59,6 +59,7 @@ def run_bench(cfg: dict, sections: list[str], opts: BenchOptions, out: Path, com
     section("tick", lambda: _tick(res, cfg, opts, work))
     section("train", lambda: _train(res, work))
     section("demo", lambda: _demo(res, work))
+    section("cycles", lambda: _cycles(res, opts.quick))
     res.timing["total"] = time.perf_counter() - t_all
     paths = bench_report.write(res, out)
     print(f"bench: wrote {paths[0]} and {len(paths) - 1} CSV files in {paths[0].parent / 'results'} "
@@ -66,6 +67,12 @@ def run_bench(cfg: dict, sections: list[str], opts: BenchOptions, out: Path, com
     for line in bench_report.headline(res):
         print("bench: " + line)
     return paths[0]
+
+
+def _cycles(res, quick: bool) -> None:
+    from . import cycles
+
+    res.cycles = cycles.run(quick)
 
 
 def _device(res, cfg, opts: BenchOptions, work: Path) -> None:

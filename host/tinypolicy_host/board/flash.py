@@ -133,7 +133,7 @@ def board_arch(board: str) -> str:
 
 
 def package_items(arch: str, src: bool) -> list[Item]:
-    sources = package_sources(DEVICE)
+    sources = package_sources(DEVICE, arch)
     if not sources:
         raise UserError(f"{DEVICE}: no device package sources found ({', '.join(PACKAGES)})")
     if src:

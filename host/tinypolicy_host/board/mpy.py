@@ -21,20 +21,26 @@ ARCHES = {
 RUNTIME = "tinypolicy"
 APP = "tinypolicy_app"
 PACKAGES = (RUNTIME, APP)
+# Inline-assembler modules mpy-cross compiles only for ARM (`@micropython.asm_thumb`); the runtime imports them
+# only where sys.implementation._mpy says ARM (policy.py), viper everywhere else.
+ARM_ARCHES = ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp")
+ARM_ONLY = ("tinypolicy/kernels_thumb.py",)
 
 
-def package_sources(device: Path | None = None) -> list[Path]:
+def package_sources(device: Path | None = None, arch: str | None = None) -> list[Path]:
     """Every .py of the device packages under `device` (default device/; main.py and board modules stay source:
-    users edit them)."""
+    users edit them); for a non-ARM `arch`, without the ARM_ONLY modules."""
     device = device or DEVICE
-    return sorted(p for package in PACKAGES for p in (device / package).rglob("*.py"))
+    skip = () if arch is None or arch in ARM_ARCHES else ARM_ONLY
+    return sorted(p for package in PACKAGES for p in (device / package).rglob("*.py")
+                  if p.relative_to(device).as_posix() not in skip)
 
 
 def compile_arch(arch: str, out_root: Path, device: Path | None = None) -> list[Path]:
     """Compile the packages for one arch; returns the written .mpy paths. Skips files that are up to date."""
     device = device or DEVICE
     written = []
-    for src in package_sources(device):
+    for src in package_sources(device, arch):
         rel = src.relative_to(device).with_suffix(".mpy")
         dst = out_root / arch / rel
         try:

@@ -28,6 +28,7 @@ COMMANDS = {
     "plot": ("plot", "plot a captured CSV log"),
     "animate": ("animate", "animate a captured CSV log into a GIF (pendulum + live angle/torque plots)"),
     "bench": ("bench", "benchmarks: latency, memory, code size, tick timing"),
+    "cycles": ("cycles", "RP2040 cycle model: the asm_thumb kernel and the C reference on an emulated Cortex-M0+"),
     "dist": ("dist", "release artifacts: per-arch .mpy zips, mip package.json, host wheel + sdist, SHA256SUMS"),
     "lint": ("lint", "ruff on host and device code, type check of the device code against each board's stubs"),
 }

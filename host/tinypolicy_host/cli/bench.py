@@ -11,6 +11,8 @@ Sections (each runs on its own; one that cannot run is recorded as skipped with 
   tick    device/main.py in real-time mode at each period, alone and with a CPU hog pinned to its core
   train   `tinypolicy train --quick` wall time (no export); full training time from the models' provenance
   demo    wall time of `tinypolicy demo` (what `make demo` runs)
+  cycles  RP2040 cycle model: the asm_thumb kernel's armv6m code and the C reference (gcc-arm-none-eabi) under
+          unicorn, every golden vector checked, cycles at three net sizes (bench/cycles.py; `make cycles`)
 
 Output: OUT/results/*.csv (raw tables) and OUT/RESULTS.md, rewritten by every run. OUT is benchmarks/ for a full
 run and build/bench/quick/ for --quick (so a smoke run never overwrites the committed results).
@@ -26,15 +28,16 @@ from ..bench.run import BenchOptions, run_bench
 from ..errors import UserError
 from ..paths import BUILD, REPO
 
-SECTIONS = ("device", "c", "host", "instr", "size", "tick", "train", "demo")
+SECTIONS = ("device", "c", "host", "instr", "size", "tick", "train", "demo", "cycles")
 FULL = {"n": 10000, "warmup": 1000, "block": 16, "periods": "5,10,20,50", "tick_seconds": 10.0}
 QUICK = {"n": 1000, "warmup": 100, "block": 16, "periods": "10,50", "tick_seconds": 1.0}
-QUICK_SKIP = {"instr", "train", "demo"}
+QUICK_SKIP = {"instr", "train", "demo", "cycles"}  # cycles: `make cycles`
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run (< 1 min): fewer calls, 1 s tick runs at 10 and 50 ms, no instr/train/demo; "
+                        help="smoke run (< 1 min): fewer calls, 1 s tick runs at 10 and 50 ms, no instr/train/demo/"
+                             "cycles; "
                              "writes to build/bench/quick/ unless --out is given")
     parser.add_argument("--out", type=Path, help="output folder for RESULTS.md and results/ (default benchmarks/)")
     parser.add_argument("--n", type=int, help=f"timed calls per latency measurement (default {FULL['n']}, "
