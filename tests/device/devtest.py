@@ -32,3 +32,18 @@ def assert_no_alloc(fn):
         return fn()
     finally:
         micropython.heap_unlock()
+
+
+def scratch_file(name, data):
+    """Write data (str or bytes) to build/tmp/NAME (folders made as needed); returns the path."""
+    import os
+
+    for d in ("build", "build/tmp"):
+        try:
+            os.mkdir(d)
+        except OSError:
+            pass
+    path = "build/tmp/" + name
+    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+    return path

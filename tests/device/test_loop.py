@@ -2,6 +2,7 @@
 import time
 from array import array
 
+from devtest import scratch_file
 from tinypolicy_app import config
 from tinypolicy_app.logger import FLAG_DROPPED, Ring, fmt_fixed, format_row
 from tinypolicy_app.loop import T_WRAP, tadd
@@ -156,7 +157,7 @@ def test_config_rejects_non_finite_and_huge_numbers_naming_the_key():
         assert want in errors, (want, errors)
     assert cfg == config.defaults(), cfg  # every bad key kept its default
     # the same from a config file: json gives inf for 1e400
-    path = _replay_file("cfg_inf.json", '{"period_ms": 1e400, "warmup": 12.0}')
+    path = scratch_file("cfg_inf.json", '{"period_ms": 1e400, "warmup": 12.0}')
     try:
         cfg, errors, _options, found = config.load(path)
     finally:
@@ -186,7 +187,7 @@ def test_config_file_given_with_flag_must_be_readable():
 def test_replay_sensor_reads_rows_then_stops():
     import os
 
-    path = _replay_file("replay_two.csv", "1,2\n3,4\n")
+    path = scratch_file("replay_two.csv", "1,2\n3,4\n")
     s = ReplaySensor(path, scan_replay(path))
     inp = array("i", (0, 0))
     s.read(inp)
@@ -197,24 +198,10 @@ def test_replay_sensor_reads_rows_then_stops():
     os.remove(path)
 
 
-def _replay_file(name, text):
-    import os
-
-    for d in ("build", "build/tmp"):
-        try:
-            os.mkdir(d)
-        except OSError:
-            pass
-    path = "build/tmp/" + name
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
 def _replay_rejects(name, text, line, *words):
     import os
 
-    path = _replay_file(name, text)
+    path = scratch_file(name, text)
     try:
         load_replay(path)
     except ValueError as exc:
@@ -232,7 +219,7 @@ def test_load_replay_reads_two_columns_within_range():
     import os
 
     top = REPLAY_LIMIT - 1
-    path = _replay_file("replay_ok.csv", "# note\ntheta_q12,theta_dot_q12\n1,-2\n\n%d,%d\n" % (top, -top))
+    path = scratch_file("replay_ok.csv", "# note\ntheta_q12,theta_dot_q12\n1,-2\n\n%d,%d\n" % (top, -top))
     try:
         assert list(load_replay(path)) == [1, -2, top, -top]
     finally:

@@ -2,6 +2,7 @@
 # the serial link's stop request vs stray Ctrl-C, the strict config rule, streamed replay with bounded lines.
 from array import array
 
+from devtest import scratch_file
 from tinypolicy_app.logger import FLAG_BAD_INPUT, Ring
 from tinypolicy_app.loop import ControlLoop
 from tinypolicy_app.sensors import INPUT_LIMIT_Q12
@@ -97,17 +98,7 @@ def test_invalid_sensor_reading_is_handled_with_the_heap_locked():
 
 
 def _stream(name, data):
-    import os
-
-    for d in ("build", "build/tmp"):
-        try:
-            os.mkdir(d)
-        except OSError:
-            pass
-    path = "build/tmp/" + name
-    with open(path, "wb") as f:
-        f.write(data)
-    return open(path, "rb")
+    return open(scratch_file(name, data), "rb")
 
 
 class _Board:
