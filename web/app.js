@@ -80,7 +80,8 @@ function restart(again = false) {
     $("dtype").value = "f32";
     return restart(again);
   }
-  sim = newSim(mp, task, dtype, { period, theta0, sigma: Number($("noise").value), seed: 1 });
+  const seed = again ? 1 + state.falls : 1;  // after a fall: other sensor noise than the episode before
+  sim = newSim(mp, task, dtype, { period, theta0, sigma: Number($("noise").value), seed });
   Object.assign(state, { task, dtype, kernel: sim.kernel, period_ms: period, theta0, t: 0, ticks: 0, missed: 0,
                          upright_since: -1, steps: 0, fell: "" });
   if (!again) Object.assign(state, { best: 0, falls: 0, fall_steps: [] });
