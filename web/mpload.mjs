@@ -17,27 +17,43 @@ export function writeFile(FS, path, data) {
   FS.writeFile("/" + parts.join("/"), data);
 }
 
-/** The device package (as listed in device/package.json) into /lib (on sys.path), web/py/websim.py beside it,
- *  and the shipped blobs into /models. Returns the list of FS paths written. */
+/** The device package (as listed in device/package.json) into /lib (on sys.path), the app's float CartPole plant
+ *  (APP_MODULES) and web/py/websim.py beside it, and every task's shipped blobs (blobPath) into the FS. Returns
+ *  the list of FS paths written. */
 export async function installDevice(mp, read) {
   const manifest = JSON.parse(TEXT.decode(await read("device/package.json")));
-  const written = [];
-  for (const [dest, src] of manifest.urls) {
-    writeFile(mp.FS, "/lib/" + dest, await read("device/" + src));
-    written.push("/lib/" + dest);
+  const files = manifest.urls.map(([dest, src]) => ["/lib/" + dest, "device/" + src]);
+  for (const m of APP_MODULES) files.push(["/lib/tinypolicy_app/" + m, "device/tinypolicy_app/" + m]);
+  files.push(["/lib/websim.py", "web/py/websim.py"]);
+  for (const task of Object.keys(TASKS)) {
+    for (const dtype of DTYPES) files.push([blobPath(dtype, task), blobPath(dtype, task).slice(1)]);
   }
-  writeFile(mp.FS, "/lib/websim.py", await read("web/py/websim.py"));
-  for (const dtype of DTYPES) {
-    writeFile(mp.FS, blobPath(dtype), await read("models/policy_" + dtype + ".bin"));
-  }
-  return written.concat(["/lib/websim.py"], DTYPES.map(blobPath));
+  for (const [dest, src] of files) writeFile(mp.FS, dest, await read(src));
+  return files.map(([dest]) => dest);
 }
 
 export const DTYPES = ["f32", "int8", "q15"];
 
-/** Where the shipped blob of `dtype` lives in the MicroPython FS. */
-export function blobPath(dtype) {
-  return "/models/policy_" + dtype + ".bin";
+/** The page's tasks: where each one's blobs live (relative to the repository root, and at the same path in
+ *  the MicroPython FS) and its simulation (a web/py/websim.py class). */
+export const TASKS = {
+  pendulum: { models: "models", sim: (ws, blob, o) => ws.Sim(blob, o.period, o.theta0, o.sigma, o.seed) },
+  cartpole: { models: "models/zoo/cartpole", sim: (ws, blob, o) => ws.CartSim(blob, o.theta0, o.sigma, o.seed) },
+};
+
+/** Only these modules of the control app are needed (the rest is viper code: a SyntaxError on this port). */
+const APP_MODULES = ["__init__.py", "cartpole.py"];
+
+/** Where the shipped blob of `task` and `dtype` lives in the MicroPython FS. */
+export function blobPath(dtype, task = "pendulum") {
+  return "/" + TASKS[task].models + "/policy_" + dtype + ".bin";
+}
+
+/** A new websim simulation of `task` with the `dtype` blob; `opts`: period (ms; the pendulum's, CartPole-v1
+ *  steps 20 ms), theta0 (rad), sigma (sensor noise), seed. */
+export function newSim(mp, task, dtype, opts) {
+  const o = { period: 20, theta0: 0.0, sigma: 0.0, seed: 1, ...opts };
+  return TASKS[task].sim(mp.pyimport("websim"), blobPath(dtype, task), o);
 }
 
 /** loadMicroPython (the npm package's export) + installDevice. `log(line)` gets MicroPython's stdout/stderr. */
@@ -47,10 +63,10 @@ export async function bootMicroPython(loadMicroPython, read, log = () => {}) {
   return mp;
 }
 
-/** '' when `dtype`'s blob loads in this MicroPython, else the reason (one line, from the Python exception). */
-export function dtypeProblem(mp, dtype) {
+/** '' when `task`'s `dtype` blob loads in this MicroPython, else the reason (one line, from the exception). */
+export function dtypeProblem(mp, dtype, task = "pendulum") {
   try {
-    mp.pyimport("websim").Sim(blobPath(dtype), 20, 0.0);
+    newSim(mp, task, dtype, {});
     return "";
   } catch (err) {
     const msg = String(err.message || err).trim().split("\n").pop();

@@ -13,8 +13,24 @@ def entries(dtype=None):
         skip("no %s yet (the host's v2 golden vectors)" % MANIFEST)
     with open(MANIFEST) as f:
         doc = json.load(f)
+    return _select(doc["nets"], dtype)
+
+
+def zoo_entries(folder, dtype=None):
+    """As entries(), from a zoo task's folder (e.g. 'models/zoo/cartpole'): the `golden` section of its
+    metadata.json, whose paths are relative to the folder (made relative to the repo root here)."""
+    with open(folder + "/metadata.json") as f:
+        net = json.load(f)["golden"]
+    for e in net["blobs"]:
+        for key in ("blob", "golden", "layers"):
+            if key in e:
+                e[key] = folder + "/" + e[key]
+    return _select([net], dtype)
+
+
+def _select(nets, dtype):
     res = []
-    for net in doc["nets"]:
+    for net in nets:
         for e in net["blobs"]:
             if dtype is None or e["dtype"] == dtype or (dtype == "int" and e["dtype"] != "f32"):
                 res.append((net, e))

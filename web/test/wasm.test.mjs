@@ -2,7 +2,10 @@
 // Boots it in Node with the device package exactly as the page does (web/mpload.mjs), then
 //  - runs the device golden-vector tests (tests/device/test_golden.py, the same file the unix port runs) there:
 //    int8 (w8a8, w8a16) and Q15 bit-exact on the portable integer kernel, f32 within the manifest's tolerance;
-//  - checks the page's simulation (web/py/websim.py) swings the pendulum up with every dtype.
+//  - replays the zoo's CartPole-v1 golden vectors (models/zoo/cartpole/golden) through the same device tests:
+//    the actions (argmax index) of int8 w8a16 / w8a8 and Q15 bit-exact, every layer too, f32's within tolerance;
+//  - checks the page's simulations (web/py/websim.py): the pendulum swings up with every dtype, and the zoo
+//    policy keeps CartPole-v1 (tinypolicy_app/cartpole.py) balanced for a full 500-step episode.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
@@ -10,7 +13,7 @@ import { test } from "node:test";
 
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 
-import { blobPath, DTYPES, installDevice, writeFile } from "../mpload.mjs";
+import { blobPath, DTYPES, installDevice, newSim, writeFile } from "../mpload.mjs";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const read = async (p) => new Uint8Array(fs.readFileSync(path.join(ROOT, p)));
@@ -76,6 +79,62 @@ for (const dtype of DTYPES) {
       while (sim.t < 14.0) sim.tick();
       assert.ok(sim.upright_since >= 0 && Math.abs(sim.theta) < 0.1, `no recovery: theta ${sim.theta}`);
     });
+}
+
+const CART_EPISODE = 500;  // CartPole-v1's episode length (gymnasium truncates there)
+for (const dtype of DTYPES) {
+  test(`websim: the zoo ${dtype} policy keeps CartPole-v1 balanced for ${CART_EPISODE} steps`, async (t) => {
+    const { mp } = await booted;
+    const sim = newSim(mp, "cartpole", dtype, { theta0: 0.05 });
+    assert.equal(sim.kernel, dtype === "f32" ? "float" : "portable");
+    let maxTheta = 0, maxX = 0;
+    const actions = [0, 0];
+    for (let i = 0; i < CART_EPISODE; i++) {
+      sim.tick();
+      assert.equal(sim.terminated, "", `${dtype}: fell at step ${sim.steps} (x ${sim.x}, theta ${sim.theta})`);
+      actions[sim.action]++;
+      maxTheta = Math.max(maxTheta, Math.abs(sim.theta));
+      maxX = Math.max(maxX, Math.abs(sim.x));
+    }
+    assert.equal(sim.steps, CART_EPISODE);
+    assert.ok(actions[0] > 50 && actions[1] > 50, `it must push both ways: ${actions}`);
+    t.diagnostic(`${dtype}: ${sim.steps} steps balanced, max |theta| ${maxTheta.toFixed(4)} rad, max |x| ` +
+      `${maxX.toFixed(3)} m, actions left/right ${actions}, ${(sim.infer_us_sum / sim.ticks).toFixed(0)} us/infer`);
+    sim.push(0.5);  // the page's push: an impulse on the pole; it recovers
+    for (let i = 0; i < 200; i++) sim.tick();
+    assert.equal(sim.terminated, "", `${dtype}: fell after the push (x ${sim.x}, theta ${sim.theta})`);
+  });
+}
+
+test("websim: CartPole-v1 falls without a policy that balances it, and then stops", async () => {
+  const { mp } = await booted;
+  const sim = newSim(mp, "cartpole", "int8", { theta0: 0.1 });
+  sim.push(3.0);  // far beyond what 10 N can catch within 12 degrees
+  for (let i = 0; i < 100 && !sim.terminated; i++) sim.tick();
+  assert.equal(sim.terminated, "theta");
+  const steps = sim.steps;
+  sim.tick(); sim.hold();
+  assert.equal(sim.steps, steps, "a fallen episode must not move on");
+});
+
+// The zoo's CartPole-v1 golden vectors, through the device golden tests with the zoo's metadata as manifest
+const ZOO_CARTPOLE = "models/zoo/cartpole";
+const zooGolden = JSON.parse(fs.readFileSync(path.join(ROOT, ZOO_CARTPOLE, "metadata.json"), "utf8")).golden.blobs;
+const csvRows = (rel) => fs.readFileSync(path.join(ROOT, ZOO_CARTPOLE, rel), "utf8").trim().split("\n").length - 1;
+for (const name of names) {
+  test(`device test_golden.${name} on the zoo's CartPole-v1 [webassembly, portable kernel]`, async (t) => {
+    const { mp } = await booted;
+    mp.runPython(`import golden, test_golden as _t
+_t.KERNELS = ('portable',)
+_t.entries = lambda dtype=None: golden.zoo_entries('${ZOO_CARTPOLE}', dtype)
+try:
+    _t.${name}()
+finally:
+    _t.entries = golden.entries`);
+    const files = zooGolden.map((e) => `${e.scheme} ${csvRows(e.golden)} rows` +
+      (e.layers ? ` + ${csvRows(e.layers)} layer rows` : ""));
+    t.diagnostic(`zoo cartpole golden files: ${files.join(", ")}`);
+  });
 }
 
 assert.ok(names.length >= 3, `device tests found in ${DEVICE_TEST}: ${names}`);
