@@ -102,7 +102,8 @@ clean:
 
 # ---- Browser demo, examples, docs, release (issue 13) -------------------------------------------------------------
 # web/: npm packages (MicroPython WebAssembly, playwright-core) via npm ci; Debian's chromium for the browser test
-# (apt-get as root; where it cannot be installed the test says so, and fails under CI=true).
+# (apt-get as root; where it cannot be installed the test says so, and fails under CI=true); Debian's graphviz for
+# the diagram check (tests/test_docs.py).
 WEB_PORT  ?= 8000
 WEB_STAMP := web/node_modules/.setup-stamp
 APT_GET   := DEBIAN_FRONTEND=noninteractive apt-get
@@ -116,6 +117,8 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 	@command -v node >/dev/null && command -v npm >/dev/null || { $(APT_GET) update && $(APT_GET) install -y nodejs npm; }
 	@test -x /usr/bin/chromium || { $(APT_GET) update && $(APT_GET) install -y chromium; } \
 	    || echo "warning: could not install chromium: the browser test fails under CI=true and skips elsewhere"
+	@command -v dot >/dev/null || { $(APT_GET) update && $(APT_GET) install -y graphviz; } \
+	    || echo "warning: could not install graphviz: tests/test_docs.py cannot check docs/architecture.svg"
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

@@ -1,5 +1,6 @@
 """Generated docs stay generated: the architecture SVG matches its Graphviz source, the demo GIF comes from a log
 by `tinypolicy animate` (checked on a slice of the committed run log), and the README shows both."""
+import os
 import re
 import shutil
 import subprocess
@@ -18,7 +19,10 @@ DOCS = REPO / "docs"
 def test_architecture_svg_is_up_to_date_with_its_dot_source():
     dot = shutil.which("dot")
     if dot is None:
-        pytest.skip("Graphviz dot not installed (apt-get install graphviz): cannot regenerate the SVG here")
+        why = "Graphviz dot not installed (`make setup` installs Debian's graphviz as root): cannot regenerate the SVG"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)  # CI must check it, as it checks the browser page
+        pytest.skip(why)
     committed = (DOCS / "architecture.svg").read_text()
     version = subprocess.run([dot, "-V"], capture_output=True, text=True).stderr
     m = re.search(r"graphviz version (\S+)", version)
