@@ -15,8 +15,8 @@
 # 0 identity, 1 relu, 2 tanh, 3 hardtanh, 4 sigmoid), widths (n_features, then each layer's n_out).
 # Kernels (chosen once, at load): int8 / q15 blobs run the asm_thumb kernel (kernels_thumb.py) where the firmware
 # runs ARM code (sys.implementation._mpy arch armv6m .. armv7emdp) and the module imports, else the viper kernel
-# (kernels.py) where the port has the native emitter, else the portable plain-MicroPython kernel (portable.py), all
-# bit-identical; `Policy.load(path, kernel="viper")` (or "thumb", "portable") forces one. f32 blobs run the float
+# (kernels.py) where the port has the native emitter and the build has the module (armv6m .mpy builds leave it
+# out: device/manifest.py), else the portable plain-MicroPython kernel (portable.py), all bit-identical; `Policy.load(path, kernel="viper")` (or "thumb", "portable") forces one. f32 blobs run the float
 # path (floatpath.py); their infer_q converts the ints to floats and back (clamped to out_lo_q..out_hi_q): it works,
 # but allocates, so use an int8 or q15 blob inside a hard timer callback or under heap_lock. `import tinypolicy`
 # and f32 blobs need no native emitter.
@@ -40,11 +40,15 @@ def _thumb():
 
 
 def _viper():
+    """kernels.forward; 0 where the build has no kernels module (armv6m .mpy: device/manifest.py), None where it
+    cannot run (no native emitter, a .mpy of another arch)."""
     try:
         from tinypolicy.kernels import forward
 
         return forward
-    except (ImportError, SyntaxError, ValueError):  # no native emitter; a .mpy of another arch
+    except ImportError:
+        return 0
+    except (SyntaxError, ValueError):
         return None
 
 
@@ -84,9 +88,10 @@ class Policy:
             return
         shifted = m.dtype == "int8" and max(t[3] for t in m.layers)  # int8 with a product shift: portable only
         fwd = _viper() if kernel != "portable" and not shifted else None
-        if kernel == "viper" and fwd is None:
-            raise ValueError("kernel 'viper': not on this port%s" % (" (int8 with pshift > 0)" if shifted else ""))
-        if fwd is None:
+        if kernel == "viper" and not fwd:
+            raise ValueError("kernel 'viper': " + ("not for int8 with pshift > 0" if shifted else "not on this port"
+                                                   if fwd is None else "not in this build"))
+        if not fwd:
             from tinypolicy.portable import PortableNet
 
             self._port = PortableNet(m)  # holds its own copies of the parameters: the blob is dropped
