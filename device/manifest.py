@@ -16,5 +16,7 @@ package("tinypolicy")  # type: ignore[name-defined]  # noqa: F821
 # - kernels.py (viper) is left out of armv6m (RP2040): there Policy.load picks the asm_thumb kernel, or the portable
 #   kernel (same bits) on a firmware without the inline assembler; kernel="viper" raises ValueError "not in this
 #   build". It saves 5.3 KB of the 16 KB armv6m budget (README, code size). ESP32 (xtensawin, rv32imc) runs viper.
-ONLY_FOR = {"tinypolicy/kernels_thumb.py": ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp")}
+# - __main__.py (`micropython -m tinypolicy batch|serve`) only where a command line exists: the unix port (x64).
+ONLY_FOR = {"tinypolicy/kernels_thumb.py": ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp"),
+            "tinypolicy/__main__.py": ("x64",)}
 NOT_FOR = {"tinypolicy/kernels.py": ("armv6m",)}
