@@ -38,7 +38,7 @@ from tinypolicy import checks as _c
 from tinypolicy.errors import ModelError
 
 _HEADER = const(16)
-_D_LAYERS = const(16)  # descriptor words before the per-layer entries (the names above: words 0..13)
+_D_LAYERS = const(16)  # descriptor words before the per-layer entries (the header words above: 0..13, _load)
 
 
 class Model:
@@ -199,9 +199,21 @@ def _load(f, size, fail):
         for e in outputs:  # (frac, oshift, ..., omult, ooff, qlo, qhi): y -> y, and the clamp changes nothing
             if e[1] or e[6] != 1 or e[7] or e[8] > lo or e[9] < hi:
                 oid = False
-        struct.pack_into("<14i", blob, size, n_layers, -32768 if a16 else -128, 32767 if a16 else 127, dcode == 2,
-                         half, n_inputs, feat_off, n_outputs, out_off, 1 if a16 else 0, argmax, n_layers, oid,
-                         size + dsize)
+        struct.pack_into("<14i", blob, size,
+                         n_layers,  # word 0 _D_NLAYERS
+                         -32768 if a16 else -128,  # 1 _D_AMIN
+                         32767 if a16 else 127,  # 2 _D_AMAX
+                         dcode == 2,  # 3 _D_WIDE
+                         half,  # 4 _D_HALF
+                         n_inputs,  # 5 _D_NIN
+                         feat_off,  # 6 _D_FEAT
+                         n_outputs,  # 7 _D_NOUT
+                         out_off,  # 8 _D_OUT
+                         1 if a16 else 0,  # 9 _D_A16
+                         argmax,  # 10 _D_ARGMAX
+                         n_layers,  # 11 _D_RUN (Policy.run_layers lowers it)
+                         oid,  # 12 _D_OUTID
+                         size + dsize)  # 13 _D_ACT; words 14, 15 stay 0
         for k in range(n_layers):
             t = layers[k]
             struct.pack_into("<8i", blob, size + 4 * _D_LAYERS + 32 * k, *t[:6], t[6] // wsize, t[7] // 4)
