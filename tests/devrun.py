@@ -10,10 +10,11 @@ HEAPSIZE = BOARD_HEAPSIZE
 
 
 def run_micropython(args, *, variant="src", heapsize=HEAPSIZE, cwd=REPO, extra_path=(), timeout=300,
-                    input_text=None, check=False):
-    """Run `micropython -X heapsize=… args…` with the device package importable; returns CompletedProcess."""
+                    input_text=None, check=False, device=None):
+    """Run `micropython -X heapsize=… args…` with the device package importable (from `device`, a folder, in place
+    of the variant's); returns CompletedProcess."""
     env = dict(os.environ)
-    env["MICROPYPATH"] = ":".join([device_path(variant), *map(str, extra_path), ".frozen"])
+    env["MICROPYPATH"] = ":".join([str(device or device_path(variant)), *map(str, extra_path), ".frozen"])
     cmd = [micropython_binary(), "-X", f"heapsize={heapsize}", *map(str, args)]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
                           input=input_text, check=check)

@@ -8,6 +8,7 @@ import pytest
 from helpers import fake_repo
 from tinypolicy_host.board import dist, flash
 from tinypolicy_host.errors import UserError
+from tinypolicy_host.paths import DEVICE as REPO_DEVICE
 
 ARCH = "armv6m"
 
@@ -58,3 +59,22 @@ def test_a_stale_or_missing_mpy_is_refused(tree, tmp_path):
         dist.build(ARCH, out)
     with pytest.raises(UserError, match=r"xtensawin/tinypolicy: missing; run `make mpy` first"):
         dist.build("xtensawin", out)
+
+
+@pytest.mark.parametrize("arch, kernels", [("armv6m", ["kernels_thumb.mpy"]), ("xtensawin", ["kernels.mpy"]),
+                                           ("armv7emsp", ["kernels.mpy", "kernels_thumb.mpy"])])
+def test_each_arch_zip_has_the_kernels_the_manifest_gives_it(tree, tmp_path, arch, kernels):
+    """With the repository's device/manifest.py: armv6m ships asm_thumb but not viper, ESP32 viper only."""
+    (tree / "device" / "manifest.py").write_text((REPO_DEVICE / "manifest.py").read_text())
+    for name in ("kernels", "kernels_thumb", "portable"):
+        (tree / "device" / "tinypolicy" / f"{name}.py").write_text("# device: fake\n")
+        os.utime(tree / "device" / "tinypolicy" / f"{name}.py", (1_000_000_000, 1_000_000_000))
+    for rel in ("__init__", "kernels", "kernels_thumb", "portable"):
+        mpy = tree / "build" / "mpy" / arch / "tinypolicy" / f"{rel}.mpy"
+        mpy.parent.mkdir(parents=True, exist_ok=True)
+        mpy.write_bytes(b"M\x06")
+    (tree / "build" / "mpy" / arch / "tinypolicy_app").mkdir(exist_ok=True)
+    for rel in ("__init__", "app"):
+        (tree / "build" / "mpy" / arch / "tinypolicy_app" / f"{rel}.mpy").write_bytes(b"M\x06")
+    runtime = [n.split("/")[1] for n in names_in(dist.build(arch, tmp_path / "dist")) if n.startswith("tinypolicy/")]
+    assert runtime == sorted(["__init__.mpy", "portable.mpy", *kernels])

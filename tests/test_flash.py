@@ -212,3 +212,17 @@ def test_cli_error_is_one_line(tmp_path):
                         "--board", "nano"], capture_output=True, text=True)
     assert r.returncode == 2
     assert r.stderr.startswith("error: --board nano: unknown board") and "Traceback" not in r.stderr
+
+
+def test_rpi_pico_gets_the_armv6m_module_set_source_or_mpy():
+    """The repository's plan (device/manifest.py): the RP2040 (armv6m) gets the asm_thumb kernel and not the viper
+    one, from source (--src) and from `make mpy`; the ESP32 the reverse."""
+    from tinypolicy_host.board.mpy import compile_arch
+
+    for board, has, lacks in (("rpi_pico", "kernels_thumb", "kernels"), ("esp32", "kernels", "kernels_thumb")):
+        for src, ext in ((True, "py"), (False, "mpy")):
+            if not src:
+                compile_arch(flash.board_arch(board), flash.BUILD / "mpy")  # `make mpy` (a no-op when up to date)
+            remote = {it.remote for it in flash.plan(board, src, REPO_DEVICE / "config.json")[0]}
+            assert f"tinypolicy/{has}.{ext}" in remote and f"tinypolicy/portable.{ext}" in remote, (board, src)
+            assert f"tinypolicy/{lacks}.{ext}" not in remote, (board, src)

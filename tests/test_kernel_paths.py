@@ -57,3 +57,40 @@ def test_kernel_matches_reference(tmp_path, variant, name):
     bad = np.nonzero(got != want)[0]
     assert not len(bad), f"{len(bad)} differ, first at {bad[0]}: device {got[bad[0]]}, host {want[bad[0]]}"
     assert len(np.unique(want)) > 50  # the states exercise the net, not just its saturation
+
+
+def test_armv6m_module_set_falls_back_to_portable_with_the_same_bits(tmp_path):
+    """The runtime as the armv6m build ships it (no kernels.py, device/manifest.py), run from source on the unix
+    port: no ARM, so no asm_thumb, and no viper module: kernel=None picks portable, whose outputs equal the full
+    package's viper kernel; kernel='viper' is refused in one line."""
+    import shutil
+
+    from tinypolicy_host.board import mpy
+    from tinypolicy_host.paths import DEVICE
+
+    pkg = tmp_path / "armv6m_set"
+    for src in mpy.package_sources(DEVICE, "armv6m"):
+        rel = src.relative_to(DEVICE)
+        if rel.parts[0] == mpy.RUNTIME:
+            (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, pkg / rel)
+    assert not (pkg / "tinypolicy" / "kernels.py").exists() and (pkg / "tinypolicy" / "kernels_thumb.py").exists()
+    code = ("from array import array\nfrom tinypolicy import Policy\n"
+            "for m in ('models/policy_int8.bin', 'models/policy_q15.bin'):\n"
+            "    p = Policy.load(m)\n"
+            "    out = array('i', [0])\n"
+            "    ys = []\n"
+            "    for t in range(-6000, 6000, 199):\n"
+            "        p.infer_q(array('i', [t, -t]), out)\n"
+            "        ys.append(out[0])\n"
+            "    print(p.kernel, ys)\n"
+            "try:\n    Policy.load('models/policy_int8.bin', kernel='viper')\nexcept ValueError as e:\n    print(e)\n")
+    armv6m_set = run_micropython(["-c", code], device=pkg)
+    full = run_micropython(["-c", code])
+    assert armv6m_set.returncode == 0 and full.returncode == 0, armv6m_set.stderr + full.stderr
+    got, want = armv6m_set.stdout.splitlines(), full.stdout.splitlines()
+    assert [line.split()[0] for line in got] == ["portable", "portable", "kernel"]
+    assert [line.split()[0] for line in want[:2]] == ["viper", "viper"]
+    assert [line.split(" ", 1)[1] for line in got[:2]] == [line.split(" ", 1)[1] for line in want[:2]]
+    assert got[2] == "kernel 'viper': not in this build"
+    assert all(len(set(eval(line.split(" ", 1)[1]))) > 30 for line in got[:2]), got  # the states exercise the nets

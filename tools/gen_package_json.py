@@ -5,25 +5,15 @@ import json
 import sys
 from pathlib import Path
 
+from tinypolicy_host.board import manifest
+
 DEVICE = Path(__file__).resolve().parent.parent / "device"
 
 
 def package_json(device: Path = DEVICE) -> str:
-    meta: dict = {}
-    packages: list[str] = []
-
-    def metadata(**kw):
-        meta.update(kw)
-
-    def package(name, files=None, base_path=".", opt=None):
-        if files is not None or base_path != ".":
-            raise ValueError(f"manifest.py: package({name!r}): only whole packages under device/ are supported")
-        packages.append(name)
-
-    code = (device / "manifest.py").read_text()
-    exec(compile(code, str(device / "manifest.py"), "exec"), {"metadata": metadata, "package": package})
-    urls = [[f"{p}/{f.name}", f"{p}/{f.name}"] for p in packages for f in sorted((device / p).glob("*.py"))]
-    return json.dumps({"urls": urls, "version": meta["version"]}, indent=2) + "\n"
+    man = manifest.read(device)
+    urls = [[f"{p}/{f.name}", f"{p}/{f.name}"] for p in man.packages for f in sorted((device / p).glob("*.py"))]
+    return json.dumps({"urls": urls, "version": man.metadata["version"]}, indent=2) + "\n"
 
 
 def main(argv: list[str]) -> int:

@@ -31,57 +31,40 @@
 # halfwords for q15), b_off (in 32-bit words; mult follows at b_off + n_out words, the shift bytes at byte
 # 4 * (b_off + 2 * n_out)).
 import struct
-from array import array
 
 from micropython import const
 
 from tinypolicy import checks as _c
 from tinypolicy.errors import ModelError
 
-DTYPES = ("f32", "int8", "q15")
-MAX_BYTES = const(98304)  # default max_bytes: 96 KiB (a 17-256-256-6 int8 net; an RP2040 heap keeps ~100 KB)
 _HEADER = const(16)
-_IN_SIZE = const(20)
-_FEAT_SIZE = const(20)
-_LAYER_SIZE = const(16)
-_OUT_SIZE = const(36)
-
-_D_NLAYERS = const(0)
-_D_AMIN = const(1)
-_D_AMAX = const(2)
-_D_WIDE = const(3)
-_D_HALF = const(4)
-_D_NIN = const(5)
-_D_FEAT = const(6)
-_D_NOUT = const(7)
-_D_OUT = const(8)
-_D_A16 = const(9)
-_D_ARGMAX = const(10)
-_D_RUN = const(11)
-_D_OUTID = const(12)
-_D_ACT = const(13)
-_D_LAYERS = const(16)
+_D_LAYERS = const(16)  # descriptor words before the per-layer entries (the header words above: 0..13, _load)
 
 
 class Model:
     """The loaded blob (fields: the module docstring); built by load()."""
 
-    def __init__(self, dtype, scheme, a16, argmax, counts, blob, inputs, outputs, layers, feat_off, out_off):
-        self.dtype, self.scheme, self.a16, self.argmax = dtype, scheme, a16, argmax
-        self.n_inputs, self.n_features, self.n_outputs, self.n_layers = counts
-        self.blob, self.inputs, self.outputs, self.layers = blob, inputs, outputs, layers
-        self.feat_off, self.out_off = feat_off, out_off
-        self.desc_off = None  # int dtypes: byte offset of the kernel descriptor in blob (= total_size)
-        self.conv = ()  # per input (kind, frac, qlo, qhi of its first feature)
-
-
-def _pad4(n):
-    return (n + 3) & ~3
+    dtype: str
+    scheme: str
+    a16: int
+    argmax: int
+    blob: bytearray
+    conv: tuple
+    n_inputs: int
+    n_features: int
+    n_outputs: int
+    n_layers: int
+    inputs: list
+    outputs: list
+    layers: list
+    feat_off: int
+    out_off: int
+    desc_off = None  # int dtypes: byte offset of the kernel descriptor in blob (= total_size)
 
 
 def _crc32(data):
     try:
-        from binascii import crc32  # unix, rp2, esp32 builds
+        from binascii import crc32  # unix, rp2, esp32, webassembly builds
 
         return crc32(data) & 0xFFFFFFFF
     except ImportError:
@@ -94,8 +77,9 @@ def _crc32(data):
     return crc ^ 0xFFFFFFFF
 
 
-def load(path, max_bytes=MAX_BYTES):
-    """Validate and load a blob; returns a Model or raises ModelError naming the file and the field."""
+def load(path, max_bytes=98304):
+    """Validate and load a blob; returns a Model or raises ModelError naming the file and the field. The default
+    max_bytes, 96 KiB, fits a 17-256-256-6 int8 net (an RP2040 heap keeps ~100 KB)."""
     import os
 
     def fail(field, what):
@@ -103,51 +87,46 @@ def load(path, max_bytes=MAX_BYTES):
 
     try:
         st = os.stat(path)
-    except OSError as exc:
-        raise ModelError("%s: cannot open: no such file (%s)" % (path, exc))
-    kind = st[0] & 0xF000
-    if kind == 0x4000:
-        fail("read", "is a directory")
-    if kind and kind != 0x8000:  # FIFO, device, socket: reading could block forever
-        fail("read", "not a regular file (stat mode 0o%o)" % st[0])
-    size = st[6]
-    if size > max_bytes:
-        fail("file size", "needs %d bytes, max_bytes is %d" % (size, max_bytes))
-    try:
+        kind = st[0] & 0xF000
+        if kind == 0x4000:
+            fail("read", "is a directory")
+        if kind and kind != 0x8000:  # FIFO, device, socket: reading could block forever
+            fail("read", "not a regular file")
+        if st[6] > max_bytes:
+            fail("file size", "needs %d bytes, max_bytes is %d" % (st[6], max_bytes))
         f = open(path, "rb")
     except OSError as exc:
-        raise ModelError("%s: cannot open: %s" % (path, exc))
+        fail("cannot open", exc)
     try:
-        return _load(f, size, fail)
+        return _load(f, st[6], fail)
     except OSError as exc:  # EIO, EISDIR on ports whose stat has no mode, ...
-        fail("read", str(exc))
+        fail("read", exc)
     finally:
         f.close()
 
 
 def _header(head, size, fail):
     if len(head) < _HEADER:
-        fail("header", "truncated: %d bytes, the header alone is %d" % (len(head), _HEADER))
+        fail("header", "truncated: %d bytes" % len(head))
     magic, version, dcode, flags, n_layers, n_inputs, n_features, n_outputs, total = struct.unpack(
         "<4sHBBBBBBI", head)
     if magic != b"TPOL":
-        fail("magic", "%r is not %r (not a TinyPolicy blob)" % (magic, b"TPOL"))
+        fail("magic", "%r: not a TinyPolicy blob" % magic)
     if version == 1:
         fail("version", "version 1 blobs are no longer loaded: re-export with `tinypolicy export` / "
              "`tinypolicy convert`")
     if version != 2:
-        fail("version", "%d is not supported (this loader knows version 2)" % version)
+        fail("version", "%d is not supported (only 2)" % version)
     if dcode > 2:
-        fail("dtype", "unknown code %d (0 f32, 1 int8, 2 q15)" % dcode)
+        fail("dtype", "%d: 0 f32, 1 int8, 2 q15" % dcode)
     if flags & ~3 or (flags & 1 and dcode != 1):
-        fail("flags", "0x%02x: only bit0 A16 (int8 only) and bit1 ARGMAX are defined" % flags)
-    argmax = flags >> 1
+        fail("flags", "0x%02x: bit0 A16 (int8 only), bit1 ARGMAX" % flags)
     for name, v, top in (("n_layers", n_layers, 8), ("n_inputs", n_inputs, 64), ("n_features", n_features, 128),
-                         ("n_outputs", n_outputs, 1 if argmax else 16)):
+                         ("n_outputs", n_outputs, 1 if flags & 2 else 16)):
         if not 1 <= v <= top:
             fail(name, "%d is outside 1..%d" % (v, top))
     if total != size:
-        fail("total_size", "header says %d bytes but the file has %d (truncated or padded?)" % (total, size))
+        fail("total_size", "%d bytes, the file has %d" % (total, size))
     return dcode, flags, n_layers, n_inputs, n_features, n_outputs
 
 
@@ -156,38 +135,39 @@ def _load(f, size, fail):
     dcode, flags, n_layers, n_inputs, n_features, n_outputs = _header(head, size, fail)
     quant = dcode != 0
     argmax = flags >> 1
-    feat_off = _HEADER + _IN_SIZE * n_inputs
-    lay_off = feat_off + _FEAT_SIZE * n_features
-    out_off = lay_off + _LAYER_SIZE * n_layers
-    sec_off = out_off + _OUT_SIZE * n_outputs
+    feat_off = _HEADER + 20 * n_inputs
+    lay_off = feat_off + 20 * n_features
+    out_off = lay_off + 16 * n_layers
+    sec_off = out_off + 36 * n_outputs
     if size < sec_off + 4:
         fail("tables", "truncated: %d bytes, the tables need %d" % (size, sec_off + 4))
     tabs = f.read(sec_off - _HEADER)  # <= 64*20 + 128*20 + 8*16 + 16*36 bytes
     if len(tabs) != sec_off - _HEADER:
-        fail("tables", "file ended early")
+        fail("tables", "truncated")
     inputs = _c.inputs(tabs, n_inputs, n_features, fail)
     conv = _c.features(tabs, feat_off - _HEADER, inputs, quant, fail)
-    layers, n_last = _c.layers(tabs, lay_off - _HEADER, n_layers, n_features, n_outputs, dcode, argmax, fail)
-    outputs = _c.outputs(tabs, out_off - _HEADER, n_outputs, quant, argmax, n_last, fail)
+    layers, n_last = _c.layers(tabs, lay_off - _HEADER, n_layers, n_features, n_outputs, quant, argmax, fail)
+    outputs = _c.outputs(tabs, out_off - _HEADER, n_outputs, argmax, n_last, fail)
     wsize = (4, 1, 2)[dcode]
     pos = sec_off
+    half = n_features
     for t in layers:
-        n_in, n_out = t[0], t[1]
+        n_out = t[1]
         t.append(pos)  # w_off
-        pos += _pad4(n_in * n_out * wsize)
+        pos += (t[0] * n_out * wsize + 3) & ~3
         t.append(pos)  # b_off
         pos += 4 * n_out
         if quant:
-            pos += 4 * n_out + _pad4(n_out)
+            pos += 4 * n_out + ((n_out + 3) & ~3)
+        if t is not layers[-1]:
+            half = max(half, n_out)
     if pos + 4 != size:
-        fail("total_size", "%d bytes but the tables imply %d" % (size, pos + 4))
+        fail("total_size", "%d bytes, the tables imply %d" % (size, pos + 4))
 
     # Sizes are consistent and bounded: read the file into its one buffer (int dtypes: with room behind it for
     # the kernel descriptor and the two activation buffers), then check the CRC.
-    half = n_features
-    for t in layers[:-1]:
-        half = max(half, t[1])
-    blob = bytearray(size + (4 * (_D_LAYERS + 8 * n_layers) + 4 * half if quant else 0))
+    dsize = 4 * (_D_LAYERS + 8 * n_layers)
+    blob = bytearray(size + (dsize + 4 * half if quant else 0))
     mv = memoryview(blob)
     blob[:_HEADER] = head
     blob[_HEADER:sec_off] = tabs
@@ -201,47 +181,41 @@ def _load(f, size, fail):
         fail("crc32", "CRC mismatch (stored 0x%08x, computed 0x%08x)" % (stored, crc))
     a16 = dcode == 2 or flags & 1
     if quant:
-        _c.dense_bounds(blob, layers, outputs, dcode, a16, argmax, fail)
+        _c.dense_bounds(blob, layers, outputs, dcode == 2, a16, argmax, fail)
     else:
         _c.floats_finite(blob, layers, fail)
 
-    m = Model(DTYPES[dcode], ("f32", "w8a16" if a16 else "w8a8", "q15")[dcode], a16, argmax,
-              (n_inputs, n_features, n_outputs, n_layers), blob, inputs, outputs, layers, feat_off, out_off)
-    m.conv = conv
+    m = Model()
+    m.dtype = ("f32", "int8", "q15")[dcode]
+    m.scheme = ("f32", "w8a16" if a16 else "w8a8", "q15")[dcode]
+    m.a16, m.argmax, m.blob, m.conv = a16, argmax, blob, conv
+    m.n_inputs, m.n_features, m.n_outputs, m.n_layers = n_inputs, n_features, n_outputs, n_layers
+    m.inputs, m.outputs, m.layers, m.feat_off, m.out_off = inputs, outputs, layers, feat_off, out_off
     if quant:
-        _descriptor(m, wsize, size, half)
+        # The kernel descriptor (module docstring): header words, then per layer n_in, n_out, act, pshift, lo, hi,
+        # w_off in weight elements, b_off in words.
+        _n, _o, act, _p, lo, hi, _w, _b = layers[-1]
+        oid = not argmax and act != 2 and act != 4
+        for e in outputs:  # (frac, oshift, ..., omult, ooff, qlo, qhi): y -> y, and the clamp changes nothing
+            if e[1] or e[6] != 1 or e[7] or e[8] > lo or e[9] < hi:
+                oid = False
+        struct.pack_into("<14i", blob, size,
+                         n_layers,  # word 0 _D_NLAYERS
+                         -32768 if a16 else -128,  # 1 _D_AMIN
+                         32767 if a16 else 127,  # 2 _D_AMAX
+                         dcode == 2,  # 3 _D_WIDE
+                         half,  # 4 _D_HALF
+                         n_inputs,  # 5 _D_NIN
+                         feat_off,  # 6 _D_FEAT
+                         n_outputs,  # 7 _D_NOUT
+                         out_off,  # 8 _D_OUT
+                         1 if a16 else 0,  # 9 _D_A16
+                         argmax,  # 10 _D_ARGMAX
+                         n_layers,  # 11 _D_RUN (Policy.run_layers lowers it)
+                         oid,  # 12 _D_OUTID
+                         size + dsize)  # 13 _D_ACT; words 14, 15 stay 0
+        for k in range(n_layers):
+            t = layers[k]
+            struct.pack_into("<8i", blob, size + 4 * _D_LAYERS + 32 * k, *t[:6], t[6] // wsize, t[7] // 4)
+        m.desc_off = size
     return m
-
-
-def _descriptor(m, wsize, size, half):
-    """Write the kernel descriptor into m.blob at byte `size` (the act buffers follow it)."""
-    layers = m.layers
-    n_layers = m.n_layers
-    desc = array("i", bytes(4 * (_D_LAYERS + 8 * n_layers)))
-    desc[_D_NLAYERS] = n_layers
-    desc[_D_AMIN], desc[_D_AMAX] = (-32768, 32767) if m.a16 else (-128, 127)
-    desc[_D_WIDE] = 1 if m.dtype == "q15" else 0
-    desc[_D_HALF] = half
-    desc[_D_NIN] = m.n_inputs
-    desc[_D_FEAT] = m.feat_off
-    desc[_D_NOUT] = m.n_outputs
-    desc[_D_OUT] = m.out_off
-    desc[_D_A16] = 1 if m.a16 else 0
-    desc[_D_ARGMAX] = m.argmax
-    desc[_D_RUN] = n_layers
-    _n, _o, act, _p, lo, hi, _w, _b = layers[-1]
-    oid = not m.argmax and act != 2 and act != 4
-    for e in m.outputs:  # (frac, oshift, ..., omult, ooff, qlo, qhi): y -> y, and the clamp changes nothing
-        if e[1] or e[6] != 1 or e[7] or e[8] > lo or e[9] < hi:
-            oid = False
-    desc[_D_OUTID] = 1 if oid else 0
-    for k in range(n_layers):
-        d = _D_LAYERS + 8 * k
-        t = layers[k]
-        for i in range(6):
-            desc[d + i] = t[i]
-        desc[d + 6] = t[6] // wsize
-        desc[d + 7] = t[7] // 4
-    desc[_D_ACT] = size + 4 * len(desc)
-    m.blob[size:desc[_D_ACT]] = bytes(desc)
-    m.desc_off = size

@@ -15,14 +15,13 @@
 # 0 identity, 1 relu, 2 tanh, 3 hardtanh, 4 sigmoid), widths (n_features, then each layer's n_out).
 # Kernels (chosen once, at load): int8 / q15 blobs run the asm_thumb kernel (kernels_thumb.py) where the firmware
 # runs ARM code (sys.implementation._mpy arch armv6m .. armv7emdp) and the module imports, else the viper kernel
-# (kernels.py) where the port has the native emitter, else the portable plain-MicroPython kernel (portable.py), all
-# bit-identical; `Policy.load(path, kernel="viper")` (or "thumb", "portable") forces one. f32 blobs run the float
-# path (floatpath.py); their infer_q converts the ints to floats and back (clamped to out_lo_q..out_hi_q): it works,
-# but allocates, so use an int8 or q15 blob inside a hard timer callback or under heap_lock. `import tinypolicy`
-# and f32 blobs need no native emitter.
+# (kernels.py) where the port has the native emitter and the build has the module (armv6m .mpy builds leave it
+# out: device/manifest.py), else the portable plain-MicroPython kernel (portable.py), all bit-identical;
+# `Policy.load(path, kernel="viper")` (or "thumb", "portable") forces one ("not in this build" / "not on this port":
+# ValueError). f32 blobs run the float path (floatpath.py); their infer_q converts the ints to floats and back
+# (clamped to out_lo_q..out_hi_q): it works, but allocates, so use an int8 or q15 blob inside a hard timer callback
+# or under heap_lock. `import tinypolicy` and f32 blobs need no native emitter.
 from array import array
-
-from tinypolicy.errors import ModelError
 
 
 def _thumb():
@@ -40,12 +39,21 @@ def _thumb():
 
 
 def _viper():
+    """kernels.forward; 0 where the build has no kernels module (armv6m .mpy: device/manifest.py), None where it
+    cannot run (no native emitter, a .mpy of another arch)."""
     try:
         from tinypolicy.kernels import forward
 
         return forward
-    except (ImportError, SyntaxError, ValueError):  # no native emitter; a .mpy of another arch
+    except ImportError:
+        return 0
+    except (SyntaxError, ValueError):
         return None
+
+
+def _col(rows, i, j=0):
+    """Column i of a table as a tuple; with j: columns i..j-1 of each row, as tuples."""
+    return tuple(tuple(r[i:j]) if j else r[i] for r in rows)
 
 
 class Policy:
@@ -56,14 +64,14 @@ class Policy:
         self.n_outputs = m.n_outputs
         self.n_layers = m.n_layers
         self.argmax = bool(m.argmax)
-        self.in_frac = tuple(e[1] for e in m.inputs)
-        self.out_frac = tuple(e[0] for e in m.outputs)
-        self.out_lo_q = tuple(e[8] for e in m.outputs)
-        self.out_hi_q = tuple(e[9] for e in m.outputs)
+        self.in_frac = _col(m.inputs, 1)
+        self.out_frac = _col(m.outputs, 0)
+        self.out_lo_q = _col(m.outputs, 8)
+        self.out_hi_q = _col(m.outputs, 9)
         self.max_torque = m.outputs[0][5]
-        self.widths = (m.n_features,) + tuple(t[1] for t in m.layers)  # features, then each layer's n_out
-        self.layers = tuple((t[0], t[1], t[2]) for t in m.layers)  # (n_in, n_out, activation code) per layer
-        self.in_kind = tuple(e[0] for e in m.inputs)  # per input: 0 affine, 1 angle (Q12 rad)
+        self.widths = (m.n_features,) + _col(m.layers, 1)  # features, then each layer's n_out
+        self.layers = _col(m.layers, 0, 3)  # (n_in, n_out, activation code) per layer
+        self.in_kind = _col(m.inputs, 0)  # per input: 0 affine, 1 angle (Q12 rad)
         self._conv = m.conv  # infer(): per input (angle?, frac, integer clamp qlo, qhi of its feature)
         self._qin = array("i", bytes(4 * m.n_inputs))
         self._qout = array("i", bytes(4 * max(self.widths)))
@@ -79,22 +87,24 @@ class Policy:
         thumb = _thumb() if kernel in (None, "thumb") else None
         if kernel == "thumb" and thumb is None:
             raise ValueError("kernel 'thumb': not on this port (ARM firmware with the inline assembler)")
+        self._blob = m.blob  # the file, the kernel descriptor and the activation buffers (loader.py)
+        self._doff = m.desc_off
         if thumb is not None:
             self._thumb_setup(thumb, m)
             return
         shifted = m.dtype == "int8" and max(t[3] for t in m.layers)  # int8 with a product shift: portable only
         fwd = _viper() if kernel != "portable" and not shifted else None
-        if kernel == "viper" and fwd is None:
-            raise ValueError("kernel 'viper': not on this port%s" % (" (int8 with pshift > 0)" if shifted else ""))
-        if fwd is None:
+        if kernel == "viper" and not fwd:
+            raise ValueError("kernel 'viper': " + ("not for int8 with pshift > 0" if shifted else "not on this port"
+                                                   if fwd is None else "not in this build"))
+        if not fwd:
             from tinypolicy.portable import PortableNet
 
             self._port = PortableNet(m)  # holds its own copies of the parameters: the blob is dropped
+            self._blob = None
             self.kernel = "portable"
         else:
             self._fwd = fwd  # in the instance dict: self._fwd(...) binds nothing, allocates nothing
-            self._blob = m.blob  # the file, the kernel descriptor and the activation buffers (loader.py)
-            self._doff = m.desc_off
             self.kernel = "viper"
 
     def _thumb_setup(self, thumb, m):
@@ -106,8 +116,6 @@ class Policy:
         half += half & 1  # even: the second activation buffer starts 4-aligned
         self._act = array("h", bytes(4 * half))
         self._acc = array("i", bytes(4 * max(self.widths[1:])))
-        self._blob = m.blob  # the file and the kernel descriptor (loader.py)
-        self._doff = m.desc_off
         self._cb = thumb.call_block(m.blob, m.desc_off, self._act, half, self._qin, self._qout, self._acc)
         self._cba = addressof(self._cb)
         self._fwd = thumb.forward
@@ -201,5 +209,3 @@ class Policy:
     def __repr__(self):
         return "<Policy %s %s %s>" % (self.scheme, self.widths, self.kernel)
 
-
-__all__ = ["Policy", "ModelError"]

@@ -198,13 +198,14 @@ def test_output_table_checks():
     data = _base()
     o = offsets(data)["outputs"]  # frac, oshift, 2x, scale, offset, lo, hi, omult, ooff, qlo, qhi
     _rejects("o_nan.bin", _edit(data, o + 16, "<f", float("nan")), "output 0 scale/offset/lo/hi", "not finite")
-    _rejects("o_frac.bin", _edit(data, o, "B", 25), "output 0 frac/oshift")
+    _rejects("o_frac.bin", _edit(data, o, "B", 25), "output 0 frac", "25")
+    _rejects("o_oshift.bin", _edit(data, o + 1, "B", 32), "output 0 oshift", "32")
     _rejects("o_lohi.bin", _edit(data, o + 12, "<f", 2000.0), "output 0 lo/hi", "declared range")
     frac = data[o]
     _rejects("o_big.bin", _edit(_edit(data, o + 16, "<f", 1e9), o + 12, "<f", -1e9), "output 0 lo/hi", "2^24")
     # issue 11 item 1: an integer clamp beyond the declared range (here 2x the declared hi) is refused
     qhi = struct.unpack_from("<i", data, o + 32)[0]
-    msg = _rejects("o_clamp.bin", _edit(data, o + 32, "<i", 2 * qhi), "output 0 qlo/qhi", "leaves the declared range")
+    msg = _rejects("o_clamp.bin", _edit(data, o + 32, "<i", 2 * qhi), "output 0 qlo/qhi", "within the declared range")
     assert ("Q%d" % frac) in msg, msg
     _rejects("o_q.bin", _edit(data, o + 28, "<i", qhi + 1), "output 0 qlo/qhi", "qlo <= qhi")
     am = _base(argmax=True)

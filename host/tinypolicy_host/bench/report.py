@@ -316,7 +316,8 @@ def render(res: Results) -> str:
             L += ["", f"Control-app modules together: {app:.0f} B."]
 
     L += ["", "## Code size", "", ("Total `.mpy` bytes per architecture (`make mpy`): the inference runtime "
-          "`device/tinypolicy/` (loader, viper kernels, Policy; what `mip install` gets), goal ≤ 16 KB (16384 B) for "
+          "`device/tinypolicy/` (loader, Policy and the kernels `device/manifest.py` gives the arch: armv6m asm_thumb "
+          "and portable, no viper), goal ≤ 16 KB (16384 B) for "
           "armv6m, and the control application `device/tinypolicy_app/` (timer loop, sensors, actuators, log, "
           "config, simulated plant) that `make flash` adds. Per-file sizes: `results/code_size.csv`."), ""]
     L += _table(["arch", "files", "runtime B", "app B", "total B", "runtime goal"],

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..paths import DEVICE
+from . import manifest
 
 # arch -> the boards it serves
 ARCHES = {
@@ -21,17 +22,14 @@ ARCHES = {
 RUNTIME = "tinypolicy"
 APP = "tinypolicy_app"
 PACKAGES = (RUNTIME, APP)
-# Inline-assembler modules mpy-cross compiles only for ARM (`@micropython.asm_thumb`); the runtime imports them
-# only where sys.implementation._mpy says ARM (policy.py), viper everywhere else.
-ARM_ARCHES = ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp")
-ARM_ONLY = ("tinypolicy/kernels_thumb.py",)
 
 
 def package_sources(device: Path | None = None, arch: str | None = None) -> list[Path]:
     """Every .py of the device packages under `device` (default device/; main.py and board modules stay source:
-    users edit them); for a non-ARM `arch`, without the ARM_ONLY modules."""
+    users edit them); for an `arch`, without the modules device/manifest.py leaves out of its build (the asm_thumb
+    kernel outside ARM, the viper kernel on armv6m)."""
     device = device or DEVICE
-    skip = () if arch is None or arch in ARM_ARCHES else ARM_ONLY
+    skip = manifest.read(device).left_out(arch) if arch else set()
     return sorted(p for package in PACKAGES for p in (device / package).rglob("*.py")
                   if p.relative_to(device).as_posix() not in skip)
 
