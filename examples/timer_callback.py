@@ -14,7 +14,7 @@ from tinypolicy import Policy
 
 policy = Policy.load("models/policy_int8.bin")
 inp = array("i", (0, 0))  # [theta_q12, theta_dot_q12]: Q12 = value * 4096 (rad, rad/s)
-out = array("i", (0,))  # [torque_q12]: Q12 N*m, already clamped to +-policy.max_torque_q12
+out = array("i", (0,))  # [torque_q12]: Q12 N*m, already clamped to policy.out_lo_q[0]..policy.out_hi_q[0]
 state = array("i", (12868, 0, 0))  # your sensor's reading; here a fixed test state (pi, 0); [2] = tick count
 
 

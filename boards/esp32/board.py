@@ -33,6 +33,7 @@ ANGLE_ZERO_RAW12 = 2048  # ADC reading (12-bit) with the pendulum upright
 ANGLE_SIGN = 1
 MOTOR_SIGN = 1
 FULL_SCALE_TORQUE_Q12 = 8192  # torque at 100 % duty, Q12 N*m
+MAX_TORQUE_Q12 = FULL_SCALE_TORQUE_Q12  # hardware limit the app clamps every command to (Q12 N*m, 1..16384)
 
 
 def setup(period_ms):

@@ -36,6 +36,7 @@ ANGLE_SIGN = 1
 MOTOR_SIGN = 1
 # Torque (Q12 N*m) that 100 % duty produces on the real rig; the model's range is +-2 N*m = +-8192.
 FULL_SCALE_TORQUE_Q12 = 8192
+MAX_TORQUE_Q12 = FULL_SCALE_TORQUE_Q12  # hardware limit the app clamps every command to (Q12 N*m, 1..16384)
 
 
 def setup(period_ms):

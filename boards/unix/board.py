@@ -10,6 +10,8 @@ TIMER_ID = -1
 DEFAULT_PERIOD_MS = 10
 TICKER_KIND = "unix software timer (ticks_us absolute schedule)"
 
+MAX_TORQUE_Q12 = 8192  # hardware limit (Q12 N*m) the app clamps every command to: the simulated plant's 2 N*m
+
 # No rig on the unix port: the app refuses sensor/actuator 'board' here.
 read_sensor = None
 write_actuator = None

@@ -16,6 +16,8 @@ Error policy (what the device does instead of crashing):
 - a sensor reading that is invalid (out of range, or non-finite: the read raises): zero torque on that tick, flag 32,
   counted (`bad_inputs=` in the summary, a rate-limited warning), the loop goes on.
 - MemoryError during start-up: one `# error: memory: ...` line; the motor stays off (config: safe state, loop runs).
+- every torque command is clamped to +-min(board.MAX_TORQUE_Q12, the model's declared hi) before the actuator; a
+  board module whose MAX_TORQUE_Q12 is not an int 1..16384: `# error: board: ...`, safe state.
 On the unix port the exit status is 1 when the run was in the safe state, else 0.
 """
 import time
@@ -23,7 +25,7 @@ import time
 import micropython
 
 from tinypolicy_app import config
-from tinypolicy_app.actuators import BoardActuator, NullActuator, SimActuator
+from tinypolicy_app.actuators import BoardActuator, NullActuator, SimActuator, torque_limit
 from tinypolicy_app.files import not_regular, resolve
 from tinypolicy_app.logger import HEADER, Messages, Ring, write_line
 from tinypolicy_app.loop import HIST_BINS, ControlLoop
@@ -364,9 +366,14 @@ def _main(board, argv, here, link, msgs):
     sensor, actuator, plant, extra, out_file, fell_back = stages
     if fell_back:
         safe, policy = True, None
+    limit, err = torque_limit(board)  # the hardware limit (board module) before the actuator, Q12 N*m
+    if err:
+        msgs.error(err + " -> safe state: zero torque")
+        safe, policy = True, None
 
-    max_torque = policy.out_hi_q[0] if policy is not None else 8192  # Q12 N*m: the blob's declared range
-    loop.attach(policy, sensor, actuator, plant, max_torque)
+    if policy is not None:  # and the model's declared range (the runtime already keeps its outputs inside it)
+        limit = min(limit, policy.out_hi_q[0])
+    loop.attach(policy, sensor, actuator, plant, limit)
     if safe:
         loop.safe_off()
 

@@ -7,7 +7,8 @@ runs only from a soft (scheduled) timer or in batch mode, never under a hard IRQ
 
 Buffers:
 - inp: array('i') [theta_q12, theta_dot_q12]: what the sensor (with noise) gives the policy, Q12.
-- out: array('i') [torque_q12]: policy output, Q12 N*m, clamped to +-max_torque by the policy.
+- out: array('i') [torque_q12]: policy output, Q12 N*m (within the model's declared range); the step clamps it
+  again to +-max_torque_q12 (the app passes min(board hardware limit, declared hi)) before the actuator.
 - plant.st: array('i') [theta_q20, theta_dot_q20]: true simulated state, Q20 (see plant.py).
 - infer_hist, late_hist: Hist, 1024 1-us bins each (the last bin collects everything above), 4 KB each in
   1 KB chunks.
@@ -147,7 +148,7 @@ class ControlLoop:
             out[0] = 0
         infer_us = _ticks_diff(_ticks_us(), t0)
         torque = out[0]
-        mt = self.max_torque  # defence in depth: the loader already keeps outputs inside the declared range
+        mt = self.max_torque  # the board's hardware limit (and the declared range, which the runtime already keeps)
         if torque > mt:
             torque = mt
         elif torque < -mt:

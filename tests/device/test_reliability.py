@@ -1,4 +1,5 @@
 # device: issue 11 on the device app: invalid sensor readings (zero torque, counted, loop goes on, heap locked),
+# any policy output clamped to the limit before the actuator,
 # the serial link's stop request vs stray Ctrl-C, the strict config rule, streamed replay with bounded lines.
 from array import array
 
@@ -95,6 +96,35 @@ def test_invalid_sensor_reading_is_handled_with_the_heap_locked():
     finally:
         micropython.heap_unlock()
     assert loop.bad_inputs == 3 and loop.steps == 4
+
+
+class _Wild:
+    """A policy whose output is anything an int32 can hold (a replaced policy, a broken kernel)."""
+
+    dtype = "int8"
+    OUTS = (2147483647, -2147483648, 409600, -8193, 4095, -4096, 0)
+
+    def __init__(self):
+        self.k = 0
+
+    def infer_q(self, inp, out):
+        out[0] = self.OUTS[self.k % len(self.OUTS)]
+        self.k += 1
+
+
+def test_the_step_clamps_any_policy_output_to_the_limit_before_the_actuator():
+    seen = []
+    act = _Null()
+    act.write = seen.append
+    ring = Ring(64)
+    loop = ControlLoop(_Wild(), _Sensor([(0, 0)]), act, None, ring, 10, max_torque_q12=4096)
+    for _ in range(len(_Wild.OUTS)):
+        loop.batch_step()
+    assert seen == [4096, -4096, 4096, -4096, 4095, -4096, 0], seen
+    rows = []
+    ring.drain(rows.append)
+    assert [r.split(",")[4] for r in rows] == ["1.0000", "-1.0000", "1.0000", "-1.0000", "0.9998", "-1.0000",
+                                               "0.0000"], rows
 
 
 def _stream(name, data):
