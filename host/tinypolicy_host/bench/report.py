@@ -291,7 +291,8 @@ def render(res: Results) -> str:
     L += ["", "## Memory", "",
           ("Heap figures are `gc.mem_alloc()` after `gc.collect()` on the unix port (16-byte blocks; the benchmark "
            "script runs with a 256 KiB heap to have room for its own buffers, so only *used* figures are shown). "
-           "`policy RAM` = heap held by the loaded policy (after − before loading); `heap used after load` "
+           "`policy RAM` = heap held by the loaded policy (after − before loading; the blob's second load in the "
+           "process, so one-time lazy imports are not counted); `heap used after load` "
            "includes the interpreter, the benchmark script and all imported code. Bytes per call: "
           "`gc.mem_alloc()` delta over the calls with automatic gc off; `lock ok` = 100 calls ran under "
           "`micropython.heap_lock()` without MemoryError. `tick` = the app's whole control step."), ""]

@@ -131,7 +131,7 @@ def _scaling(res, cfg, opts: BenchOptions) -> None:
     res.scaling = scaling.measure(nets, cfg, opts.variant, budget_ms=300 if opts.quick else 2000,
                                   instr=not opts.quick)
     try:
-        res.scaling["v1"] = baseline.compare(cfg, rounds=1 if opts.quick else 3, instr=not opts.quick)
+        res.scaling["v1"] = baseline.compare(cfg, rounds=1 if opts.quick else 5, instr=not opts.quick)
     except Exception as exc:  # noqa: BLE001 - e.g. no git history: the table stands without it
         res.scaling["notes"].append(f"v1 baseline: {type(exc).__name__}: {exc}"[:300])
 
