@@ -20,7 +20,7 @@ import numpy as np
 
 from ..contract.blob import read_blob, write_blob
 from ..export.testnets import SEED, affine_relu_spec, pendulum_calib, pendulum_rows, rows_for
-from ..paths import BUILD, MODELS
+from ..paths import BUILD, MODELS, REPO
 from ..quantize.quant import quantize
 from . import ref
 
@@ -208,7 +208,8 @@ def _tflm_row(net: Net, cfg: dict, instr: bool) -> dict:
         counts = tflm.instructions_per_invoke(path, *_calls("c", net.macs, 1e7))
         row["instructions"] = counts["invoke"]
         agree["instructions_process"] = counts["process"]
-    return {"row": row, "agreement": agree, "tflite": str(path), "version": tflm.version()}
+    return {"row": row, "agreement": agree, "tflite": str(path.relative_to(REPO)) if path.is_relative_to(REPO) else
+            str(path), "version": tflm.version()}
 
 
 def _try(notes: list, what: str, fn):
