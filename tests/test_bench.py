@@ -3,8 +3,10 @@ failed section as "skipped" and still exits 0) and writes well-formed outputs wi
 that anything is fast (timing is not asserted in tests; benchmarks/RESULTS.md reports it)."""
 import csv
 import math
+import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -67,7 +69,8 @@ def test_quick_measures_what_it_can(quick_run):
     out, _ = quick_run
     results = out / "results"
     sections = {r["section"]: r for r in read_dicts(results / "sections.csv")}
-    assert set(sections) == {"device", "c", "host", "size", "tick"}  # --quick leaves out instr, train and demo
+    # --quick leaves out instr, train, demo and cycles
+    assert set(sections) == {"device", "c", "host", "scaling", "size", "tick"}
     # a failing section is written as "skipped" with its reason and bench still exits 0: every one must be ok
     failed = {name: r["reason"] for name, r in sections.items() if r["status"] != "ok"}
     assert not failed, failed
@@ -106,3 +109,79 @@ def test_bad_options_are_one_error_line(argv, capsys):
     assert main(["bench", "--quick", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+# ---- the scaling table's pieces on tiny nets (bench/scaling.py, bench/tflm.py): runs in well under a minute ----
+TINY = (("tiny a", [4, 8, 8, 2]), ("tiny b", [6, 24, 24, 3]))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from tinypolicy_host.bench import ref, scaling
+
+    folder = tmp_path_factory.mktemp("scaling")
+    binary, _ = ref.build_c(folder / "mlp_ref")
+    return scaling.build_nets(TINY, folder), binary
+
+
+def test_scaled_nets_c_loop_matches_reference(tiny):
+    from tinypolicy_host.bench import ref, scaling
+
+    nets, binary = tiny
+    for net in nets:
+        assert set(net.blobs) == set(scaling.SCHEMES)
+        for scheme, blob in net.blobs.items():
+            model = net.models[scheme]
+            rows = scaling.test_rows(net)
+            if scheme != "f32":
+                rows = model.quantize_inputs(rows)
+            bad, diff = ref.check_c_blob(binary, blob, rows)
+            assert bad == 0, (net.name, scheme, bad, diff)
+            if scheme != "f32":
+                assert diff == 0, (net.name, scheme, diff)  # bit-exact to QuantMLP.forward_q
+                # the outputs move with the inputs (a constant net would pass any comparison)
+                assert len({tuple(r) for r in model.forward_q(rows).tolist()}) > len(rows) // 4
+            else:
+                assert diff < 1e-4, (net.name, diff)  # single vs double precision
+
+
+def test_tflm_net_agrees_with_float(tiny):
+    pytest.importorskip("tflite_micro")
+    from tinypolicy_host.bench import scaling, tflm
+
+    nets, _ = tiny
+    for net in nets:
+        data, info = tflm.build_tflite(net.spec, net.calib)
+        rows = scaling.domain_rows(net, 300)
+        agree = tflm.agreement(net.spec, data, info, rows, net.models["w8a8"])
+        assert agree["max_abs_diff_vs_float_lsb"] <= 4 and agree["mean_abs_diff_vs_float_lsb"] < 1, agree
+        got = tflm.run_rows(tflm.interpreter(data), tflm.quantize_features(net.spec, rows, info))
+        assert got.std(axis=0).min() > 3, "TFLM outputs barely move: the comparison would be vacuous"
+
+
+def test_instruction_counts_grow_with_net_size(tiny):
+    """C loop, viper (unix port) and TFLM Invoke: callgrind at two call counts, differenced."""
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind not installed")
+    pytest.importorskip("tflite_micro")
+    from tinypolicy_host.bench import ref, tflm
+    from tinypolicy_host.paths import BUILD
+
+    nets, binary = tiny
+    variant = "mpy" if (BUILD / "mpy" / "x64" / "tinypolicy").is_dir() else "src"
+    jobs = []
+    for net in nets:
+        blob = net.blobs["w8a8"]
+        path = blob.with_suffix(".tflite")
+        path.write_bytes(tflm.build_tflite(net.spec, net.calib)[0])
+        jobs += [(net.name, "c", lambda b=blob: ref.c_instructions(binary, b, 100, 1100)),
+                 (net.name, "viper", lambda b=blob: ref.device_instructions(20, 220, variant, blob=b,
+                                                                            kernel="viper")),
+                 (net.name, "tflm", lambda p=path: tflm.instructions_per_invoke(p, 10, 110, whole=False)["invoke"])]
+    with ThreadPoolExecutor(2) as pool:
+        counts = dict(zip([(n, e) for n, e, _ in jobs], pool.map(lambda j: j[2](), jobs), strict=True))
+    for engine in ("c", "viper", "tflm"):
+        small, large = counts[("tiny a", engine)], counts[("tiny b", engine)]
+        assert 0 < small < large, (engine, small, large)
+    macs = [net.macs for net in nets]
+    assert counts[("tiny b", "c")] - counts[("tiny a", "c")] >= macs[1] - macs[0]  # at least one per extra MAC

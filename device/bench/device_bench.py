@@ -7,7 +7,8 @@ port (driven by `tinypolicy bench`) and on a board:
     ... device/bench/device_bench.py --blobs tests/data/golden/multi/policy_multi_int8.bin,... --kernel portable
 
 `--blobs` benchmarks the given files (any v2 blob, named by path) instead of MODELS/policy_<dtype>.bin;
-`--kernel viper|portable` forces the integer kernel (default: the runtime's automatic choice). The control-tick
+`--kernel viper|portable` forces the integer kernel (default: the runtime's automatic choice); `--max-bytes B` is
+passed to Policy.load (nets larger than its default limit; give the unix port a larger -X heapsize). The control-tick
 section needs the pendulum (2 inputs, 1 output) and is skipped for other nets.
 
 Output: one line per result, `BENCH <record> key=value ...` (values are ints or words, never floats, so the
@@ -18,7 +19,8 @@ script formats nothing it would have to allocate floats for), and `# text` comme
 - `heap stage=S`: heap taken by importing the runtime, then each control-app module (`bytes`, `total`).
 Every per-policy record carries `dtype=D` (the file's dtype, or its path with --blobs) and `kernel=K`.
 - `memory dtype=D`: `blob_bytes`, `load_us`, `heap_before`, `heap_after` (gc.mem_alloc() after gc.collect()
-  without / with the loaded policy), `policy_bytes` = their difference: the RAM the loaded policy holds.
+  without / with the loaded policy), `policy_bytes` = their difference: the RAM the loaded policy holds (the
+  second load of the blob; `first_load_bytes`: the first one's, with one-time costs such as lazy imports).
 - `latency dtype=D api=infer_q|infer`: `n` calls after `warmup` calls; `cold_ns` (first call after load),
   single-call samples `p50_ns`/`p99_ns`/`max_ns` (each call timed alone; 1 µs resolution with ticks_us),
   `median_ns` = median over blocks of `block` back-to-back calls (sub-µs resolution), `mean_ns` over all blocks.
@@ -51,6 +53,7 @@ DTYPES = ("f32", "int8", "q15")
 MODELS = "models"  # folder of policy_<dtype>.bin (relative to the cwd: repo root on unix, / on a board)
 SECTIONS = ("memory", "latency", "stage", "alloc", "tick")
 KERNEL = None  # None: automatic; "viper" or "portable"
+MAX_BYTES = 0  # >0: Policy.load's max_bytes (larger nets than its default); 0: the default
 HBINS = 2048  # single-call histogram bins
 
 _ticks_us = time.ticks_us
@@ -249,18 +252,37 @@ def measure(fn, inp, o, states, n, warmup, block, clk, ps, budget_ms):
 
 
 # ---- the policy ----------------------------------------------------------------------------------------------
-def load_policy(path, kernel):
+def open_policy(path, cfg):
+    """Policy.load with the --kernel and --max-bytes options (defaults when not given)."""
     from tinypolicy import Policy
 
+    kw = {}
+    if cfg["kernel"]:
+        kw["kernel"] = cfg["kernel"]
+    if cfg["max_bytes"]:
+        kw["max_bytes"] = cfg["max_bytes"]
+    return Policy.load(path, **kw)
+
+
+def load_policy(path, cfg):
+    """(policy, memory record). The blob is loaded twice: the first load's heap growth (`first_load_bytes`) also
+    holds one-time costs (lazily imported code, interned names); `policy_bytes` is the second load's, what the
+    policy itself holds."""
+    gc.collect()
+    before = gc.mem_alloc()
+    p = open_policy(path, cfg)
+    gc.collect()
+    first = gc.mem_alloc() - before
+    p = None
     gc.collect()
     before = gc.mem_alloc()
     t0 = _ticks_us()
-    p = Policy.load(path, kernel=kernel) if kernel else Policy.load(path)
+    p = open_policy(path, cfg)
     load_us = _ticks_diff(_ticks_us(), t0)
     gc.collect()
     after = gc.mem_alloc()
     return p, {"blob_bytes": exists(path), "load_us": load_us, "heap_before": before, "heap_after": after,
-               "policy_bytes": after - before, "heap_free": gc.mem_free()}
+               "policy_bytes": after - before, "first_load_bytes": first, "heap_free": gc.mem_free()}
 
 
 def infer_api(p):
@@ -405,9 +427,7 @@ def buffers(p):
 def count_only(path, cfg):
     """Section `count` (for instruction counting under valgrind, see benchmarks/mem_profile.md): load, then n
     plain infer_q calls with varying inputs, no timing. Run with two n and difference the instruction totals."""
-    from tinypolicy import Policy
-
-    p = Policy.load(path, kernel=cfg["kernel"]) if cfg["kernel"] else Policy.load(path)
+    p = open_policy(path, cfg)
     inp, o = buffers(p)
     states = make_states(p)
     f = p.infer_q
@@ -428,7 +448,7 @@ def bench_blob(path, label, cfg, clk, ps):
             err("count", repr(exc), dtype=label)
         return
     try:
-        p, mem = load_policy(path, cfg["kernel"])
+        p, mem = load_policy(path, cfg)
     except Exception as exc:  # noqa: BLE001 - report and go on with the next blob
         err("load", "%s: %r" % (label, exc), dtype=label)
         return
@@ -508,17 +528,17 @@ def heap_imports(base):
 
 def parse_args(argv):
     cfg = {"n": N, "warmup": WARMUP, "block": BLOCK, "budget_ms": BUDGET_MS, "dtypes": DTYPES, "models": MODELS,
-           "sections": SECTIONS, "blobs": (), "kernel": KERNEL}
+           "sections": SECTIONS, "blobs": (), "kernel": KERNEL, "max_bytes": MAX_BYTES}
     i = 0
     while i < len(argv):
         a = argv[i]
         if not a.startswith("--") or i + 1 >= len(argv):
             raise ValueError("usage: device_bench.py [--n N] [--warmup W] [--block B] [--budget-ms MS] "
                              "[--dtypes f32,int8,q15] [--models DIR] [--blobs A.bin,B.bin] [--kernel viper|portable] "
-                             "[--sections memory,latency,...]")
+                             "[--max-bytes B] [--sections memory,latency,...]")
         key = a[2:].replace("-", "_")
         v = argv[i + 1]
-        if key in ("n", "warmup", "block", "budget_ms"):
+        if key in ("n", "warmup", "block", "budget_ms", "max_bytes"):
             cfg[key] = int(v)
         elif key in ("dtypes", "sections", "blobs"):
             cfg[key] = tuple(x for x in v.split(",") if x)

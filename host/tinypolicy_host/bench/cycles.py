@@ -14,6 +14,7 @@ import numpy as np
 from ..armv6m import cases
 from ..armv6m.cref import CReference, gcc_version
 from ..armv6m.kernel import ThumbKernel
+from .markdown import table as _table
 
 CLOCK_HZ = 125_000_000
 # The issue's figures (issue 15: an emulated RP2040 running the official rp2 firmware v1.28.0, shipped 2x16 net,
@@ -135,8 +136,3 @@ def render(result: dict) -> list[str]:
     L += _table(["case", "engine", "rows", "mismatches"], [[r["case"], r["engine"], r["rows"], r["mismatches"]]
                                                           for r in g])
     return L
-
-
-def _table(header, rows):
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return out + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

@@ -42,10 +42,12 @@ def parse_lines(lines) -> list[dict]:
 
 def run_device_bench(n: int, warmup: int, block: int, *, variant: str = "mpy", dtypes=("f32", "int8", "q15"),
                      sections=None, heapsize: str = HEAPSIZE, timeout: float = 900, blobs=None,
-                     kernel: str | None = None) -> tuple[list[dict], str]:
+                     kernel: str | None = None, budget_ms: int = 0,
+                     max_bytes: int = 0) -> tuple[list[dict], str]:
     """Run the device script on the unix port from the repo root; returns (records, raw stdout+stderr).
     blobs: benchmark these files (records then name them by path in `dtype=`) instead of models/policy_<dtype>.bin;
-    kernel: force 'viper' or 'portable'."""
+    kernel: force 'viper' or 'portable'; budget_ms > 0: cap each measurement at about that long (slow paths);
+    max_bytes > 0: Policy.load's limit (with a heapsize that holds such a net)."""
     env = dict(os.environ, MICROPYPATH=device_path(variant) + ":.frozen")
     cmd = [micropython_binary(), "-X", f"heapsize={heapsize}", str(SCRIPT), "--n", str(n), "--warmup", str(warmup),
            "--block", str(block), "--dtypes", ",".join(dtypes)]
@@ -55,6 +57,10 @@ def run_device_bench(n: int, warmup: int, block: int, *, variant: str = "mpy", d
         cmd += ["--blobs", ",".join(str(b) for b in blobs)]
     if kernel:
         cmd += ["--kernel", kernel]
+    if budget_ms:
+        cmd += ["--budget-ms", str(budget_ms)]
+    if max_bytes:
+        cmd += ["--max-bytes", str(max_bytes)]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     raw = proc.stdout + (("\n# stderr:\n" + proc.stderr) if proc.stderr.strip() else "")
     records = parse_lines(proc.stdout.splitlines())

@@ -153,26 +153,50 @@ def build_c(out: Path = C_BINARY) -> tuple[Path, str]:
 
 
 def check_c(binary: Path, dtype: str, n: int = 2000) -> int:
-    """Compare the C loop with the host integer reference on n random + edge states; returns mismatches."""
-    from ..contract.blob import read_blob
-
-    blob = MODELS / f"policy_{dtype}.bin"
-    q = read_blob(blob)
+    """Compare the C loop with the host integer reference on n random + edge states of the shipped
+    models/policy_<dtype>.bin; returns mismatches."""
     rng = np.random.default_rng(7)
     th = np.concatenate([rng.integers(-40000, 40000, n), [0, 12868, -12868, 25736, -25736, 2**31 - 30000]])
     thd = np.concatenate([rng.integers(-200000, 200000, n), [0, 131072, -131072, 2**20, -(2**20), 0]])
-    ref = q.forward_q(np.stack([th, thd], axis=1))[:, 0]
-    text = "".join(f"{a} {b}\n" for a, b in zip(th.tolist(), thd.tolist(), strict=True))
+    return check_c_blob(binary, MODELS / f"policy_{dtype}.bin", np.stack([th, thd], axis=1))[0]
+
+
+def run_c_rows(binary: Path, blob: Path, rows: np.ndarray) -> np.ndarray:
+    """`mlp_ref check BLOB` on rows (N, n_inputs): int32 inputs for int8 / q15 blobs, floats for f32; returns
+    the outputs (N, n_outputs) as printed (ints or floats)."""
+    fmt = "{:.9g}" if rows.dtype.kind == "f" else "{:d}"
+    text = "".join(" ".join(fmt.format(v) for v in row) + "\n" for row in rows.tolist())
     proc = subprocess.run([str(binary), "check", str(blob)], input=text, capture_output=True, text=True, check=True)
-    got = np.array([int(v) for v in proc.stdout.split()], np.int64)
+    return np.array([[float(v) for v in line.split()] for line in proc.stdout.splitlines()])
+
+
+def check_c_blob(binary: Path, blob: Path, rows: np.ndarray) -> tuple[int, float]:
+    """The C loop against the host reference on `rows`: (mismatches, max abs diff). int8 / q15: rows are int32
+    inputs, compared with the bit-exact integer reference (QuantMLP.forward_q); f32: rows are floats, compared
+    with the float64 spec (MLPSpec.forward; the C loop is single precision, so mismatches = rows off by more
+    than 1e-3 of the output range)."""
+    from ..contract.blob import read_blob
+
+    model = read_blob(blob, 1 << 22)
+    if hasattr(model, "forward_q"):
+        ref = model.forward_q(np.asarray(rows, np.int64))
+        got = run_c_rows(binary, blob, np.asarray(rows, np.int64))
+        if got.shape != ref.shape:
+            return len(ref), float("inf")
+        return int((got != ref).any(axis=1).sum()), float(np.abs(got - ref).max())
+    ref = model.forward(rows)
+    got = run_c_rows(binary, blob, np.asarray(rows, np.float64))
     if got.shape != ref.shape:
-        return len(ref)
-    return int((got != ref).sum())
+        return len(ref), float("inf")
+    span = np.array([o.hi - o.lo for o in model.outputs]) if not model.argmax else np.ones(1)
+    diff = np.abs(got - ref)
+    return int((diff > 1e-3 * span[None, :]).any(axis=1).sum()), float(diff.max())
 
 
-def c_latency(binary: Path, dtype: str, n: int, warmup: int, block: int) -> dict:
-    proc = subprocess.run([str(binary), "bench", str(MODELS / f"policy_{dtype}.bin"), str(n), str(warmup),
-                           str(block)], capture_output=True, text=True, check=True)
+def c_latency(binary: Path, blob: Path, n: int, warmup: int, block: int) -> dict:
+    """`mlp_ref bench BLOB` (any v2 blob): the latency dict of its BENCH line."""
+    proc = subprocess.run([str(binary), "bench", str(blob), str(n), str(warmup), str(block)],
+                          capture_output=True, text=True, check=True)
     from .device import parse_lines
 
     recs = [r for r in parse_lines(proc.stdout.splitlines()) if r["record"] == "latency"]
@@ -199,10 +223,18 @@ def _callgrind_total(cmd: list[str], env=None, cwd=REPO) -> int:
     return int(found[-1])
 
 
-def instruction_counts(variant: str = "mpy", c_binary: Path | None = None) -> list[dict]:
-    """Instructions per inference: the whole process counted by callgrind at two call counts, differenced (start-up,
-    loading and printing cancel out). MicroPython: device_bench.py --sections count (x64 viper code is JIT'd and
-    counted like any other code); C: mlp_ref count."""
+def _per_call(totals: list[int], n1: int, n2: int) -> int:
+    return round((totals[1] - totals[0]) / (n2 - n1))
+
+
+def device_instructions(n1: int, n2: int, variant: str = "mpy", *, dtype: str | None = None,
+                        blob: Path | None = None, kernel: str | None = None, env_path: str | None = None,
+                        script: Path | None = None, cwd: Path = REPO, heapsize: str | None = None,
+                        max_bytes: int = 0) -> int:
+    """Instructions per infer_q call on the unix port: `device_bench.py --sections count` (x64 viper code is
+    JIT'd and counted like any other code) at n1 and n2 calls under callgrind, differenced. One of dtype (a
+    models/policy_<dtype>.bin) or blob; env_path / script / cwd: another runtime and its bench script (the v1
+    baseline); heapsize / max_bytes: for nets larger than Policy.load's default limit."""
     import os
 
     from ..paths import device_path, micropython_binary
@@ -210,18 +242,33 @@ def instruction_counts(variant: str = "mpy", c_binary: Path | None = None) -> li
 
     if shutil.which("valgrind") is None:
         raise RuntimeError("valgrind not installed")
+    env = dict(os.environ, MICROPYPATH=(env_path or device_path(variant)) + ":.frozen")
+    what = ["--blobs", str(blob)] if blob is not None else ["--dtypes", str(dtype)]
+    if kernel:
+        what += ["--kernel", kernel]
+    if max_bytes:
+        what += ["--max-bytes", str(max_bytes)]
+    totals = [_callgrind_total([micropython_binary(), "-X", f"heapsize={heapsize or HEAPSIZE}", str(script or SCRIPT),
+                                "--sections", "count", *what, "--n", str(n)], env=env, cwd=cwd) for n in (n1, n2)]
+    return _per_call(totals, n1, n2)
+
+
+def c_instructions(binary: Path, blob: Path, n1: int, n2: int) -> int:
+    """Instructions per call of the C loop (`mlp_ref count BLOB N` at n1 and n2, differenced)."""
+    return _per_call([_callgrind_total([str(binary), "count", str(blob), str(n)]) for n in (n1, n2)], n1, n2)
+
+
+def instruction_counts(variant: str = "mpy", c_binary: Path | None = None) -> list[dict]:
+    """Instructions per inference of the shipped models: the whole process counted by callgrind at two call
+    counts, differenced (start-up, loading and printing cancel out). MicroPython: device_bench.py --sections
+    count; C: mlp_ref count."""
     rows = []
-    env = dict(os.environ, MICROPYPATH=device_path(variant) + ":.frozen")
     for dtype, (n1, n2) in (("f32", (20, 220)), ("int8", (200, 2200)), ("q15", (200, 2200))):
-        totals = [_callgrind_total([micropython_binary(), "-X", f"heapsize={HEAPSIZE}", str(SCRIPT), "--sections",
-                                    "count", "--dtypes", dtype, "--n", str(n)], env=env) for n in (n1, n2)]
         rows.append({"engine": "micropython", "dtype": dtype, "api": "infer_q", "calls": n2 - n1,
-                     "instructions_per_call": round((totals[1] - totals[0]) / (n2 - n1))})
+                     "instructions_per_call": device_instructions(n1, n2, variant, dtype=dtype)})
     if c_binary is not None:
         for dtype in ("int8", "q15"):
             n1, n2 = 1000, 11000
-            totals = [_callgrind_total([str(c_binary), "count", str(MODELS / f"policy_{dtype}.bin"), str(n)])
-                      for n in (n1, n2)]
             rows.append({"engine": "c", "dtype": dtype, "api": "infer", "calls": n2 - n1,
-                         "instructions_per_call": round((totals[1] - totals[0]) / (n2 - n1))})
+                         "instructions_per_call": c_instructions(c_binary, MODELS / f"policy_{dtype}.bin", n1, n2)})
     return rows

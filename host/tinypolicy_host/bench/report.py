@@ -9,6 +9,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .markdown import table as _table
+
+SCALING_COLS = ["net", "shape", "macs", "dtype", "engine", "calls", "median_ns", "ns_per_mac", "instructions",
+                "instructions_per_mac", "policy_ram_bytes", "blob_bytes", "check"]
 LAT_COLS = ["engine", "dtype", "api", "n", "warmup", "block", "blocks", "cold_ns", "p50_ns", "p99_ns", "max_ns",
             "median_ns", "mean_ns", "overhead_ns", "version", "note"]
 # (name, slow engine/dtype/api, fast engine/dtype/api, goal text, goal test on the ratio)
@@ -48,6 +52,7 @@ class Results:
     skipped: dict = field(default_factory=dict)  # section -> reason
     timing: dict = field(default_factory=dict)  # section -> seconds
     cycles: dict = field(default_factory=dict)  # bench.cycles.run(): RP2040 cycle model
+    scaling: dict = field(default_factory=dict)  # bench.scaling.measure() (+ "v1": bench.baseline.compare())
 
     # -- derived tables -------------------------------------------------------------------------------------
     def device_records(self, record: str) -> list[dict]:
@@ -181,6 +186,9 @@ def write(res: Results, out: Path) -> list[Path]:
         _write_csv(rdir / "host.csv", res.host, ["item", "seconds", "source"]),
         _write_csv(rdir / "cycles_rp2040.csv", res.cycles.get("table", [])),
         _write_csv(rdir / "cycles_golden.csv", res.cycles.get("golden", [])),
+        _write_csv(rdir / "scaling.csv", res.scaling.get("rows", []), SCALING_COLS),
+        _write_csv(rdir / "tflm.csv", [{"net": t["row"]["net"], **t["agreement"], "tflite": t["tflite"],
+                                        "version": t["version"]} for t in res.scaling.get("tflm", []) if t]),
         _write_csv(rdir / "machine.csv", [{"key": k, "value": v} for k, v in
                                           {**res.machine, **{f"setting_{k}": v for k, v in res.settings.items()},
                                            "device_source": res.device_source}.items()], ["key", "value"]),
@@ -204,12 +212,6 @@ def headline(res: Results) -> list[str]:
     for s, why in res.skipped.items():
         lines.append(f"section {s} skipped: {why}")
     return lines
-
-
-def _table(header: list[str], rows: list[list]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return out
 
 
 def render(res: Results) -> str:
@@ -289,7 +291,8 @@ def render(res: Results) -> str:
     L += ["", "## Memory", "",
           ("Heap figures are `gc.mem_alloc()` after `gc.collect()` on the unix port (16-byte blocks; the benchmark "
            "script runs with a 256 KiB heap to have room for its own buffers, so only *used* figures are shown). "
-           "`policy RAM` = heap held by the loaded policy (after − before loading); `heap used after load` "
+           "`policy RAM` = heap held by the loaded policy (after − before loading; the blob's second load in the "
+           "process, so one-time lazy imports are not counted); `heap used after load` "
            "includes the interpreter, the benchmark script and all imported code. Bytes per call: "
           "`gc.mem_alloc()` delta over the calls with automatic gc off; `lock ok` = 100 calls ran under "
           "`micropython.heap_lock()` without MemoryError. `tick` = the app's whole control step."), ""]
@@ -343,6 +346,11 @@ def render(res: Results) -> str:
         L += ["", ("`infer` here is the app's own per-tick measurement (`ticks_us` around `infer_q` inside the "
                    "tick): after sleeping until the deadline the caches and branch predictors are cold, so it reads "
                    "higher than the hot-loop latency above.")]
+
+    if res.scaling:
+        from .scaling_report import render as render_scaling
+
+        L += ["", *render_scaling(res.scaling)]
 
     if res.cycles:
         from .cycles import render as render_cycles

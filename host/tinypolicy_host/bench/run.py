@@ -55,6 +55,7 @@ def run_bench(cfg: dict, sections: list[str], opts: BenchOptions, out: Path, com
     section("c", lambda: _c(res, cfg))
     section("host", lambda: _host_refs(res, cfg))
     section("instr", lambda: _instr(res, opts))
+    section("scaling", lambda: _scaling(res, cfg, opts))
     section("size", lambda: _size(res))
     section("tick", lambda: _tick(res, cfg, opts, work))
     section("train", lambda: _train(res, work))
@@ -95,7 +96,8 @@ def _c(res, cfg) -> None:
     res.machine["c_flags"] = "gcc -O2 (" + version + ")"
     for dtype in ("int8", "q15"):
         bad = check_c(binary, dtype)
-        r = c_latency(binary, dtype, max(cfg["n"], 10000), max(cfg["warmup"], 1000), cfg["block"])
+        r = c_latency(binary, MODELS / f"policy_{dtype}.bin", max(cfg["n"], 10000), max(cfg["warmup"], 1000),
+                      cfg["block"])
         r["mismatches_vs_host_reference"] = bad
         r["api"] = "infer(theta_q12, theta_dot_q12)"
         res.refs.append(r)
@@ -116,6 +118,22 @@ def _instr(res, opts: BenchOptions) -> None:
     if opts.variant == "mpy":
         compile_arch("x64", BUILD / "mpy")
     res.instr = instruction_counts(opts.variant, C_BINARY if C_BINARY.exists() else None)
+
+
+def _scaling(res, cfg, opts: BenchOptions) -> None:
+    """The scaling table (bench/scaling.py) and the v1 baseline (bench/baseline.py). Quick: two sizes, no
+    callgrind, one v1 round."""
+    from . import baseline, scaling
+
+    if opts.variant == "mpy":
+        compile_arch("x64", BUILD / "mpy")
+    nets = scaling.build_nets(scaling.QUICK_SIZES if opts.quick else scaling.FULL_SIZES)
+    res.scaling = scaling.measure(nets, cfg, opts.variant, budget_ms=300 if opts.quick else 2000,
+                                  instr=not opts.quick)
+    try:
+        res.scaling["v1"] = baseline.compare(cfg, rounds=1 if opts.quick else 5, instr=not opts.quick)
+    except Exception as exc:  # noqa: BLE001 - e.g. no git history: the table stands without it
+        res.scaling["notes"].append(f"v1 baseline: {type(exc).__name__}: {exc}"[:300])
 
 
 def _size(res) -> None:

@@ -7,6 +7,9 @@ Sections (each runs on its own; one that cannot run is recorded as skipped with 
   c       benchmarks/c_ref/mlp_ref.c built with gcc -O2: bit-exactness check, then latency (int8, q15)
   host    onnxruntime and torch, one single-sample call at a time from CPython
   instr   instructions per inference under valgrind callgrind (MicroPython f32/int8/q15, C): noise-free ratios
+  scaling µs and instructions per inference and per MAC at three net sizes (pendulum, 64 wide, 256 wide) for
+          int8 / int8 w8a8 / q15 / f32: viper and portable kernels, the C loop, TensorFlow Lite Micro; RAM per
+          policy; the v1 runtime as a baseline (quick: two sizes, no callgrind)
   size    .mpy bytes of the device package per architecture; blob sizes
   tick    device/main.py in real-time mode at each period, alone and with a CPU hog pinned to its core
   train   `tinypolicy train --quick` wall time (no export); full training time from the models' provenance
@@ -28,7 +31,7 @@ from ..bench.run import BenchOptions, run_bench
 from ..errors import UserError
 from ..paths import BUILD, REPO
 
-SECTIONS = ("device", "c", "host", "instr", "size", "tick", "train", "demo", "cycles")
+SECTIONS = ("device", "c", "host", "instr", "scaling", "size", "tick", "train", "demo", "cycles")
 FULL = {"n": 10000, "warmup": 1000, "block": 16, "periods": "5,10,20,50", "tick_seconds": 10.0}
 QUICK = {"n": 1000, "warmup": 100, "block": 16, "periods": "10,50", "tick_seconds": 1.0}
 QUICK_SKIP = {"instr", "train", "demo", "cycles"}  # cycles: `make cycles`

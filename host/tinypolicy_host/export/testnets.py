@@ -61,15 +61,21 @@ def tanh_out_spec() -> MLPSpec:
                    [OutputSpec(12, 2.0, 0.0, -2.0, 2.0, "a0"), OutputSpec(12, 5.0, 5.0, 0.0, 10.0, "a1")])
 
 
-def wide_spec() -> MLPSpec:
-    """17 affine inputs → 256 relu → 256 relu → 6 outputs (the size of a Stable-Baselines3 SAC actor)."""
-    rng = np.random.default_rng(SEED + 7)
-    inputs = [InputSpec("affine", 12, 0.0, 1.0, -5.0, 5.0, f"w{i}") for i in range(17)]
-    dims = [17, 256, 256, 6]
+def affine_relu_spec(dims: list[int], seed: int, prefix: str = "w") -> MLPSpec:
+    """dims[0] affine inputs (Q12, clip ±5) → relu hidden layers dims[1:-1] → dims[-1] identity outputs (clip ±8);
+    weights N(0, 1/n_in), biases N(0, 0.01), from default_rng(seed)."""
+    rng = np.random.default_rng(seed)
+    inputs = [InputSpec("affine", 12, 0.0, 1.0, -5.0, 5.0, f"{prefix}{i}") for i in range(dims[0])]
+    acts = ["relu"] * (len(dims) - 2) + ["identity"]
     layers = [DenseSpec((rng.normal(size=(dims[k + 1], dims[k])) / np.sqrt(dims[k])).astype(np.float32),
                         (0.1 * rng.normal(size=dims[k + 1])).astype(np.float32), a)
-              for k, a in enumerate(["relu", "relu", "identity"])]
-    return MLPSpec(inputs, layers, [OutputSpec(12, 1.0, 0.0, -8.0, 8.0, f"y{j}") for j in range(6)])
+              for k, a in enumerate(acts)]
+    return MLPSpec(inputs, layers, [OutputSpec(12, 1.0, 0.0, -8.0, 8.0, f"y{j}") for j in range(dims[-1])])
+
+
+def wide_spec() -> MLPSpec:
+    """17 affine inputs → 256 relu → 256 relu → 6 outputs (the size of a Stable-Baselines3 SAC actor)."""
+    return affine_relu_spec([17, 256, 256, 6], SEED + 7)
 
 
 def rows_for(spec: MLPSpec, n: int, seed: int) -> np.ndarray:
