@@ -5,7 +5,9 @@ generic (blob version 2) runtime.
 blob into build/bench/v1/ (the commit whose benchmarks/RESULTS.md is the last v1 run). Both runtimes run from
 source on the unix port with their own device_bench.py (`--dtypes int8 --sections latency`), interleaved
 v1, v2, v1, v2, … so load drift on the shared machine hits both alike; the median of the rounds' block medians
-is kept. Instructions per call (callgrind, two call counts differenced) are deterministic.
+is kept. Instructions per infer_q (callgrind, two call counts differenced) are deterministic; they come from one
+loop for both runtimes (device/bench/infer_q_loop.py) with the loop's own cost (the same loop without the call)
+subtracted, so the two benchmark scripts' harness costs do not enter.
 """
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ import tarfile
 from io import BytesIO
 from pathlib import Path
 
-from ..paths import BUILD, REPO, micropython_binary
+from ..paths import BUILD, MODELS, REPO, micropython_binary
 from .device import HEAPSIZE, parse_lines, run_device_bench
-from .ref import device_instructions
+from .ref import callgrind_total
 
 V1_COMMIT = "a2d272c648a2813e606d0b9c64ca20f71299353f"
 V1_DIR = BUILD / "bench" / "v1"
+LOOP_SCRIPT = REPO / "device" / "bench" / "infer_q_loop.py"
 V1_FILES = ("device/tinypolicy", "benchmarks/device_bench.py", "models/policy_int8.bin")
 
 
@@ -64,8 +67,18 @@ def compare(cfg: dict, rounds: int = 3, instr: bool = True) -> dict:
     res = {"commit": V1_COMMIT, "rounds": rounds, "v1_ns": statistics.median(times["v1"]),
            "v2_ns": statistics.median(times["v2"]), "v1_all_ns": times["v1"], "v2_all_ns": times["v2"]}
     if instr:
-        n1, n2 = 200, 2200
-        res["v1_instructions"] = device_instructions(n1, n2, dtype="int8", env_path=str(tree / "device"),
-                                                     script=Path("benchmarks/device_bench.py"), cwd=tree)
-        res["v2_instructions"] = device_instructions(n1, n2, "src", dtype="int8")
+        harness = loop_instructions(REPO / "device", MODELS / "policy_int8.bin", call=False)
+        res["harness_instructions"] = harness
+        res["v1_instructions"] = loop_instructions(tree / "device", tree / "models" / "policy_int8.bin") - harness
+        res["v2_instructions"] = loop_instructions(REPO / "device", MODELS / "policy_int8.bin") - harness
+        res["v2_a8_instructions"] = loop_instructions(REPO / "device", MODELS / "policy_int8_a8.bin") - harness
     return res
+
+
+def loop_instructions(runtime: Path, blob: Path, call: bool = True, n1: int = 200, n2: int = 2200) -> int:
+    """Instructions per iteration of device/bench/infer_q_loop.py (one loop for both runtimes, so only the runtime
+    differs): callgrind at n1 and n2 iterations, differenced; call=False: the same loop without infer_q."""
+    env = dict(os.environ, MICROPYPATH=str(runtime) + ":.frozen")
+    totals = [callgrind_total([micropython_binary(), "-X", f"heapsize={HEAPSIZE}", str(LOOP_SCRIPT), str(blob),
+                               str(n), *([] if call else ["nocall"])], env=env) for n in (n1, n2)]
+    return round((totals[1] - totals[0]) / (n2 - n1))

@@ -209,7 +209,7 @@ def c_latency(binary: Path, blob: Path, n: int, warmup: int, block: int) -> dict
 
 # ---- instruction counts (valgrind callgrind): deterministic, unlike times on a shared machine ---------------
 
-def _callgrind_total(cmd: list[str], env=None, cwd=REPO) -> int:
+def callgrind_total(cmd: list[str], env=None, cwd=REPO) -> int:
     import re
 
     proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd], cwd=cwd,
@@ -248,14 +248,14 @@ def device_instructions(n1: int, n2: int, variant: str = "mpy", *, dtype: str | 
         what += ["--kernel", kernel]
     if max_bytes:
         what += ["--max-bytes", str(max_bytes)]
-    totals = [_callgrind_total([micropython_binary(), "-X", f"heapsize={heapsize or HEAPSIZE}", str(script or SCRIPT),
+    totals = [callgrind_total([micropython_binary(), "-X", f"heapsize={heapsize or HEAPSIZE}", str(script or SCRIPT),
                                 "--sections", "count", *what, "--n", str(n)], env=env, cwd=cwd) for n in (n1, n2)]
     return _per_call(totals, n1, n2)
 
 
 def c_instructions(binary: Path, blob: Path, n1: int, n2: int) -> int:
     """Instructions per call of the C loop (`mlp_ref count BLOB N` at n1 and n2, differenced)."""
-    return _per_call([_callgrind_total([str(binary), "count", str(blob), str(n)]) for n in (n1, n2)], n1, n2)
+    return _per_call([callgrind_total([str(binary), "count", str(blob), str(n)]) for n in (n1, n2)], n1, n2)
 
 
 def instruction_counts(variant: str = "mpy", c_binary: Path | None = None) -> list[dict]:
