@@ -47,6 +47,33 @@ def torch_mlp(folder: Path, activation: str, opset: int, dynamo: bool = False, s
     return _torch_export(nn.Sequential(*mods), n_in, folder / f"{name}.onnx", opset, dynamo)
 
 
+def torch_clip_mlp(folder: Path, opset: int = 17, per_unit: bool = False) -> Path:
+    """5 → 16 nn.ReLU6 (Clip(0, 6)) → 12 nn.Hardtanh(−0.5, 2) (Clip(−0.5, 2)) → 2; first layer's weights ×3 so
+    both clips are reached on inputs in ±2. per_unit: a per-unit scale between the Clip and the next layer (its
+    bounds become per-unit: refused)."""
+    import torch
+    from torch import nn
+
+    class Scale(nn.Module):
+        def __init__(self, s):
+            super().__init__()
+            self.register_buffer("s", s)
+
+        def forward(self, x):
+            return x * self.s
+
+    torch.manual_seed(3)
+    first = nn.Linear(5, 16)
+    with torch.no_grad():
+        first.weight.mul_(3.0)
+    mods = [first, nn.ReLU6(), nn.Linear(16, 12), nn.Hardtanh(-0.5, 2.0)]
+    if per_unit:
+        mods.append(Scale(torch.linspace(0.5, 2.0, 12)))
+    mods.append(nn.Linear(12, 2))
+    name = f"torch_clip_op{opset}{'_per_unit' if per_unit else ''}"
+    return _torch_export(nn.Sequential(*mods), 5, folder / f"{name}.onnx", opset)
+
+
 def torch_custom(folder: Path, name: str, module, n_in: int, opset: int = 17, input_shape=None) -> Path:
     import torch
 

@@ -17,7 +17,7 @@ from tinypolicy_host.contract.blob import (
     write_blob,
 )
 from tinypolicy_host.contract.reference import QuantMLP
-from tinypolicy_host.export.testnets import multi_spec, rows_for
+from tinypolicy_host.export.testnets import clip_spec, multi_spec, rows_for
 from tinypolicy_host.quantize.quant import quantize
 
 SPEC = random_spec()
@@ -27,6 +27,9 @@ MODELS = {"f32": SPEC.float32(), **{s: quantize(SPEC, s, CALIB) for s in ("w8a8"
 MULTI = multi_spec()
 MULTI_MODELS = {"f32": MULTI.float32(), **{s: quantize(MULTI, s, rows_for(MULTI, 2000, 3))
                                           for s in ("w8a8", "w8a16", "q15")}}
+CLIP = clip_spec()
+CLIP_MODELS = {"f32": CLIP.float32(), **{s: quantize(CLIP, s, rows_for(CLIP, 2000, 4))
+                                        for s in ("w8a8", "w8a16", "q15")}}
 
 
 def same(a, b):
@@ -35,7 +38,7 @@ def same(a, b):
     return (encode_blob(a) == encode_blob(b))
 
 
-@pytest.mark.parametrize("models", [MODELS, MULTI_MODELS], ids=["pendulum", "multi"])
+@pytest.mark.parametrize("models", [MODELS, MULTI_MODELS, CLIP_MODELS], ids=["pendulum", "multi", "clip"])
 @pytest.mark.parametrize("scheme", ["f32", "w8a8", "w8a16", "q15"])
 def test_round_trip(tmp_path, models, scheme):
     path = tmp_path / "p.bin"
@@ -43,7 +46,7 @@ def test_round_trip(tmp_path, models, scheme):
     back = read_blob(path)
     assert same(models[scheme], back)
     assert encode_blob(back) == path.read_bytes()
-    x = rows_for(MULTI, 300, 9) if models is MULTI_MODELS else CALIB[:300]
+    x = CALIB[:300] if models is MODELS else rows_for(CLIP if models is CLIP_MODELS else MULTI, 300, 9)
     np.testing.assert_array_equal(models[scheme].forward(x), back.forward(x))
 
 
@@ -60,6 +63,8 @@ def _edit(blob: bytes, fmt: str, offset: int, value) -> bytes:
 
 BASE = encode_blob(MODELS["w8a16"])
 L0 = HEADER.size + 20 * 2 + 20 * 3  # layer table of the pendulum blob
+F32_CLIP = encode_blob(CLIP_MODELS["f32"])
+L0C = HEADER.size + 20 * 4 + 20 * 4  # layer table of the clip net's blob (layer 0: clip 0..6 as float32 bits)
 CASES = {
     "magic": (_edit(BASE, "<4s", 0, b"XPOL"), "magic"),
     "version1": (_edit(BASE, "<H", 4, 1), "version 1 blobs are no longer loaded"),
@@ -79,6 +84,10 @@ CASES = {
     "out_range": (_edit(BASE, "<i", L0 + 16 * 3 + 32, 9000), "output 0 qlo/qhi"),
     "out_nan": (_edit(BASE, "<f", L0 + 16 * 3 + 16, float("nan")), "output 0 scale/offset/lo/hi"),
     "truncated": (BASE[:40], "total_size"),
+    "f32_clip_nan": (_edit(F32_CLIP, "<f", L0C + 12, float("nan")), "layer 0 pshift/lo/hi"),
+    "f32_clip_order": (_edit(F32_CLIP, "<f", L0C + 12, -1.0), "layer 0 pshift/lo/hi"),
+    "f32_clip_pshift": (_edit(F32_CLIP, "<B", L0C + 5, 1), "layer 0 pshift/lo/hi"),
+    "f32_relu_bounds": (_edit(F32_CLIP, "<B", L0C + 4, 1), "layer 0 pshift/lo/hi"),
 }
 
 
@@ -153,7 +162,7 @@ for path in open(sys.argv[1]).read().split():
 def test_host_reader_and_device_loader_accept_the_same_blobs(tmp_path):
     corpus = []
     for scheme in ("w8a8", "w8a16", "q15", "f32"):
-        for models in (MODELS, MULTI_MODELS):
+        for models in (MODELS, MULTI_MODELS, CLIP_MODELS):
             corpus += mutations(encode_blob(models[scheme]), len(corpus), 60)
     paths, host = [], []
     for i, data in enumerate(corpus):

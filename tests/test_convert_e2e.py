@@ -26,6 +26,7 @@ def cases(folder):
     calib = folder / "sk_calib.npy"
     return {
         "torch_tanh": (cm.torch_mlp(folder, "tanh", 15), Options(input_range="-2:2")),
+        "torch_relu6_clip": (cm.torch_clip_mlp(folder), Options(input_range="-2:2")),
         "keras": (cm.keras_dense(folder), Options(input_range="-2:2")),
         "sk_pipeline": (sk["sk_reg_pipeline"], Options(calib=calib)),
         "sk_classes": (sk["sk_cls3"], Options(calib=calib)),
@@ -43,7 +44,8 @@ def converted(folder, tmp_path_factory):
     return out
 
 
-NAMES = ["torch_tanh", "keras", "sk_pipeline", "sk_classes", "sb3_ppo_discrete", "sb3_sac_angle", "noop_scaling"]
+NAMES = ["torch_tanh", "torch_relu6_clip", "keras", "sk_pipeline", "sk_classes", "sb3_ppo_discrete", "sb3_sac_angle",
+         "noop_scaling"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -83,9 +85,16 @@ def test_metadata_and_accuracy(converted, name):
 
 def test_goals_on_well_conditioned_nets(converted):
     """The calibration-row goals hold for the trained / well-scaled nets (int8 p99 ≤ 1 %, q15 ≤ 0.05 % of range)."""
-    for name in ("torch_tanh", "keras", "sk_pipeline", "sb3_sac_angle"):
+    for name in ("torch_tanh", "torch_relu6_clip", "keras", "sk_pipeline", "sb3_sac_angle"):
         _, result = converted[name]
         assert not [m for m in result.misses if "calib" in m and not m.startswith("w8a8")], name
+
+
+def test_clip_layers_in_metadata(converted):
+    _, result = converted["torch_relu6_clip"]
+    meta = json.loads((result.out_dir / "metadata.json").read_text())
+    assert [(r["activation"], r.get("lo"), r.get("hi")) for r in meta["layers"]] == [
+        ("clip", 0.0, 6.0), ("clip", -0.5, 2.0), ("identity", None, None)]
 
 
 def test_angle_input_blob_takes_theta(converted):

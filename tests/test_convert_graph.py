@@ -71,6 +71,14 @@ def test_torch_final_tanh_and_clip(folder):
     assert [(o.lo, o.hi) for o in conv.spec.outputs] == [(-0.5, 0.75)] * 2  # the final Clip: declared range
 
 
+def test_torch_relu6_and_clip_layers(folder):
+    """nn.ReLU6 (Clip(0, 6)) and nn.Hardtanh(−0.5, 2) (Clip(−0.5, 2)) on hidden layers become clip activations."""
+    err, conv = float_error(cm.torch_clip_mlp(folder), Options(input_range=RANGE))
+    assert err < 1e-5
+    assert [(d.activation, d.lo, d.hi) for d in conv.spec.layers] == [("clip", 0.0, 6.0), ("clip", -0.5, 2.0),
+                                                                      ("identity", 0.0, 0.0)]
+
+
 class Rescale(nn.Module):
     """An action-space rescale after the final Tanh (what SB3 users add): becomes the output stage."""
 
@@ -188,6 +196,17 @@ class ConvNet(nn.Module):
         return self.f(torch.relu(self.c(x)).flatten(1))
 
 
+class ClampMin(nn.Module):
+    """A hidden Clip(−0.5, inf) (torch.clamp(min=−0.5)): no finite upper bound."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(4, 6), nn.Linear(6, 2)
+
+    def forward(self, x):
+        return self.b(torch.clamp(self.a(x), min=-0.5))
+
+
 def refusal(folder, name):
     """(path, options, expected message part) of each model the converter must refuse."""
     cases = {
@@ -197,6 +216,10 @@ def refusal(folder, name):
         "sin": (lambda: cm.torch_custom(folder, "sin", SinNet(), 4), "op Sin is not an MLP layer"),
         "leaky": (lambda: cm.torch_mlp(folder, "leaky_relu", 17), "op LeakyRelu (alpha=0.01): leaky_relu"),
         "elu": (lambda: cm.torch_mlp(folder, "elu", 17), "op Elu is not an MLP layer"),
+        "clip_per_unit": (lambda: cm.torch_clip_mlp(folder, per_unit=True),
+                          "Clip(per-unit bounds, per-unit bounds) is followed by a layer: a layer's clip needs one"),
+        "clip_open": (lambda: cm.torch_custom(folder, "clip_open", ClampMin(), 4),
+                      "Clip(-0.5, inf) is followed by a layer: a clip activation needs finite bounds"),
         "skip": (lambda: cm.torch_custom(folder, "skip", Skip(), 4), "skip connection"),
         "two_inputs": (lambda: cm.two_input_model(folder), "TinyPolicy takes one input vector"),
         "many_outputs": (lambda: cm.torch_mlp(folder, "relu", 17, n_out=17), "17 outputs, at most 16"),
@@ -205,8 +228,8 @@ def refusal(folder, name):
     return build(), msg
 
 
-@pytest.mark.parametrize("name", ["conv", "wide", "deep", "sin", "leaky", "elu", "skip", "two_inputs",
-                                  "many_outputs"])
+@pytest.mark.parametrize("name", ["conv", "wide", "deep", "sin", "leaky", "elu", "clip_per_unit", "clip_open",
+                                  "skip", "two_inputs", "many_outputs"])
 def test_refused_with_one_line_naming_node(folder, name, capsys, tmp_path):
     path, msg = refusal(folder, name)
     with pytest.raises(ConvertError, match=msg.replace("(", r"\(").replace(")", r"\)")):
@@ -261,3 +284,4 @@ def test_log_std_branch_pruned_only_when_provably_dead(folder):
     assert err < 1e-5 and [d.activation for d in conv.spec.layers] == ["relu", "tanh"]
     with pytest.raises(ConvertError, match="node 'noise': op Mul: zero times a value not provably finite"):
         convert_model(cm.log_std_branch(folder, False), Options(input_range=RANGE, simplify=False))
+

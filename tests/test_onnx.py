@@ -105,3 +105,20 @@ def test_mixed_hardtanh_sigmoid_net_matches_torch_and_spec():
     np.testing.assert_allclose(ort, torch_forward(spec, theta, theta_dot), atol=1e-5, rtol=0)
     np.testing.assert_allclose(ort, pendulum_policy(spec)(theta, theta_dot), atol=1e-5, rtol=0)
     assert (np.abs(ort) < pendulum_params(spec)[1]).mean() > 0.2
+
+
+def test_clip_layers_export_as_clip_nodes():
+    """export/onnx_mlp writes a clip layer as Clip(lo, hi) with its own bounds; onnxruntime matches the float
+    spec (relu6 → clip(−0.5, 2) → clip(−1, 1.5), each reached on these rows)."""
+    from onnx import numpy_helper
+
+    from tinypolicy_host.export.onnx_mlp import build_onnx, run_onnx
+    from tinypolicy_host.export.testnets import clip_spec, rows_for
+
+    spec = clip_spec()
+    model = build_onnx(spec)
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    clips = [[float(inits[n]) for n in node.input[1:]] for node in model.graph.node if node.op_type == "Clip"]
+    assert clips == [[0.0, 6.0], [-0.5, 2.0], [-1.0, 1.5]]
+    x = rows_for(spec, 2000, 2)
+    np.testing.assert_allclose(run_onnx(model.SerializeToString(), x), spec.forward(x), atol=1e-5, rtol=0)

@@ -315,3 +315,29 @@ def test_bias_correction_reduces_the_torque_error_of_the_shipped_spec():
                                       R.round_half_away(np.asarray(a.info["bias_correction"])).astype(np.int64))
     assert not R.int32_bound_violations(on)
     assert Q.quantize(spec, "q15", calib, bias_correction=False).same_as(Q.quantize(spec, "q15", calib))
+
+
+@pytest.mark.parametrize("dtype", SCHEMES)
+def test_clip_layers_clamp_at_their_bounds(dtype):
+    """A clip(a, b) layer (relu6 = clip(0, 6), clip(−0.5, 2)) has one step for the layer and the integer clamp
+    lo = round(a / step), hi = round(b / step) (inside the format's range): where the float unit clips, the integer
+    one sits exactly on the bound; elsewhere it follows the float value."""
+    from tinypolicy_host.export.testnets import clip_spec, rows_for
+
+    spec = clip_spec()
+    rows = rows_for(spec, 6000, 5)
+    policy = Q.quantize(spec, dtype, rows[:3000])
+    _, traces, _ = policy.trace(policy.quantize_inputs(rows))
+    acts = spec.activations(rows)
+    for k in (0, 1):
+        layer, fl, step = policy.layers[k], spec.layers[k], policy.layers[k].info["step"]
+        assert layer.activation == "clip"
+        assert abs(layer.lo * step - fl.lo) <= step / 2 and abs(layer.hi * step - fl.hi) <= step / 2, (k, layer.lo)
+        out, want = traces[k].out, acts[k]
+        z = (acts[k - 1] if k else spec.features(rows)) @ fl.weight.T.astype(np.float64) + fl.bias
+        low, high = z < fl.lo - 0.1, z > fl.hi + 0.1
+        assert low.mean() > 0.05 and high.mean() > 0.001, (k, low.mean(), high.mean())
+        np.testing.assert_array_equal(out[low], layer.lo)
+        np.testing.assert_array_equal(out[high], layer.hi)
+        err = np.abs(out * step - want).max()
+        assert err < {"w8a8": 0.1, "w8a16": 0.05, "q15": 0.01}[dtype] * (fl.hi - fl.lo), (k, err)

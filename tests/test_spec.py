@@ -14,14 +14,15 @@ from tinypolicy_host.contract.spec import (
     pendulum_params,
 )
 from tinypolicy_host.errors import UserError
-from tinypolicy_host.export.testnets import argmax_spec, multi_spec
+from tinypolicy_host.export.testnets import argmax_spec, clip_spec, multi_spec
 
 
 def test_npz_round_trip(tmp_path):
-    for spec in (random_spec(), multi_spec(), argmax_spec()):
+    for spec in (random_spec(), multi_spec(), argmax_spec(), clip_spec()):
         spec.save(tmp_path / "s.npz")
         back = MLPSpec.load(tmp_path / "s.npz")
         assert back.inputs == spec.inputs and back.outputs == spec.outputs and back.argmax == spec.argmax
+        assert [(d.activation, d.lo, d.hi) for d in back.layers] == [(d.activation, d.lo, d.hi) for d in spec.layers]
         x = np.random.default_rng(0).uniform(-3, 3, (50, spec.n_inputs))
         np.testing.assert_array_equal(back.forward(x), spec.forward(x))
 
@@ -59,6 +60,8 @@ def test_forward_stages():
     (lambda s: setattr(s.inputs[0], "frac", 10), "input 0 frac"),
     (lambda s: setattr(s.inputs[1], "kind", "log"), "input 1 kind"),
     (lambda s: setattr(s.layers[0], "activation", "gelu"), "layer 0 activation"),
+    (lambda s: setattr(s.layers[0], "activation", "clip"), "layer 0 lo/hi"),  # bounds 0, 0: need lo < hi
+    (lambda s: (setattr(s.layers[0], "activation", "clip"), setattr(s.layers[0], "hi", np.inf)), "layer 0 lo/hi"),
     (lambda s: setattr(s.outputs[0], "hi", 1e9), "output 0 lo/hi"),
     (lambda s: (setattr(s.layers[1], "weight", np.zeros((300, 16))), setattr(s.layers[1], "bias", np.zeros(300)),
                 setattr(s.layers[2], "weight", np.zeros((1, 300)))), "layer 1 n_out"),

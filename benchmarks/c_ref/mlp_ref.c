@@ -4,7 +4,7 @@
  * intrinsics, no hand unrolling), compiled with the system gcc -O2 by `tinypolicy bench`:
  *   input stage (affine clamp/offset/requant; angle reduction, turn units, Q14 sine table) -> dense layers
  *   (int8 or int16 weights, int16 activations (w8a8, w8a16, q15), int32 accumulators, per-channel (mult, shift)
- *   requantization, identity / relu / hardtanh clamp, tanh / sigmoid table) -> output stage or argmax.
+ *   requantization, identity / relu / hardtanh / clip clamp, tanh / sigmoid table) -> output stage or argmax.
  * f32 blobs (hosted build only): the float reference path in single precision (float weights, float
  *   accumulators, tanhf / cosf / sinf), what a board's MicroPython float path computes.
  *
@@ -45,6 +45,7 @@
 typedef struct {
     int n_in, n_out, act, pshift;
     int32_t lo, hi;
+    float flo, fhi; /* f32 clip layers (act 5): the float32 bounds stored in lo, hi */
     const int8_t *w8;
     const int16_t *w16;
     const float *wf, *bf; /* f32 blobs */
@@ -144,6 +145,8 @@ static int parse_blob(policy_t *P, unsigned char *buf, size_t size, const char *
         L->pshift = buf[off + 5];
         L->lo = (int32_t)rd_u(buf + off + 8, 4);
         L->hi = (int32_t)rd_u(buf + off + 12, 4);
+        L->flo = rd_f(buf + off + 8);
+        L->fhi = rd_f(buf + off + 12);
         if (L->n_in < 1 || L->n_in > MAX_UNITS || L->n_out < 1 || L->n_out > MAX_UNITS) {
             REPORT("%s: layer %d dims\n", path, l);
             return -1;
@@ -305,6 +308,7 @@ static void infer_f(const policy_t *P, const float *in, float *out) {
             case 2: s = tanhf(s); break;
             case 3: s = clampf(s, -1.0f, 1.0f); break;
             case 4: s = 0.5f + 0.5f * tanhf(0.5f * s); break;
+            case 5: s = clampf(s, L->flo, L->fhi); break;
             default: break;
             }
             y[j] = s;

@@ -74,7 +74,8 @@ def features(tabs, base, inputs, quant, fail):
 
 
 def layers(tabs, base, n_layers, n_features, n_outputs, quant, argmax, fail):
-    """The layer table: [[n_in, n_out, act, pshift, lo, hi]] (the loader appends w_off, b_off) and the last n_out."""
+    """The layer table: [[n_in, n_out, act, pshift, lo, hi]] (f32 clip: lo, hi floats; the loader appends w_off,
+    b_off) and the last n_out. Integer blobs: a clip layer (5) is identity's clamp to lo, hi."""
     prev = n_features
     lays = []
     for k in range(n_layers):
@@ -89,11 +90,15 @@ def layers(tabs, base, n_layers, n_features, n_outputs, quant, argmax, fail):
             fail(n + "n_out", "%d is outside %d..%d" % (n_out, low, top))
         if last and not argmax and n_out != n_outputs:
             fail(n + "n_out", "%d != n_outputs %d" % (n_out, n_outputs))
-        if act > 4:
-            fail(n + "activation", "%d: 0 identity, 1 relu, 2 tanh, 3 hardtanh, 4 sigmoid" % act)
+        if act > 5:
+            fail(n + "activation", "%d: 0 identity, 1 relu, 2 tanh, 3 hardtanh, 4 sigmoid, 5 clip" % act)
         _top(fail, n + "pshift", p, 15)
         if not quant:
-            if p or lo or hi:
+            if act == 5:  # f32 clip: lo, hi are float32 bounds
+                t = struct.unpack_from("<HHBB2xff", tabs, base + 16 * k)
+                if p or not (_finite(t[4:]) and t[4] < t[5]):
+                    fail(n + "pshift/lo/hi", "f32 clip: pshift 0, finite float32 lo < hi")
+            elif p or lo or hi:
                 fail(n + "pshift/lo/hi", "must be 0 in an f32 blob")
         elif lo > hi:
             fail(n + "lo/hi", "%d > %d" % (lo, hi))

@@ -1,10 +1,10 @@
 # device: float reference path: runs an f32 blob in plain MicroPython floats (any port, no viper needed).
 # Weights are copied from the blob into array('f') per layer (raw float32, no per-value float objects); the blob
 # itself is not kept. Input stage per input: affine `(clip(x, lo, hi) - offset) * scale` or angle `cos x, sin x`;
-# dense layers (activations identity, relu, tanh, hardtanh = clip to [-1, 1], sigmoid); output stage per output
-# `clip(y * scale + offset, lo, hi)` (a NaN y gives clip(0, lo, hi)) or the argmax head (index of the first
-# maximum). Arithmetic is the port's float (double on unix, single on RP2040 / ESP32). Every call allocates (floats
-# are heap objects): not for a hard IRQ or heap lock.
+# dense layers (activations identity, relu, tanh, hardtanh = clip to [-1, 1], sigmoid, clip to the layer's float32
+# lo, hi); output stage per output `clip(y * scale + offset, lo, hi)` (a NaN y gives clip(0, lo, hi)) or the argmax
+# head (index of the first maximum). Arithmetic is the port's float (double on unix, single on RP2040 / ESP32).
+# Every call allocates (floats are heap objects): not for a hard IRQ or heap lock.
 import math
 from array import array
 
@@ -16,10 +16,12 @@ class FloatNet:
         self.outs = m.outputs  # (frac, oshift, scale, offset, lo, hi, ...)
         self.argmax = m.argmax
         self.layers = []
-        for n_in, n_out, act, _p, _lo, _hi, w_off, b_off in m.layers:
+        for n_in, n_out, act, _p, lo, hi, w_off, b_off in m.layers:
             w = array("f", blob[w_off:w_off + 4 * n_in * n_out])
             b = array("f", blob[b_off:b_off + 4 * n_out])
-            self.layers.append((n_in, n_out, act, w, b))
+            if act == 3:  # hardtanh: clip(x, -1, 1)
+                lo, hi = -1.0, 1.0
+            self.layers.append((n_in, n_out, act, w, b, lo, hi))
 
     def forward(self, xs, run=-1):
         """xs: n_inputs floats -> n_outputs floats (argmax: [index]); run = k >= 0 stops after k layers and
@@ -34,7 +36,7 @@ class FloatNet:
             else:
                 x.append(((lo if v < lo else (hi if v > hi else v)) - off) * scale)
         k = 0
-        for n_in, n_out, act, w, b in self.layers:
+        for n_in, n_out, act, w, b, lo, hi in self.layers:
             if k == run:
                 return x
             y = []
@@ -49,8 +51,8 @@ class FloatNet:
                         s = 0.0
                 elif act == 2:
                     s = math.tanh(s)
-                elif act == 3:  # hardtanh
-                    s = -1.0 if s < -1.0 else (1.0 if s > 1.0 else s)
+                elif act == 3 or act == 5:  # hardtanh, clip: to lo, hi
+                    s = lo if s < lo else (hi if s > hi else s)
                 elif act == 4:  # sigmoid; via tanh: exp(-s) would overflow (ValueError) for s < -709
                     s = 0.5 + 0.5 * math.tanh(0.5 * s)
                 y.append(s)

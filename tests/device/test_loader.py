@@ -170,7 +170,9 @@ def test_layer_table_checks():
     _rejects("chain.bin", _edit(data, lay + 16, "<H", 7), "layer 1 n_in", "7")
     _rejects("units0.bin", _edit(data, lay + 2, "<H", 0), "layer 0 n_out", "0")
     _rejects("last.bin", _edit(data, lay + 16 + 2, "<H", 2), "layer 1 n_out")
-    _rejects("act.bin", _edit(data, lay + 4, "B", 5), "layer 0 activation", "5")
+    _rejects("act.bin", _edit(data, lay + 4, "B", 6), "layer 0 activation", "6")
+    clip = _edit(data, lay + 4, "B", 5)  # an integer clip layer: identity's clamp to lo, hi (here 0..hi)
+    assert load(_write("clip.bin", clip)).layers[0][2] == 5
     _rejects("pshift.bin", _edit(data, lay + 5, "B", 16), "layer 0 pshift", "16")
     _rejects("relu_lo.bin", _edit(data, lay + 8, "<i", -1), "layer 0 lo", "relu")
     _rejects("lohi.bin", _edit(data, lay + 16 + 8, "<i", 1 << 21), "layer 1 lo/hi", "lo")
@@ -180,7 +182,14 @@ def test_layer_table_checks():
     ident = _edit(data, lay + 4, "B", 0)  # a hidden identity layer: lo / hi must fit the int16 buffers
     _rejects("int16.bin", _edit(ident, lay + 12, "<i", 40000), "layer 0 lo/hi", "int16")
     f32 = _base("f32")
-    _rejects("f32_lo.bin", _edit(f32, offsets(f32)["layers"] + 8, "<i", 3), "layer 0 pshift/lo/hi", "f32")
+    fl = offsets(f32)["layers"]
+    _rejects("f32_lo.bin", _edit(f32, fl + 8, "<i", 3), "layer 0 pshift/lo/hi", "f32")
+    # an f32 clip layer keeps float32 bounds in lo, hi: finite, lo < hi, pshift 0
+    fclip = _edit(_edit(_edit(f32, fl + 4, "B", 5), fl + 8, "<f", -0.5), fl + 12, "<f", 2.0)
+    assert load(_write("fclip.bin", fclip)).layers[0][2:6] == [5, 0, -0.5, 2.0]
+    _rejects("fclip0.bin", _edit(f32, fl + 4, "B", 5), "layer 0 pshift/lo/hi", "clip")
+    _rejects("fclip_nan.bin", _edit(fclip, fl + 12, "<f", float("nan")), "layer 0 pshift/lo/hi", "clip")
+    _rejects("fclip_p.bin", _edit(fclip, fl + 5, "B", 1), "layer 0 pshift/lo/hi", "clip")
 
 
 def test_widths_limits():

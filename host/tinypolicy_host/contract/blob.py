@@ -119,6 +119,13 @@ def f32_outputs(spec: MLPSpec) -> list[QOutput]:
     return [QOutput(o.frac, o.scale, o.offset, o.lo, o.hi, 1, 0, 0, *output_qrange(o)) for o in spec.outputs]
 
 
+def f32_clip_bits(d: DenseSpec) -> tuple[int, int]:
+    """The (lo, hi) layer-table words of an f32 blob: a clip layer's bounds as float32 bit patterns, else 0, 0."""
+    if d.activation != "clip":
+        return 0, 0
+    return struct.unpack("<ii", struct.pack("<ff", d.lo, d.hi))
+
+
 def encode_blob(model: MLPSpec | QuantMLP) -> bytes:
     """The blob bytes of a float spec (f32) or a quantized model (int8 / q15)."""
     if isinstance(model, QuantMLP):
@@ -129,8 +136,8 @@ def encode_blob(model: MLPSpec | QuantMLP) -> bytes:
     elif isinstance(model, MLPSpec):
         model.validate()
         dtype, flags = "f32", 0
-        layers = [(d.weight.shape[1], d.weight.shape[0], d.activation, 0, 0, 0, d.weight, d.bias, None, None)
-                  for d in model.layers]
+        layers = [(d.weight.shape[1], d.weight.shape[0], d.activation, 0, *f32_clip_bits(d), d.weight, d.bias, None,
+                   None) for d in model.layers]
         features, outputs = [QFeature(0, 0)] * model.n_features, f32_outputs(model)
     else:
         raise TypeError(f"cannot write a {type(model).__name__} as a blob")
@@ -273,10 +280,15 @@ def decode_blob(data: bytes, name: str = "<blob>", max_bytes: int = MAX_BYTES) -
         if not (2 if last and argmax else 1) <= n_out <= top:
             fail(f"layer {k} n_out", f"{n_out} is outside {2 if last and argmax else 1}…{top}")
         if act >= len(ACTIVATIONS):
-            fail(f"layer {k} activation", f"unknown code {act} (0 identity, 1 relu, 2 tanh, 3 hardtanh, 4 sigmoid)")
+            fail(f"layer {k} activation", f"unknown code {act} (0 identity, 1 relu, 2 tanh, 3 hardtanh, 4 sigmoid, "
+                                          "5 clip)")
         if pshift > MAX_PSHIFT:
             fail(f"layer {k} pshift", f"{pshift} exceeds {MAX_PSHIFT}")
-        if dtype == "f32":
+        if dtype == "f32" and ACTIVATIONS[act] == "clip":
+            flo, fhi = struct.unpack("<ff", struct.pack("<ii", lo, hi))
+            if pshift or not (math.isfinite(flo) and math.isfinite(fhi) and flo < fhi):
+                fail(f"layer {k} pshift/lo/hi", "an f32 clip layer needs pshift 0 and float32 lo < hi, finite")
+        elif dtype == "f32":
             if pshift or lo or hi:
                 fail(f"layer {k} pshift/lo/hi", "must be 0 in an f32 blob")
         else:
@@ -346,7 +358,8 @@ def decode_blob(data: bytes, name: str = "<blob>", max_bytes: int = MAX_BYTES) -
         if dtype == "f32":
             if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
                 fail(f"layer {k} weight/bias", "non-finite value")
-            layers.append(DenseSpec(w.astype(np.float32), b.astype(np.float32), ACTIVATIONS[act]))
+            bounds = struct.unpack("<ff", struct.pack("<ii", lo, hi)) if ACTIVATIONS[act] == "clip" else (0.0, 0.0)
+            layers.append(DenseSpec(w.astype(np.float32), b.astype(np.float32), ACTIVATIONS[act], *bounds))
             continue
         mult = take("<i4", n_out)
         shift = take("<u1", n_out)

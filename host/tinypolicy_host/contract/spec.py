@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 #: Activations: hardtanh is clip(x, −1, 1) (torch nn.Hardtanh(), ONNX Clip(−1, 1)); sigmoid is 1 / (1 + e^−x)
-#: (the integer path computes it as (1 + tanh(x/2)) / 2 from the tanh table).
-ACTIVATIONS = ("identity", "relu", "tanh", "hardtanh", "sigmoid")
+#: (the integer path computes it as (1 + tanh(x/2)) / 2 from the tanh table); clip is clip(x, lo, hi) with the
+#: layer's own finite bounds lo < hi (torch nn.ReLU6 = clip(x, 0, 6), ONNX Clip(a, b) with scalar bounds).
+ACTIVATIONS = ("identity", "relu", "tanh", "hardtanh", "sigmoid", "clip")
 INPUT_KINDS = ("affine", "angle")
 #: Limits of blob version 2 (models/README.md "Limits").
 MAX_LAYERS, MAX_INPUTS, MAX_FEATURES, MAX_HIDDEN, MAX_OUTPUTS, MAX_CLASSES = 8, 64, 128, 256, 16, 256
@@ -59,6 +60,8 @@ class DenseSpec:
     weight: np.ndarray  # (n_out, n_in) float
     bias: np.ndarray  # (n_out,) float
     activation: str  # one of ACTIVATIONS
+    lo: float = 0.0  # activation "clip": clip(x, lo, hi), finite lo < hi (stored as float32); else 0 (unused)
+    hi: float = 0.0
 
 
 @dataclass
@@ -113,7 +116,7 @@ class MLPSpec:
         h, outs = self.features(x), []
         for layer in self.layers:
             h = apply_activation(h @ np.asarray(layer.weight, np.float64).T + np.asarray(layer.bias, np.float64),
-                                 layer.activation)
+                                 layer.activation, layer.lo, layer.hi)
             outs.append(h)
         return outs
 
@@ -171,6 +174,10 @@ class MLPSpec:
                 fail(f"layer {k} activation", f"{layer.activation!r} (known: {', '.join(ACTIVATIONS)})")
             if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
                 fail(f"layer {k} weight/bias", "non-finite values")
+            if layer.activation == "clip" and not (abs(float(np.float32(layer.lo))) < 3.4e38 and
+                                                   abs(float(np.float32(layer.hi))) < 3.4e38 and
+                                                   np.float32(layer.lo) < np.float32(layer.hi)):
+                fail(f"layer {k} lo/hi", f"{layer.lo}, {layer.hi}: a clip layer needs finite float32 lo < hi")
             prev = w.shape[0]
         if self.argmax:
             if prev < 2 or self.n_outputs != 1:
@@ -192,14 +199,14 @@ class MLPSpec:
         f = lambda v: float(np.float32(v))  # noqa: E731
         return MLPSpec(
             [InputSpec(i.kind, i.frac, f(i.offset), f(i.scale), f(i.lo), f(i.hi), i.name) for i in self.inputs],
-            [DenseSpec(np.asarray(d.weight, np.float32), np.asarray(d.bias, np.float32), d.activation)
-             for d in self.layers],
+            [DenseSpec(np.asarray(d.weight, np.float32), np.asarray(d.bias, np.float32), d.activation, f(d.lo),
+                       f(d.hi)) for d in self.layers],
             [OutputSpec(o.frac, f(o.scale), f(o.offset), f(o.lo), f(o.hi), o.name) for o in self.outputs],
             self.argmax)
 
     # ---- files ----
     def save(self, path: Path) -> None:
-        """npz: `format`, per-input/output float tables, w{k}/b{k} and activations (see `load`)."""
+        """npz: `format`, per-input/output float tables, w{k}/b{k}, activations and clip_bounds (see `load`)."""
         arrays = {"format": np.array(SPEC_FORMAT), "argmax": np.array(self.argmax),
                   "input_kind": np.array([i.kind for i in self.inputs]),
                   "input_frac": np.array([i.frac for i in self.inputs]),
@@ -209,6 +216,8 @@ class MLPSpec:
                   "output_params": np.array([[o.scale, o.offset, o.lo, o.hi] for o in self.outputs], np.float64),
                   "output_name": np.array([o.name for o in self.outputs]),
                   "activations": np.array([d.activation for d in self.layers])}
+        if any(d.activation == "clip" for d in self.layers):  # absent: every layer's bounds are 0
+            arrays["clip_bounds"] = np.array([[d.lo, d.hi] for d in self.layers], np.float64)
         for k, d in enumerate(self.layers):
             arrays[f"w{k}"], arrays[f"b{k}"] = np.asarray(d.weight), np.asarray(d.bias)
         np.savez(path, **arrays)
@@ -218,8 +227,9 @@ class MLPSpec:
         """Read `save`'s npz, or a version-1 pendulum spec (vel_scale, max_torque, w{k}, b{k}, activations)."""
         with np.load(path) as data:
             acts = [str(a) for a in data["activations"]]
-            layers = [DenseSpec(data[f"w{k}"].astype(np.float32), data[f"b{k}"].astype(np.float32), a)
-                      for k, a in enumerate(acts)]
+            bounds = data["clip_bounds"] if "clip_bounds" in data else np.zeros((len(acts), 2))
+            layers = [DenseSpec(data[f"w{k}"].astype(np.float32), data[f"b{k}"].astype(np.float32), a,
+                                *map(float, bounds[k])) for k, a in enumerate(acts)]
             if "format" not in data:  # version 1: the pendulum
                 return pendulum_spec(float(data["vel_scale"]), float(data["max_torque"]), layers)
             inputs = [InputSpec(str(k), int(f), *map(float, p), name=str(n)) for k, f, p, n in
@@ -275,7 +285,10 @@ def load_spec_file(path: Path) -> MLPSpec:
     return spec
 
 
-def apply_activation(x: np.ndarray, name: str) -> np.ndarray:
+def apply_activation(x: np.ndarray, name: str, lo: float = 0.0, hi: float = 0.0) -> np.ndarray:
+    """The float activation; lo, hi: the bounds of a "clip" layer."""
+    if name == "clip":
+        return np.clip(x, lo, hi)
     if name == "relu":
         return np.maximum(x, 0.0)
     if name == "tanh":

@@ -109,7 +109,8 @@ def inputs_table(conv) -> list[dict]:
 
 def layers_table(conv) -> list[dict]:
     return [{"n_in": int(d.weight.shape[1]), "n_out": int(d.weight.shape[0]), "activation": d.activation,
-             "onnx_node": node} for d, node in zip(conv.spec.layers, conv.graph.layer_nodes, strict=False)]
+             **({"lo": d.lo, "hi": d.hi} if d.activation == "clip" else {}), "onnx_node": node}
+            for d, node in zip(conv.spec.layers, conv.graph.layer_nodes, strict=False)]
 
 
 def calibration_report(result) -> dict:

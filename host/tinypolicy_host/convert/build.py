@@ -2,7 +2,7 @@
 
 Declared ranges: an input's [lo, hi] is its calibrated min/max widened by MARGIN of the span on each side (and
 inside the graph's own Clip, if it has one); an output's is the graph's final Clip, else the exact range of a
-bounded last activation (tanh, sigmoid, hardtanh) through the output affine, else the calibrated range widened
+bounded last activation (tanh, sigmoid, hardtanh, clip) through the output affine, else the calibrated range widened
 by OUTPUT_MARGIN (wider: an output clipped on held-out rows is an error the user sees, an input clipped is the
 input stage doing its job). Q formats: the largest frac ≤ MAX_FRAC_CHOICE with max(|lo|, |hi|)·2^frac ≤ 2^Q_BITS
 (angles: 12).
@@ -83,7 +83,7 @@ def build_spec(g: GraphMLP, calib: np.ndarray, names: list[str], angle_cols: lis
                discrete: bool = False) -> Converted:
     """The MLPSpec for graph `g`, with ranges from the calibration rows (ONNX input space)."""
     angle_cols = check_angle_cols(angle_cols, g.n_columns)
-    layers = [DenseSpec(np.array(d.weight, np.float64), np.array(d.bias, np.float64), d.activation)
+    layers = [DenseSpec(np.array(d.weight, np.float64), np.array(d.bias, np.float64), d.activation, d.lo, d.hi)
               for d in g.layers]
     argmax = g.argmax or discrete
     if discrete and not g.argmax and len(g.layers[-1].bias) < 2:
@@ -124,12 +124,13 @@ def _inputs(g: GraphMLP, calib, names, angle_cols, first: DenseSpec) -> list[Inp
 def _outputs(g: GraphMLP, calib, layers) -> list[OutputSpec]:
     y = g.pre_output(calib)
     act = layers[-1].activation
+    bounded = (layers[-1].lo, layers[-1].hi) if act == "clip" else BOUNDED.get(act)
     outs = []
     for j in range(y.shape[1]):
         s, off = float(g.out_scale[j]), float(g.out_offset[j])
         lo, hi = float(g.out_lo[j]), float(g.out_hi[j])
-        if act in BOUNDED:
-            a, b = (v * s + off for v in BOUNDED[act])
+        if bounded:
+            a, b = (v * s + off for v in bounded)
             blo, bhi = min(a, b), max(a, b)
         else:
             v = y[:, j] * s + off

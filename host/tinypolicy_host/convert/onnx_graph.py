@@ -56,7 +56,7 @@ class GraphMLP:
 
         h = (np.clip(np.asarray(x, np.float64), self.in_lo, self.in_hi) - self.in_offset) * self.in_scale
         for layer in self.layers:
-            h = apply_activation(h @ layer.weight.T + layer.bias, layer.activation)
+            h = apply_activation(h @ layer.weight.T + layer.bias, layer.activation, layer.lo, layer.hi)
         return h
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -195,7 +195,7 @@ def _chain(lin: Lin) -> tuple[Lin | None, list[DenseSpec], list[str]]:
     layers, nodes, src = [], [], lin.src
     while src.kind == "layer":
         pre = src.prev
-        layers.append(DenseSpec(pre.W, pre.b, src.activation))
+        layers.append(DenseSpec(pre.W, pre.b, src.activation, *src.bounds))
         nodes.append(pre.node or src.node)
         src = pre.src
     stage = src.prev if src.kind == "features" else None

@@ -18,8 +18,9 @@ from .errors import node_error
 from .values import Const, Index, Lin, Other, Ranked, RowScalar, ShapeOf, Source, Zero, width
 
 FLOAT_TYPES = (TensorProto.FLOAT, TensorProto.DOUBLE)
-#: Clip bounds that are activations (name → (lo, hi)).
-CLIP_ACTIVATIONS = {"relu": (0.0, math.inf), "hardtanh": (-1.0, 1.0), "relu6": (0.0, 6.0)}
+#: Clip bounds that are their own activation (name → (lo, hi)); any other scalar Clip(a, b), a < b finite
+#: (nn.ReLU6 = Clip(0, 6)), is the activation "clip" with those bounds.
+CLIP_ACTIVATIONS = {"relu": (0.0, math.inf), "hardtanh": (-1.0, 1.0)}
 #: exp(x) is finite in float32 for x below this.
 EXP_FINITE_BELOW = 88.0
 
@@ -52,12 +53,16 @@ def layer_input(lin: Lin, node) -> Lin:
     if lin.clip is None:
         return lin
     lo, hi = lin.clip
+    pre = Lin(lin.src, lin.W, lin.b, None, lin.node)
     for act, (alo, ahi) in CLIP_ACTIVATIONS.items():
         if np.all(lo == alo) and np.all(hi == ahi):
-            if act not in ACTIVATIONS:
-                raise_clip(lin, f"= {act}, which the runtime does not implement")
-            return new_layer(Lin(lin.src, lin.W, lin.b, None, lin.node), act, lin.clip_node)
-    raise_clip(lin, "is not an activation (relu: Clip(0, inf), hardtanh: Clip(-1, 1)) and is followed by a layer")
+            return new_layer(pre, act, lin.clip_node)
+    if not (np.all(lo == lo[0]) and np.all(hi == hi[0])):
+        raise_clip(lin, "is followed by a layer: a layer's clip needs one (lo, hi) for all its units")
+    a, b = float(lo[0]), float(hi[0])
+    if not (math.isfinite(a) and math.isfinite(b) and np.float32(a) < np.float32(b)):
+        raise_clip(lin, "is followed by a layer: a clip activation needs finite bounds lo < hi (relu: Clip(0, inf))")
+    return new_layer(pre, "clip", lin.clip_node, (a, b))
 
 
 def raise_clip(lin: Lin, why: str):
@@ -72,8 +77,8 @@ def _fmt(v: np.ndarray) -> str:
     return f"{float(v[0]):g}" if np.all(v == v[0]) else "per-unit bounds"
 
 
-def new_layer(pre: Lin, activation: str, node_name: str) -> Lin:
-    src = Source("layer", pre.n, prev=pre, activation=activation, node=node_name)
+def new_layer(pre: Lin, activation: str, node_name: str, bounds=(0.0, 0.0)) -> Lin:
+    src = Source("layer", pre.n, prev=pre, activation=activation, node=node_name, bounds=bounds)
     return Lin(src, np.eye(pre.n), np.zeros(pre.n), node=node_name)
 
 
@@ -280,7 +285,8 @@ def activation_rule(name: str):
 
 
 def r_leaky_relu(node, args, attrs):
-    raise node_error(node, f"(alpha={attrs.get('alpha', 0.01):g}): leaky_relu is not implemented by the runtime")
+    raise node_error(node, f"(alpha={attrs.get('alpha', 0.01):g}): leaky_relu is not implemented by the runtime (it "
+                           "needs a multiply per negative activation in every integer kernel)")
 
 
 def r_clip(node, args, attrs):

@@ -27,6 +27,7 @@ class Source:
     prev: Lin | None = None
     activation: str = "identity"
     node: str = ""
+    bounds: tuple[float, float] = (0.0, 0.0)  # activation "clip": its (lo, hi)
 
 
 @dataclass(eq=False)

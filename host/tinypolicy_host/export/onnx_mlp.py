@@ -1,8 +1,9 @@
 """ONNX of any MLPSpec: the float policy exactly as the spec (and an f32 blob) computes it.
 
 Input `obs` (N, n_inputs) float32 → input stage (affine: Max/Min to [lo, hi], Sub offset, Mul scale; angle: Cos,
-Sin) → Gemm + activation per layer (hardtanh: Clip(−1, 1)) → output stage: Mul scale, Add offset, Max/Min to
-the declared [lo, hi] → `action` (N, n_outputs) float32; argmax head: ArgMax → `action` (N, 1) int64.
+Sin) → Gemm + activation per layer (hardtanh: Clip(−1, 1); clip: Clip(lo, hi)) → output stage: Mul scale, Add
+offset, Max/Min to the declared [lo, hi] → `action` (N, n_outputs) float32; argmax head: ArgMax → `action` (N, 1)
+int64.
 """
 import numpy as np
 
@@ -43,6 +44,8 @@ def build_onnx(spec, doc: str = ""):
         act = layer.activation
         if act == "hardtanh":
             x = node("Clip", [x, const("minus_one", -1.0), const("one", 1.0)], f"h{k}")
+        elif act == "clip":
+            x = node("Clip", [x, const(f"clip_lo{k}", layer.lo), const(f"clip_hi{k}", layer.hi)], f"h{k}")
         elif act in ("relu", "tanh", "sigmoid"):
             x = node({"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid"}[act], [x], f"h{k}")
     if spec.argmax:

@@ -10,8 +10,10 @@ SEED = 20261125
 
 
 def _layers(rng, dims, acts, gain):
+    """Random layers; an activation ("clip", lo, hi) is a clip layer with those bounds."""
     return [DenseSpec((rng.normal(size=(dims[k + 1], dims[k])) * gain).astype(np.float32),
-                      rng.normal(size=dims[k + 1]).astype(np.float32), a) for k, a in enumerate(acts)]
+                      rng.normal(size=dims[k + 1]).astype(np.float32), *((a,) if isinstance(a, str) else a))
+            for k, a in enumerate(acts)]
 
 
 def tanh_spec() -> MLPSpec:
@@ -59,6 +61,16 @@ def tanh_out_spec() -> MLPSpec:
     inputs = [InputSpec("affine", 12, 0.0, 1.0, -4.0, 4.0, f"o{i}") for i in range(3)]
     return MLPSpec(inputs, _layers(rng, [3, 16, 2], ["relu", "tanh"], 1.5),
                    [OutputSpec(12, 2.0, 0.0, -2.0, 2.0, "a0"), OutputSpec(12, 5.0, 5.0, 0.0, 10.0, "a1")])
+
+
+def clip_spec() -> MLPSpec:
+    """4 affine inputs → 16 relu6 (clip 0..6) → 12 clip(−0.5, 2) → 2 clip(−1, 1.5) outputs rescaled (×2, +0.5):
+    every clip layer reaches both bounds; the last one hands on its step to the output stage (omult / oshift)."""
+    rng = np.random.default_rng(SEED + 8)
+    inputs = [InputSpec("affine", 12, 0.0, 1.0, -3.0, 3.0, f"c{i}") for i in range(4)]
+    acts = [("clip", 0.0, 6.0), ("clip", -0.5, 2.0), ("clip", -1.0, 1.5)]
+    return MLPSpec(inputs, _layers(rng, [4, 16, 12, 2], acts, 0.5),
+                   [OutputSpec(12, 2.0, 0.5, -1.5, 3.5, "k0"), OutputSpec(12, -1.0, 0.0, -1.5, 1.0, "k1")])
 
 
 def affine_relu_spec(dims: list[int], seed: int, prefix: str = "w") -> MLPSpec:
@@ -119,4 +131,5 @@ TEST_NETS = {
     "argmax": (argmax_spec, ALL, False, 600),
     "tanh_out": (tanh_out_spec, ALL, False, 400),
     "wide": (wide_spec, INT8, False, 240),
+    "clip": (clip_spec, ALL, False, 600),
 }

@@ -208,11 +208,10 @@ def quantize(spec: MLPSpec, scheme: str, calib, bias_correction: bool = True) ->
             if k == 0:  # features enter in one Q format; an affine feature's exact step is folded in
                 fa_in = _q15_fa0(s_in)
                 W = W * (s_in * 2.0**fa_in)[None, :]
-            q = _q15_layer(W, b, layer.activation, fa_in, in_absmax, act * fold[None, :], last, plan, k)
+            q = _q15_layer(W, b, layer, fa_in, in_absmax, act * fold[None, :], last, plan, k)
             fa_in = q.info.pop("fa_next")
         else:
-            q = _int8_layer(W, b, layer.activation, s_in, in_absmax, act * fold[None, :], last, plan,
-                            spec.argmax, scheme)
+            q = _int8_layer(W, b, layer, s_in, in_absmax, act * fold[None, :], last, plan, spec.argmax, scheme)
             s_in = np.asarray(q.info.pop("out_scale_next"), np.float64)
         q.info["fold"] = fold.tolist()
         in_absmax = activation_absmax(q.activation, scheme, q.lo, q.hi)
@@ -223,7 +222,7 @@ def quantize(spec: MLPSpec, scheme: str, calib, bias_correction: bool = True) ->
     else:
         outputs = [p[4] for p in plan]
         if plan[0][1] is None:  # fixed-format last layer: the output stage rescales
-            step = _handoff_step(last_act, scheme)
+            step = layers[-1].info["step"] if last_act == "clip" else _handoff_step(last_act, scheme)
             vmax = activation_absmax(last_act, scheme, layers[-1].lo, layers[-1].hi)
             for o in outputs:
                 o.omult, o.oshift = (_signed_mult_shift(o.scale * step * 2.0**o.frac, vmax)
@@ -240,7 +239,7 @@ def _q15_fa0(s_in: np.ndarray) -> int:
     return int(round(-math.log2(float(np.max(np.abs(s_in))))))
 
 
-def _int8_targets(activation, calib_absmax, last, plan, argmax, scheme):
+def _int8_targets(activation, calib_absmax, last, plan, argmax, scheme, bounds=(0.0, 0.0)):
     """(per-channel output step s_out, lo, hi, step handed on (n_out,), hand-on bound) for an int8 layer."""
     n_out = len(calib_absmax)
     a16 = scheme == "w8a16"
@@ -263,16 +262,37 @@ def _int8_targets(activation, calib_absmax, last, plan, argmax, scheme):
     hi = (32767 if a16 else RELU_HI_A8) if activation == "relu" else (32767 if a16 else 127)
     lo = 0 if activation == "relu" else -hi
     top = float(calib_absmax.max()) if calib_absmax.size and calib_absmax.max() > 0 else 1.0
+    if activation == "clip":  # one step for the layer: the clamp q(a), q(b) is then the same for every unit
+        return _clip_targets(n_out, top, bounds, 32767 if a16 else 127)
     s = np.maximum(calib_absmax, 0.01 * top) / hi  # a dead unit gets 1 % of the layer's range
     return s, lo, hi, s
 
 
-def _int8_layer(W, b, activation, s_in, in_absmax, act, last, plan, argmax, scheme) -> QLayer:
-    """s_in: (n_in,) real value of one integer step of each input (folded into the weight columns)."""
+def _clip_targets(n_out, top, bounds, amax):
+    """A hidden or fixed-format last clip(a, b) layer: the step covers the layer's calibrated maximum `top` (<=
+    max(|a|, |b|)); w8a8 with a >= 0 uses 0..255 as relu does. The clamp is set by _clip_clamp."""
+    if bounds[0] >= 0 and amax == 127:
+        amax = RELU_HI_A8
+    s = np.full(n_out, top / amax)
+    return s, 0 if bounds[0] >= 0 else -amax, amax, s
+
+
+def _clip_clamp(lo: int, hi: int, step: float, bounds) -> tuple[int, int]:
+    """A clip(a, b) layer's integer clamp: [round(a / step), round(b / step)] (step: the real value of one unit
+    of its y, the same for every unit) intersected with the format's [lo, hi]."""
+    return max(lo, int(round_half_away(bounds[0] / step))), min(hi, int(round_half_away(bounds[1] / step)))
+
+
+def _int8_layer(W, b, layer, s_in, in_absmax, act, last, plan, argmax, scheme) -> QLayer:
+    """layer: the float DenseSpec (activation, clip bounds); s_in: (n_in,) real value of one integer step of each
+    input (folded into the weight columns)."""
+    activation, bounds = layer.activation, (layer.lo, layer.hi)
     w_eff = W * s_in[None, :]
     n_out = W.shape[0]
     calib = np.abs(act).max(axis=0)
-    s_out, lo, hi, nxt = _int8_targets(activation, calib, last, plan, argmax, scheme)
+    s_out, lo, hi, nxt = _int8_targets(activation, calib, last, plan, argmax, scheme, bounds)
+    if activation == "clip":
+        lo, hi = _clip_clamp(lo, hi, float(s_out[0]), bounds)
     sw0 = np.abs(w_eff).max(axis=1) / 127.0
     sw0 = np.where(sw0 > 0, sw0, 1.0)
     mult, shift, sw = np.zeros(n_out, np.int64), np.zeros(n_out, np.int64), np.zeros(n_out)
@@ -287,11 +307,12 @@ def _int8_layer(W, b, activation, s_in, in_absmax, act, last, plan, argmax, sche
     bq = round_half_away(b / sw)
     check_i32("int8 bias", bq)
     info = {"weight_scale": sw.tolist(), "in_scale": np.asarray(s_in).tolist(), "out_scale": s_out.tolist(),
-            "in_absmax": in_absmax, "out_scale_next": nxt, "calib_absmax": calib.tolist()}
+            "in_absmax": in_absmax, "out_scale_next": nxt, "calib_absmax": calib.tolist(), "step": float(s_out[0])}
     return QLayer(activation, 0, int(lo), int(hi), wq, bq.astype(np.int64), mult, shift, info)
 
 
-def _q15_layer(W, b, activation, fa_in, in_absmax, act, last, plan, k) -> QLayer:
+def _q15_layer(W, b, layer, fa_in, in_absmax, act, last, plan, k) -> QLayer:
+    activation = layer.activation
     wmax = float(np.abs(W).max())
     fw = pow2_format(wmax)
     wq = np.clip(round_half_away(W * 2.0**fw), -32767, 32767).astype(np.int64)
@@ -312,12 +333,12 @@ def _q15_layer(W, b, activation, fa_in, in_absmax, act, last, plan, k) -> QLayer
         fa_out, lo, hi, nxt = np.full(n_out, 15), -32767, 32767, 15
     else:
         fa_out = np.full(n_out, pow2_format(float(np.abs(act).max())))
-        lo, hi = (0, 32767) if activation == "relu" else (-32767, 32767)
+        lo, hi = (0, 32767) if activation == "relu" or activation == "clip" and layer.lo >= 0 else (-32767, 32767)
         nxt = None
     for p in range(16):
         shift = fw + fa_in - p - fa_out
         if (shift < 0).any():
-            if last or fixed:
+            if last and activation != "clip" or fixed:
                 raise ValueError(f"layer {k}: Q15 formats give a negative shift ({fw}+{fa_in}-{p}-{fa_out})")
             fa_out = fa_out + np.minimum(shift, 0)  # fewer output fraction bits rather than a left shift
             shift = np.maximum(shift, 0)
@@ -331,8 +352,10 @@ def _q15_layer(W, b, activation, fa_in, in_absmax, act, last, plan, k) -> QLayer
         nxt = int(fa_out.min())
         if not (fa_out == nxt).all() and not last:
             raise AssertionError("hidden q15 layers have one format")
+    if activation == "clip":  # hidden, argmax or fixed-format last: one format fa_out for the layer
+        lo, hi = _clip_clamp(lo, hi, 2.0 ** -int(fa_out[0]), (layer.lo, layer.hi))
     info = {"fw": fw, "fa_in": fa_in, "fa_out": fa_out.tolist(), "acc_absmax": bound.tolist(),
-            "calib_absmax": float(np.abs(act).max()), "fa_next": nxt}
+            "calib_absmax": float(np.abs(act).max()), "fa_next": nxt, "step": 2.0 ** -int(fa_out[0])}
     return QLayer(activation, p, int(lo), int(hi), wq, bq.astype(np.int64), np.ones(n_out, np.int64),
                   shift.astype(np.int64), info)
 
@@ -340,7 +363,7 @@ def _q15_layer(W, b, activation, fa_in, in_absmax, act, last, plan, k) -> QLayer
 def _correct_biases(model: QuantMLP, spec: MLPSpec, calib) -> None:
     """Sequential bias correction (int8): for each layer in turn, the mean difference between the dequantized
     accumulator (with the *quantized* inputs of the calibration rows) and the float pre-activation is removed
-    from the integer bias (relu: averaged where the float unit is active; hardtanh: where it is not clipped).
+    from the integer bias (relu: averaged where the float unit is active; hardtanh, clip: where it is not clipped).
     The (mult, shift) stay (the weight scales depend on them); the int32 bounds are re-checked."""
     xq = model.quantize_inputs(calib)
     x = spec.features(calib)
@@ -350,14 +373,15 @@ def _correct_biases(model: QuantMLP, spec: MLPSpec, calib) -> None:
         _, traces, _ = model.trace(xq)
         sw = np.asarray(layer.info["weight_scale"])
         diff = traces[k].acc * sw[None, :] - z * fold[None, :]
-        if layer.activation in ("relu", "hardtanh"):
-            w = ((z > 0) if layer.activation == "relu" else (np.abs(z) < 1)).astype(np.float64)
+        if layer.activation in ("relu", "hardtanh", "clip"):
+            lo, hi = {"relu": (0.0, np.inf), "hardtanh": (-1.0, 1.0)}.get(layer.activation, (fl.lo, fl.hi))
+            w = ((z > lo) & (z < hi)).astype(np.float64)
             mean = (diff * w).sum(0) / np.maximum(w.sum(0), 1)
         else:
             mean = diff.mean(0)
         layer.bias = layer.bias - round_half_away(mean / sw).astype(np.int64)
         layer.info["bias_correction"] = (mean / sw).tolist()
-        x = apply_activation(z, fl.activation)
+        x = apply_activation(z, fl.activation, fl.lo, fl.hi)
     bad = int32_bound_violations(model)
     if bad:
         raise ValueError(f"bias correction broke the int32 bound: {bad[0]}")
