@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..paths import BUILD, MODELS, REPO, micropython_binary
 from .device import HEAPSIZE, parse_lines, run_device_bench
-from .ref import callgrind_total
+from .ref import instructions_per_call
 
 V1_COMMIT = "a2d272c648a2813e606d0b9c64ca20f71299353f"
 V1_DIR = BUILD / "bench" / "v1"
@@ -79,6 +79,5 @@ def loop_instructions(runtime: Path, blob: Path, call: bool = True, n1: int = 20
     """Instructions per iteration of device/bench/infer_q_loop.py (one loop for both runtimes, so only the runtime
     differs): callgrind at n1 and n2 iterations, differenced; call=False: the same loop without infer_q."""
     env = dict(os.environ, MICROPYPATH=str(runtime) + ":.frozen")
-    totals = [callgrind_total([micropython_binary(), "-X", f"heapsize={HEAPSIZE}", str(LOOP_SCRIPT), str(blob),
-                               str(n), *([] if call else ["nocall"])], env=env) for n in (n1, n2)]
-    return round((totals[1] - totals[0]) / (n2 - n1))
+    return instructions_per_call(lambda n: [micropython_binary(), "-X", f"heapsize={HEAPSIZE}", str(LOOP_SCRIPT),
+                                            str(blob), str(n), *([] if call else ["nocall"])], n1, n2, env)

@@ -209,10 +209,10 @@ def c_latency(binary: Path, blob: Path, n: int, warmup: int, block: int) -> dict
 
 # ---- instruction counts (valgrind callgrind): deterministic, unlike times on a shared machine ---------------
 
-def callgrind_total(cmd: list[str], env=None, cwd=REPO) -> int:
+def callgrind_total(cmd: list[str], env=None) -> int:
     import re
 
-    proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd], cwd=cwd,
+    proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=900)
     found = re.findall(r"Collected\s*:\s*(\d+)", proc.stderr)
     if proc.returncode != 0 or not found:
@@ -223,18 +223,19 @@ def callgrind_total(cmd: list[str], env=None, cwd=REPO) -> int:
     return int(found[-1])
 
 
-def _per_call(totals: list[int], n1: int, n2: int) -> int:
+def instructions_per_call(command, n1: int, n2: int, env=None) -> int:
+    """Instructions per call: callgrind totals of command(n1) and command(n2) (a process making n calls),
+    differenced, so start-up, loading and printing cancel out."""
+    totals = [callgrind_total(command(n), env=env) for n in (n1, n2)]
     return round((totals[1] - totals[0]) / (n2 - n1))
 
 
 def device_instructions(n1: int, n2: int, variant: str = "mpy", *, dtype: str | None = None,
-                        blob: Path | None = None, kernel: str | None = None, env_path: str | None = None,
-                        script: Path | None = None, cwd: Path = REPO, heapsize: str | None = None,
+                        blob: Path | None = None, kernel: str | None = None, heapsize: str | None = None,
                         max_bytes: int = 0) -> int:
     """Instructions per infer_q call on the unix port: `device_bench.py --sections count` (x64 viper code is
-    JIT'd and counted like any other code) at n1 and n2 calls under callgrind, differenced. One of dtype (a
-    models/policy_<dtype>.bin) or blob; env_path / script / cwd: another runtime and its bench script (the v1
-    baseline); heapsize / max_bytes: for nets larger than Policy.load's default limit."""
+    JIT'd and counted like any other code) at n1 and n2 calls, differenced. One of dtype (a
+    models/policy_<dtype>.bin) or blob; heapsize / max_bytes: for nets larger than Policy.load's default limit."""
     import os
 
     from ..paths import device_path, micropython_binary
@@ -242,20 +243,19 @@ def device_instructions(n1: int, n2: int, variant: str = "mpy", *, dtype: str | 
 
     if shutil.which("valgrind") is None:
         raise RuntimeError("valgrind not installed")
-    env = dict(os.environ, MICROPYPATH=(env_path or device_path(variant)) + ":.frozen")
+    env = dict(os.environ, MICROPYPATH=device_path(variant) + ":.frozen")
     what = ["--blobs", str(blob)] if blob is not None else ["--dtypes", str(dtype)]
     if kernel:
         what += ["--kernel", kernel]
     if max_bytes:
         what += ["--max-bytes", str(max_bytes)]
-    totals = [callgrind_total([micropython_binary(), "-X", f"heapsize={heapsize or HEAPSIZE}", str(script or SCRIPT),
-                                "--sections", "count", *what, "--n", str(n)], env=env, cwd=cwd) for n in (n1, n2)]
-    return _per_call(totals, n1, n2)
+    return instructions_per_call(lambda n: [micropython_binary(), "-X", f"heapsize={heapsize or HEAPSIZE}",
+                                            str(SCRIPT), "--sections", "count", *what, "--n", str(n)], n1, n2, env)
 
 
 def c_instructions(binary: Path, blob: Path, n1: int, n2: int) -> int:
     """Instructions per call of the C loop (`mlp_ref count BLOB N` at n1 and n2, differenced)."""
-    return _per_call([callgrind_total([str(binary), "count", str(blob), str(n)]) for n in (n1, n2)], n1, n2)
+    return instructions_per_call(lambda n: [str(binary), "count", str(blob), str(n)], n1, n2)
 
 
 def instruction_counts(variant: str = "mpy", c_binary: Path | None = None) -> list[dict]:

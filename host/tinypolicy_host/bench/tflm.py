@@ -152,14 +152,12 @@ def instructions_per_invoke(tflite_path: Path, n1: int, n2: int, whole: bool = T
     """Instructions per Invoke by callgrind at n1 and n2 invokes, differenced: `invoke` counts only inside
     MicroInterpreter::Invoke (--toggle-collect; the Python binding excluded), `process` the whole process (so it
     includes the per-call cost of the CPython loop and binding; only when `whole`)."""
-    from .ref import callgrind_total
+    from .ref import instructions_per_call
 
-    inside = [callgrind_total(["--toggle-collect=" + INVOKE_SYMBOL, *count_script(tflite_path, n)])
-              for n in (n1, n2)]
-    res = {"invoke": round((inside[1] - inside[0]) / (n2 - n1))}
+    res = {"invoke": instructions_per_call(
+        lambda n: ["--toggle-collect=" + INVOKE_SYMBOL, *count_script(tflite_path, n)], n1, n2)}
     if whole:
-        totals = [callgrind_total(count_script(tflite_path, n)) for n in (n1, n2)]
-        res["process"] = round((totals[1] - totals[0]) / (n2 - n1))
+        res["process"] = instructions_per_call(lambda n: count_script(tflite_path, n), n1, n2)
     return res
 
 
